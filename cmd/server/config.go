@@ -1,0 +1,133 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/backcare/backcare/auth"
+)
+
+// config is everything read from the environment, validated at start.
+type config struct {
+	Port      int
+	MongoURI  string
+	Database  string
+	DataDir   string
+	JWTSecret string
+	LogLevel  slog.Level
+}
+
+// loadConfig reads the environment; see the README's configuration table.
+func loadConfig(getenv func(string) string) (config, error) {
+	cfg := config{
+		MongoURI:  getenv("MONGODB_URI"),
+		Database:  orDefault(getenv("MONGODB_DATABASE"), "backcare"),
+		DataDir:   orDefault(getenv("DATA_DIR"), "./data"),
+		JWTSecret: getenv("JWT_SECRET"),
+	}
+	var errs []error
+	port, err := strconv.Atoi(orDefault(getenv("PORT"), "8080"))
+	if err != nil || port < 0 || port > 65535 {
+		errs = append(errs, fmt.Errorf("PORT must be a port number, got %q", getenv("PORT")))
+	}
+	cfg.Port = port
+	if err := cfg.LogLevel.UnmarshalText([]byte(orDefault(getenv("LOG_LEVEL"), "info"))); err != nil {
+		errs = append(errs, fmt.Errorf("LOG_LEVEL must be debug, info, warn or error, got %q", getenv("LOG_LEVEL")))
+	}
+	if cfg.MongoURI != "" {
+		if _, err := url.Parse(cfg.MongoURI); err != nil || !strings.HasPrefix(cfg.MongoURI, "mongodb") {
+			errs = append(errs, errors.New("MONGODB_URI must be a mongodb:// or mongodb+srv:// connection string"))
+		}
+		if cfg.JWTSecret == "" {
+			errs = append(errs, errors.New("JWT_SECRET is required with MONGODB_URI: every instance must sign with the same key"))
+		}
+	}
+	if cfg.JWTSecret != "" && len(cfg.JWTSecret) < auth.MinSecretLength {
+		errs = append(errs, fmt.Errorf("JWT_SECRET must be at least %d bytes", auth.MinSecretLength))
+	}
+	if cfg.Database == "" || strings.ContainsAny(cfg.Database, `/\. "$`) {
+		errs = append(errs, fmt.Errorf("MONGODB_DATABASE %q is not a valid database name", cfg.Database))
+	}
+	return cfg, errors.Join(errs...)
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// LogValue is what the start-up log shows: secrets are masked.
+func (c config) LogValue() slog.Value {
+	secret := "generated in DATA_DIR"
+	if c.JWTSecret != "" {
+		secret = "set (masked)"
+	}
+	db := "embedded (FerretDB on SQLite in DATA_DIR)"
+	if c.MongoURI != "" {
+		db = maskURI(c.MongoURI)
+	}
+	return slog.GroupValue(
+		slog.Int("port", c.Port),
+		slog.String("mongodb", db),
+		slog.String("database", c.Database),
+		slog.String("data_dir", c.DataDir),
+		slog.String("jwt_secret", secret),
+		slog.String("log_level", c.LogLevel.String()),
+	)
+}
+
+// maskURI hides the password of a connection string.
+func maskURI(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return "(unparseable, masked)"
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// signingKey returns JWT_SECRET, or on the embedded default the key kept in
+// DATA_DIR, made on first start, so that sessions survive a restart.
+func (c config) signingKey() ([]byte, error) {
+	if c.JWTSecret != "" {
+		return []byte(c.JWTSecret), nil
+	}
+	path := filepath.Join(c.DataDir, "jwt.key")
+	if b, err := os.ReadFile(path); err == nil {
+		key, err := hex.DecodeString(strings.TrimSpace(string(b)))
+		if err != nil || len(key) < auth.MinSecretLength {
+			return nil, fmt.Errorf("%s is not a valid key; delete it to make a new one", path)
+		}
+		return key, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read signing key: %w", err)
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create DATA_DIR: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("write signing key: %w", err)
+	}
+	_, err = f.WriteString(hex.EncodeToString(key) + "\n")
+	if err = errors.Join(err, f.Close()); err != nil {
+		return nil, fmt.Errorf("write signing key: %w", err)
+	}
+	return key, nil
+}

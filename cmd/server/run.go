@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/backcare/backcare/auth"
+	"github.com/backcare/backcare/handlers"
+	"github.com/backcare/backcare/jobs"
+	"github.com/backcare/backcare/store"
+	"github.com/backcare/backcare/store/embedded"
+)
+
+// shutdownGrace is how long in-flight requests and jobs get to finish after SIGTERM.
+const shutdownGrace = 20 * time.Second
+
+// run is the whole program: it returns when ctx is cancelled and everything
+// it started has stopped. Tests call it too, with PORT=0.
+func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.Writer) (err error) {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	logger.Info("starting", "config", cfg)
+	now := time.Now
+
+	uri := cfg.MongoURI
+	if uri == "" {
+		// The engine logs every connection at info; only its errors matter here.
+		engineLog := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: max(cfg.LogLevel, slog.LevelError)})).
+			With("component", "embedded-db")
+		engine, err := embedded.Start(ctx, filepath.Join(cfg.DataDir, "db"), engineLog)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			err = errors.Join(err, engine.Close())
+			logger.Info("embedded database closed")
+		}()
+		uri = engine.URI()
+	}
+	client, err := mongo.Connect(options.Client().ApplyURI(uri).SetServerSelectionTimeout(10 * time.Second).SetTimeout(30 * time.Second))
+	if err != nil {
+		return fmt.Errorf("connect to database: %w", err)
+	}
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err = errors.Join(err, client.Disconnect(dctx))
+	}()
+	st := store.New(client.Database(cfg.Database))
+	ictx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = st.EnsureIndexes(ictx)
+	cancel()
+	if err != nil {
+		return err
+	}
+
+	key, err := cfg.signingKey()
+	if err != nil {
+		return err
+	}
+	signer, err := auth.NewSigner(key)
+	if err != nil {
+		return err
+	}
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	scheduler := jobs.NewScheduler(logger, now, time.Minute)
+	if err := scheduler.Add("0 */10 * * * *", jobs.NewCleanup(jobs.CleanupConfig{Store: st, Logger: logger})); err != nil {
+		return err
+	}
+
+	app := handlers.NewServer(handlers.Deps{
+		Store: st, Signer: signer, Logger: logger, Registry: registry, Now: now, PasswordParams: auth.DefaultParams,
+	})
+	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- app.Listener(ln) }()
+	scheduler.Start()
+	logger.Info("listening", "addr", ln.Addr().String())
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	}
+	logger.Info("shutting down: finishing in-flight requests and jobs")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := app.ShutdownWithContext(sctx); err != nil {
+		logger.Error("http shutdown", "error", err)
+	}
+	scheduler.Stop(sctx)
+	logger.Info("stopped")
+	return nil
+}

@@ -1,0 +1,228 @@
+package handlers
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"github.com/backcare/backcare/auth"
+	"github.com/backcare/backcare/models"
+)
+
+type accountStore interface {
+	CreatePatient(ctx context.Context, p models.Patient) error
+	PatientByEmail(ctx context.Context, email string) (models.Patient, error)
+	LoginFailures(ctx context.Context, email string, now time.Time) (int, time.Time, error)
+	RecordLoginFailure(ctx context.Context, email string, now time.Time) (int, error)
+	ClearLoginFailures(ctx context.Context, email string, now time.Time) error
+	CreateRefreshToken(ctx context.Context, t models.RefreshToken) error
+	UseRefreshToken(ctx context.Context, hash string, now time.Time) (models.RefreshToken, error)
+	RefreshFamilyOf(ctx context.Context, hash string) (string, error)
+	RevokeRefreshFamily(ctx context.Context, familyID string, now time.Time) error
+}
+
+// maxLoginFailures is how many failed sign-ins an account gets per window
+// before it must wait for the window to end.
+const maxLoginFailures = 5
+
+type registerRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	Name     string `json:"name"`
+	Timezone string `json:"timezone"`
+	Locale   string `json:"locale"`
+}
+
+type loginRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+type refreshRequest struct {
+	RefreshToken string `json:"refresh_token"`
+}
+
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int    `json:"expires_in"`
+}
+
+func handleRegister(s accountStore, signer *auth.Signer, params auth.Params, logger *slog.Logger, now func() time.Time) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req registerRequest
+		if err := decodeBody(c, &req); err != nil {
+			return err
+		}
+		p := models.NewPatient(uuid.NewString(), req.Email, req.Name, req.Timezone, stamp(now))
+		if req.Locale != "" {
+			p.Locale = req.Locale
+		}
+		var probs models.Problems
+		if err := models.ValidatePassword(req.Password); err != nil {
+			probs.Add("password", "%s", err)
+		}
+		if err := p.Validate(); err != nil {
+			probs = append(probs, models.FieldsOf(err)...)
+		}
+		if err := probs.Err(); err != nil {
+			return err
+		}
+		hash, err := auth.HashPassword(req.Password, params)
+		if err != nil {
+			return err
+		}
+		p.PasswordHash = hash
+		if err := s.CreatePatient(c.UserContext(), p); err != nil {
+			return err
+		}
+		logger.InfoContext(c.UserContext(), "patient registered", "request_id", requestID(c), "patient_id", p.ID)
+		tokens, err := startSession(c.UserContext(), s, signer, p.ID, uuid.NewString(), stamp(now))
+		if err != nil {
+			return err
+		}
+		c.Status(fiber.StatusCreated)
+		return c.JSON(tokens)
+	}
+}
+
+func handleLogin(s accountStore, signer *auth.Signer, logger *slog.Logger, now func() time.Time) fiber.Handler {
+	// An unknown email is checked against this hash, so that it costs the
+	// same time as a wrong password and the two cannot be told apart.
+	dummyHash, _ := auth.HashPassword(uuid.NewString(), auth.DefaultParams)
+	return func(c *fiber.Ctx) error {
+		var req loginRequest
+		if err := decodeBody(c, &req); err != nil {
+			return err
+		}
+		ctx, t := c.UserContext(), stamp(now)
+		email := models.NormalizeEmail(req.Email)
+		if email == "" || req.Password == "" {
+			var probs models.Problems
+			if email == "" {
+				probs.Add("email", "is required")
+			}
+			if req.Password == "" {
+				probs.Add("password", "is required")
+			}
+			return probs.Err()
+		}
+		failures, windowEnd, err := s.LoginFailures(ctx, email, t)
+		if err != nil {
+			return err
+		}
+		if failures >= maxLoginFailures {
+			return tooManyLogins(windowEnd.Sub(t))
+		}
+		p, err := s.PatientByEmail(ctx, email)
+		found := err == nil
+		if err != nil && models.ErrorCode(err) != models.ErrNotFound {
+			return err
+		}
+		hash := dummyHash
+		if found {
+			hash = p.PasswordHash
+		}
+		ok, err := auth.CheckPassword(req.Password, hash)
+		if err != nil {
+			return err
+		}
+		if !found || !ok {
+			n, err := s.RecordLoginFailure(ctx, email, t)
+			if err != nil {
+				return err
+			}
+			logger.InfoContext(ctx, "sign-in failed", "request_id", requestID(c), "failures_in_window", n)
+			if n >= maxLoginFailures {
+				return tooManyLogins(windowEnd.Sub(t))
+			}
+			return models.Errorf(models.ErrUnauthorized, "the email or password is wrong")
+		}
+		if err := s.ClearLoginFailures(ctx, email, t); err != nil {
+			return err
+		}
+		tokens, err := startSession(ctx, s, signer, p.ID, uuid.NewString(), t)
+		if err != nil {
+			return err
+		}
+		logger.InfoContext(ctx, "signed in", "request_id", requestID(c), "patient_id", p.ID)
+		return c.JSON(tokens)
+	}
+}
+
+func tooManyLogins(wait time.Duration) error {
+	return &models.Error{Code: models.ErrRateLimited, RetryAfter: max(wait, time.Second),
+		Message: "too many failed sign-ins for this account; wait and try again"}
+}
+
+// handleRefresh rotates a refresh token: the old one is spent, a new one of
+// the same family is issued. Presenting a spent token revokes the family.
+func handleRefresh(s accountStore, signer *auth.Signer, now func() time.Time) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req refreshRequest
+		if err := decodeBody(c, &req); err != nil {
+			return err
+		}
+		if req.RefreshToken == "" {
+			return invalid("refresh_token", "is required")
+		}
+		t := stamp(now)
+		old, err := s.UseRefreshToken(c.UserContext(), auth.HashOpaqueToken(req.RefreshToken), t)
+		if err != nil {
+			return err
+		}
+		tokens, err := startSession(c.UserContext(), s, signer, old.PatientID, old.FamilyID, t)
+		if err != nil {
+			return err
+		}
+		return c.JSON(tokens)
+	}
+}
+
+// handleLogout revokes the refresh token's whole family. It answers 204
+// for unknown tokens too: logging out twice is not an error.
+func handleLogout(s accountStore, now func() time.Time) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req refreshRequest
+		if err := decodeBody(c, &req); err != nil {
+			return err
+		}
+		if req.RefreshToken == "" {
+			return invalid("refresh_token", "is required")
+		}
+		family, err := s.RefreshFamilyOf(c.UserContext(), auth.HashOpaqueToken(req.RefreshToken))
+		switch {
+		case models.ErrorCode(err) == models.ErrNotFound:
+		case err != nil:
+			return err
+		default:
+			if err := s.RevokeRefreshFamily(c.UserContext(), family, stamp(now)); err != nil {
+				return err
+			}
+		}
+		return c.SendStatus(fiber.StatusNoContent)
+	}
+}
+
+// startSession issues an access token and a new refresh token in family.
+func startSession(ctx context.Context, s accountStore, signer *auth.Signer, patientID, family string, now time.Time) (tokenResponse, error) {
+	access, err := signer.Issue(patientID, now)
+	if err != nil {
+		return tokenResponse{}, err
+	}
+	refresh, hash, err := auth.NewOpaqueToken()
+	if err != nil {
+		return tokenResponse{}, err
+	}
+	err = s.CreateRefreshToken(ctx, models.RefreshToken{
+		Hash: hash, PatientID: patientID, FamilyID: family, CreatedAt: now, ExpiresAt: now.Add(auth.RefreshTTL),
+	})
+	if err != nil {
+		return tokenResponse{}, err
+	}
+	return tokenResponse{AccessToken: access, RefreshToken: refresh, TokenType: "Bearer", ExpiresIn: int(auth.AccessTTL.Seconds())}, nil
+}

@@ -1,0 +1,44 @@
+package handlers
+
+import (
+	"context"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/backcare/backcare/api"
+)
+
+// handleHealthz answers while the process runs; it checks nothing else, so
+// that a slow database does not get the process restarted.
+func handleHealthz() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		return c.JSON(fiber.Map{"status": "ok"})
+	}
+}
+
+// handleReadyz answers 200 only when the database answers a ping.
+func handleReadyz(s interface{ Ping(context.Context) error }) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+		defer cancel()
+		if err := s.Ping(ctx); err != nil {
+			c.Status(fiber.StatusServiceUnavailable)
+			return c.JSON(fiber.Map{"status": "unavailable", "database": "unreachable"})
+		}
+		return c.JSON(fiber.Map{"status": "ready", "database": "ok"})
+	}
+}
+
+func handleOpenAPI() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderContentType, "application/yaml")
+		return c.Send(api.Spec)
+	}
+}
+
+// stamp returns now in UTC at the database's millisecond precision, so that
+// a time read back equals the time written.
+func stamp(now func() time.Time) time.Time {
+	return now().UTC().Truncate(time.Millisecond)
+}

@@ -1,0 +1,161 @@
+package handlers
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/backcare/backcare/models"
+)
+
+type profileStore interface {
+	PatientByID(ctx context.Context, id string) (models.Patient, error)
+	UpdateProfile(ctx context.Context, p models.Patient) error
+}
+
+type quietHoursJSON struct {
+	Start string `json:"start"`
+	End   string `json:"end"`
+}
+
+type preferenceJSON struct {
+	Enabled   bool   `json:"enabled"`
+	TimeOfDay string `json:"time_of_day,omitempty"`
+	Weekday   string `json:"weekday,omitempty"`
+}
+
+type profileResponse struct {
+	ID                  string                    `json:"id"`
+	Email               string                    `json:"email"`
+	Name                string                    `json:"name"`
+	Timezone            string                    `json:"timezone"`
+	Locale              string                    `json:"locale"`
+	QuietHours          quietHoursJSON            `json:"quiet_hours"`
+	ReminderPreferences map[string]preferenceJSON `json:"reminder_preferences"`
+	CreatedAt           time.Time                 `json:"created_at"`
+	UpdatedAt           time.Time                 `json:"updated_at"`
+}
+
+// preferencePatch changes some of one kind's settings.
+type preferencePatch struct {
+	Enabled   *bool   `json:"enabled"`
+	TimeOfDay *string `json:"time_of_day"`
+	Weekday   *string `json:"weekday"`
+}
+
+type patchMeRequest struct {
+	Name                *string                    `json:"name"`
+	Timezone            *string                    `json:"timezone"`
+	Locale              *string                    `json:"locale"`
+	QuietHours          *quietHoursJSON            `json:"quiet_hours"`
+	ReminderPreferences map[string]preferencePatch `json:"reminder_preferences"`
+}
+
+func toProfile(p models.Patient) profileResponse {
+	prefs := make(map[string]preferenceJSON, len(p.Preferences))
+	for kind, pref := range p.Preferences {
+		pj := preferenceJSON{Enabled: pref.Enabled, TimeOfDay: pref.TimeOfDay}
+		if pref.Weekday != nil {
+			pj.Weekday = strings.ToLower(pref.Weekday.String())
+		}
+		prefs[string(kind)] = pj
+	}
+	return profileResponse{
+		ID: p.ID, Email: p.Email, Name: p.Name, Timezone: p.Timezone, Locale: p.Locale,
+		QuietHours:          quietHoursJSON{Start: p.QuietHours.Start, End: p.QuietHours.End},
+		ReminderPreferences: prefs,
+		CreatedAt:           p.CreatedAt, UpdatedAt: p.UpdatedAt,
+	}
+}
+
+func handleGetMe(s profileStore) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		p, err := s.PatientByID(c.UserContext(), patientID(c))
+		if err != nil {
+			return err
+		}
+		return c.JSON(toProfile(p))
+	}
+}
+
+func handlePatchMe(s profileStore, now func() time.Time) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req patchMeRequest
+		if err := decodeBody(c, &req); err != nil {
+			return err
+		}
+		p, err := s.PatientByID(c.UserContext(), patientID(c))
+		if err != nil {
+			return err
+		}
+		var probs models.Problems
+		applyProfilePatch(&p, req, &probs)
+		if err := p.Validate(); err != nil {
+			probs = append(probs, models.FieldsOf(err)...)
+		}
+		if err := probs.Err(); err != nil {
+			return err
+		}
+		p.UpdatedAt = stamp(now)
+		if err := s.UpdateProfile(c.UserContext(), p); err != nil {
+			return err
+		}
+		return c.JSON(toProfile(p))
+	}
+}
+
+// applyProfilePatch changes the fields req names; what is wrong with the
+// request's shape (an unknown kind or weekday) goes into probs, what is
+// wrong with the values is found by Validate afterwards.
+func applyProfilePatch(p *models.Patient, req patchMeRequest, probs *models.Problems) {
+	if req.Name != nil {
+		p.Name = strings.TrimSpace(*req.Name)
+	}
+	if req.Timezone != nil {
+		p.Timezone = *req.Timezone
+	}
+	if req.Locale != nil {
+		p.Locale = *req.Locale
+	}
+	if req.QuietHours != nil {
+		p.QuietHours = models.QuietHours{Start: req.QuietHours.Start, End: req.QuietHours.End}
+	}
+	for name, patch := range req.ReminderPreferences {
+		field := "reminder_preferences." + name
+		kind := models.ReminderKind(name)
+		pref, ok := p.Preferences[kind]
+		if _, known := models.LookupKind(kind); !known {
+			probs.Add(field, "is not a reminder kind")
+			continue
+		}
+		if !ok {
+			pref = models.DefaultPreferences()[kind]
+		}
+		if patch.Enabled != nil {
+			pref.Enabled = *patch.Enabled
+		}
+		if patch.TimeOfDay != nil {
+			pref.TimeOfDay = *patch.TimeOfDay
+		}
+		if patch.Weekday != nil {
+			d, ok := parseWeekday(*patch.Weekday)
+			if !ok {
+				probs.Add(field+".weekday", "must be a weekday such as monday")
+				continue
+			}
+			pref.Weekday = &d
+		}
+		p.Preferences[kind] = pref
+	}
+}
+
+func parseWeekday(s string) (time.Weekday, bool) {
+	for d := time.Sunday; d <= time.Saturday; d++ {
+		if strings.EqualFold(s, d.String()) {
+			return d, true
+		}
+	}
+	return 0, false
+}

@@ -1,0 +1,413 @@
+package handlers
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/backcare/backcare/models"
+)
+
+type painLogStore interface {
+	PatientByID(ctx context.Context, id string) (models.Patient, error)
+	PutPainLog(ctx context.Context, l models.PainLog) (models.PainLog, bool, error)
+	PainLog(ctx context.Context, patientID, clientID string) (models.PainLog, error)
+	UpdatePainLog(ctx context.Context, l models.PainLog, prev time.Time) error
+	DeletePainLog(ctx context.Context, patientID, clientID string, now time.Time) error
+	ListPainLogs(ctx context.Context, q models.PainLogQuery) ([]models.PainLog, *models.PainLogCursor, error)
+	PainLogChanges(ctx context.Context, q models.SyncQuery) ([]models.PainLog, *models.PainLogCursor, error)
+}
+
+// Page sizes and the widest date range a listing may ask for.
+const (
+	defaultPageSize = 50
+	maxPageSize     = 200
+	maxRangeDays    = 366
+)
+
+// painLogRequest is the whole entry, as PUT sends it.
+type painLogRequest struct {
+	LoggedAt     string   `json:"logged_at"`
+	Score        *int     `json:"score"`
+	Areas        []string `json:"areas"`
+	Stiffness    *int     `json:"stiffness"`
+	SleepQuality *int     `json:"sleep_quality"`
+	Stress       *int     `json:"stress"`
+	Note         string   `json:"note"`
+	RedFlags     []string `json:"red_flags"`
+}
+
+// painLogPatch changes the fields it names. Clearing an optional rating is
+// done by sending the whole entry with PUT.
+type painLogPatch struct {
+	LoggedAt     *string   `json:"logged_at"`
+	Score        *int      `json:"score"`
+	Areas        *[]string `json:"areas"`
+	Stiffness    *int      `json:"stiffness"`
+	SleepQuality *int      `json:"sleep_quality"`
+	Stress       *int      `json:"stress"`
+	Note         *string   `json:"note"`
+	RedFlags     *[]string `json:"red_flags"`
+}
+
+type urgentAdviceJSON struct {
+	Title  string   `json:"title"`
+	Detail string   `json:"detail"`
+	Flags  []string `json:"flags"`
+}
+
+type painLogResponse struct {
+	ID           string            `json:"id"`
+	Deleted      bool              `json:"deleted,omitempty"`
+	LoggedAt     *time.Time        `json:"logged_at,omitempty"`
+	LocalDate    string            `json:"local_date"`
+	Score        *int              `json:"score,omitempty"`
+	Areas        []string          `json:"areas,omitempty"`
+	Stiffness    *int              `json:"stiffness,omitempty"`
+	SleepQuality *int              `json:"sleep_quality,omitempty"`
+	Stress       *int              `json:"stress,omitempty"`
+	Note         string            `json:"note,omitempty"`
+	RedFlags     []string          `json:"red_flags,omitempty"`
+	Urgent       bool              `json:"urgent,omitempty"`
+	UrgentAdvice *urgentAdviceJSON `json:"urgent_advice,omitempty"`
+	CreatedAt    *time.Time        `json:"created_at,omitempty"`
+	UpdatedAt    time.Time         `json:"updated_at"`
+}
+
+type painLogPage struct {
+	Items      []painLogResponse `json:"items"`
+	NextCursor *string           `json:"next_cursor"`
+}
+
+func toPainLog(l models.PainLog) painLogResponse {
+	r := painLogResponse{ID: l.ClientID(), LocalDate: l.LocalDate, UpdatedAt: l.UpdatedAt}
+	if l.Deleted {
+		r.Deleted = true
+		return r
+	}
+	score := l.Score
+	r.LoggedAt, r.Score, r.CreatedAt = &l.LoggedAt, &score, &l.CreatedAt
+	r.Areas = strs(l.Areas)
+	r.Stiffness, r.SleepQuality, r.Stress = l.Stiffness, l.SleepQuality, l.Stress
+	r.Note, r.RedFlags, r.Urgent = l.Note, strs(l.RedFlags), l.Urgent
+	if a := models.AdviceFor(l); a != nil {
+		r.UrgentAdvice = &urgentAdviceJSON{Title: a.Title, Detail: a.Detail, Flags: strs(a.Flags)}
+	}
+	return r
+}
+
+func strs[T ~string](values []T) []string {
+	if len(values) == 0 {
+		return nil
+	}
+	out := make([]string, len(values))
+	for i, v := range values {
+		out[i] = string(v)
+	}
+	return out
+}
+
+func typed[T ~string](values []string) []T {
+	if len(values) == 0 {
+		return nil
+	}
+	out := make([]T, len(values))
+	for i, v := range values {
+		out[i] = T(v)
+	}
+	return out
+}
+
+// parseInstant parses an RFC 3339 time and stores it at millisecond precision.
+func parseInstant(probs *models.Problems, field, s string) time.Time {
+	if s == "" {
+		probs.Add(field, "is required")
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		probs.Add(field, "must be an RFC 3339 time such as 2026-11-22T08:30:00-07:00")
+		return time.Time{}
+	}
+	return t.UTC().Truncate(time.Millisecond)
+}
+
+// clientID reads the {id} path parameter: the UUID the phone chose.
+func clientID(c *fiber.Ctx) (string, error) {
+	return models.NormalizeClientID(c.Params("id"))
+}
+
+// finish derives what the server owns in an entry: local date, urgency, stamps.
+func finish(l *models.PainLog, p models.Patient, now time.Time) {
+	l.PatientID = p.ID
+	l.LocalDate = models.LocalDateOf(l.LoggedAt, p.Location())
+	l.Urgent = l.HasRedFlags()
+	l.UpdatedAt = now
+	if l.CreatedAt.IsZero() {
+		l.CreatedAt = now
+	}
+}
+
+func handlePutPainLog(s painLogStore, now func() time.Time) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		id, err := clientID(c)
+		if err != nil {
+			return &models.Error{Code: models.ErrInvalid, Message: "the request has invalid fields",
+				Fields: []models.FieldError{{Field: "id", Message: "must be a UUID"}}}
+		}
+		var req painLogRequest
+		if err := decodeBody(c, &req); err != nil {
+			return err
+		}
+		var probs models.Problems
+		l := models.PainLog{
+			LoggedAt: parseInstant(&probs, "logged_at", req.LoggedAt),
+			Areas:    typed[models.BodyArea](req.Areas), Stiffness: req.Stiffness, SleepQuality: req.SleepQuality,
+			Stress: req.Stress, Note: req.Note, RedFlags: typed[models.RedFlag](req.RedFlags),
+		}
+		if req.Score == nil {
+			probs.Add("score", "is required")
+		} else {
+			l.Score = *req.Score
+		}
+		t := stamp(now)
+		if !l.LoggedAt.IsZero() {
+			if err := l.Validate(t); err != nil {
+				probs = append(probs, models.FieldsOf(err)...)
+			}
+		}
+		if err := probs.Err(); err != nil {
+			return err
+		}
+		p, err := s.PatientByID(c.UserContext(), patientID(c))
+		if err != nil {
+			return err
+		}
+		l.ID = models.PainLogDocID(p.ID, id)
+		finish(&l, p, t)
+		stored, created, err := s.PutPainLog(c.UserContext(), l)
+		if err != nil {
+			return err
+		}
+		if created {
+			c.Status(fiber.StatusCreated)
+		}
+		return c.JSON(toPainLog(stored))
+	}
+}
+
+func handleGetPainLog(s painLogStore) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		id, err := clientID(c)
+		if err != nil {
+			return models.Errorf(models.ErrNotFound, "pain log not found")
+		}
+		l, err := s.PainLog(c.UserContext(), patientID(c), id)
+		if err != nil {
+			return err
+		}
+		return c.JSON(toPainLog(l))
+	}
+}
+
+func handlePatchPainLog(s painLogStore, now func() time.Time) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		id, err := clientID(c)
+		if err != nil {
+			return models.Errorf(models.ErrNotFound, "pain log not found")
+		}
+		var req painLogPatch
+		if err := decodeBody(c, &req); err != nil {
+			return err
+		}
+		l, err := s.PainLog(c.UserContext(), patientID(c), id)
+		if err != nil {
+			return err
+		}
+		prev := l.UpdatedAt
+		var probs models.Problems
+		if req.LoggedAt != nil {
+			l.LoggedAt = parseInstant(&probs, "logged_at", *req.LoggedAt)
+		}
+		if req.Score != nil {
+			l.Score = *req.Score
+		}
+		if req.Areas != nil {
+			l.Areas = typed[models.BodyArea](*req.Areas)
+		}
+		if req.Stiffness != nil {
+			l.Stiffness = req.Stiffness
+		}
+		if req.SleepQuality != nil {
+			l.SleepQuality = req.SleepQuality
+		}
+		if req.Stress != nil {
+			l.Stress = req.Stress
+		}
+		if req.Note != nil {
+			l.Note = *req.Note
+		}
+		if req.RedFlags != nil {
+			l.RedFlags = typed[models.RedFlag](*req.RedFlags)
+		}
+		t := stamp(now)
+		if len(probs) == 0 {
+			if err := l.Validate(t); err != nil {
+				probs = append(probs, models.FieldsOf(err)...)
+			}
+		}
+		if err := probs.Err(); err != nil {
+			return err
+		}
+		p, err := s.PatientByID(c.UserContext(), patientID(c))
+		if err != nil {
+			return err
+		}
+		finish(&l, p, t)
+		if err := s.UpdatePainLog(c.UserContext(), l, prev); err != nil {
+			return err
+		}
+		return c.JSON(toPainLog(l))
+	}
+}
+
+func handleDeletePainLog(s painLogStore, now func() time.Time) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		id, err := clientID(c)
+		if err != nil {
+			return models.Errorf(models.ErrNotFound, "pain log not found")
+		}
+		if err := s.DeletePainLog(c.UserContext(), patientID(c), id, stamp(now)); err != nil {
+			return err
+		}
+		return c.SendStatus(fiber.StatusNoContent)
+	}
+}
+
+// handleListPainLogs lists entries by date (?from&to, local dates), or, with
+// ?updated_since, every change since then — deletions included — for a
+// phone that syncs offline entries. Both page with ?cursor&limit.
+func handleListPainLogs(s painLogStore, now func() time.Time) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var probs models.Problems
+		if err := onlyQueryParams(c, "from", "to", "updated_since", "cursor", "limit"); err != nil {
+			return err
+		}
+		limit := pageSize(&probs, c.Query("limit"))
+		after := decodeCursor(&probs, c.Query("cursor"))
+		var (
+			logs []models.PainLog
+			next *models.PainLogCursor
+			err  error
+		)
+		if since := c.Query("updated_since"); since != "" {
+			if c.Query("from") != "" || c.Query("to") != "" {
+				probs.Add("updated_since", "cannot be combined with from or to")
+			}
+			t := parseInstant(&probs, "updated_since", since)
+			if err := probs.Err(); err != nil {
+				return err
+			}
+			logs, next, err = s.PainLogChanges(c.UserContext(), models.SyncQuery{PatientID: patientID(c), Since: t, After: after, Limit: limit})
+		} else {
+			from, to := dateRange(&probs, c.Query("from"), c.Query("to"))
+			if err := probs.Err(); err != nil {
+				return err
+			}
+			logs, next, err = s.ListPainLogs(c.UserContext(), models.PainLogQuery{PatientID: patientID(c), From: from, To: to, After: after, Limit: limit})
+		}
+		if err != nil {
+			return err
+		}
+		page := painLogPage{Items: make([]painLogResponse, len(logs))}
+		for i, l := range logs {
+			page.Items[i] = toPainLog(l)
+		}
+		if next != nil {
+			cursor := encodeCursor(*next)
+			page.NextCursor = &cursor
+		}
+		return c.JSON(page)
+	}
+}
+
+// onlyQueryParams refuses query parameters the route does not know, so that
+// a probe such as ?from[$ne]= is answered, not ignored.
+func onlyQueryParams(c *fiber.Ctx, allowed ...string) error {
+	var probs models.Problems
+	c.Context().QueryArgs().VisitAll(func(k, _ []byte) {
+		for _, a := range allowed {
+			if string(k) == a {
+				return
+			}
+		}
+		probs.Add(string(k), "is not a query parameter of this route")
+	})
+	return probs.Err()
+}
+
+// pageSize reads ?limit; values above the maximum are clamped, not refused.
+func pageSize(probs *models.Problems, s string) int {
+	if s == "" {
+		return defaultPageSize
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		probs.Add("limit", "must be a whole number from 1 to %d", maxPageSize)
+		return 0
+	}
+	return min(n, maxPageSize)
+}
+
+// dateRange checks ?from&to (local dates, inclusive) and caps the span.
+func dateRange(probs *models.Problems, from, to string) (string, string) {
+	var f, t time.Time
+	var err error
+	if from != "" {
+		if f, err = time.Parse(time.DateOnly, from); err != nil {
+			probs.Add("from", "must be a date as YYYY-MM-DD")
+		}
+	}
+	if to != "" {
+		if t, err = time.Parse(time.DateOnly, to); err != nil {
+			probs.Add("to", "must be a date as YYYY-MM-DD")
+		}
+	}
+	if !f.IsZero() && !t.IsZero() {
+		switch {
+		case t.Before(f):
+			probs.Add("to", "must not be before from")
+		case t.Sub(f) > maxRangeDays*24*time.Hour:
+			probs.Add("to", "must be at most %d days after from", maxRangeDays)
+		}
+	}
+	return from, to
+}
+
+// cursorJSON is the content of an opaque page cursor.
+type cursorJSON struct {
+	At time.Time `json:"t"`
+	ID string    `json:"i"`
+}
+
+func encodeCursor(c models.PainLogCursor) string {
+	b, _ := json.Marshal(cursorJSON{At: c.At, ID: c.ID})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(probs *models.Problems, s string) *models.PainLogCursor {
+	if s == "" {
+		return nil
+	}
+	var cj cursorJSON
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) > 512 || json.Unmarshal(b, &cj) != nil || cj.ID == "" {
+		probs.Add("cursor", "is not a cursor this server gave out")
+		return nil
+	}
+	return &models.PainLogCursor{At: cj.At, ID: cj.ID}
+}

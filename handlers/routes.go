@@ -1,0 +1,58 @@
+package handlers
+
+import (
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// policy is who may call a route. Every route states one, so a route cannot
+// be added without deciding.
+type policy int
+
+const (
+	// policyPublic routes answer anyone and hold no patient data.
+	policyPublic policy = iota + 1
+	// policyPublicNoStore routes answer anyone but return secrets (tokens)
+	// that no cache may keep.
+	policyPublicNoStore
+	// policyPatient routes need a patient's access token and act only on
+	// that patient's data.
+	policyPatient
+)
+
+type route struct {
+	method  string
+	path    string
+	policy  policy
+	handler fiber.Handler
+}
+
+// routes lists every route of the API in one place.
+func routes(d Deps) []route {
+	s, now := d.Store, d.Now
+	return []route{
+		{fiber.MethodGet, "/healthz", policyPublic, handleHealthz()},
+		{fiber.MethodGet, "/readyz", policyPublic, handleReadyz(s)},
+		{fiber.MethodGet, "/metrics", policyPublic, adaptor.HTTPHandler(promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{}))},
+		{fiber.MethodGet, "/openapi.yaml", policyPublic, handleOpenAPI()},
+
+		{fiber.MethodPost, "/v1/auth/register", policyPublicNoStore, handleRegister(s, d.Signer, d.PasswordParams, d.Logger, now)},
+		{fiber.MethodPost, "/v1/auth/login", policyPublicNoStore, handleLogin(s, d.Signer, d.Logger, now)},
+		{fiber.MethodPost, "/v1/auth/refresh", policyPublicNoStore, handleRefresh(s, d.Signer, now)},
+		{fiber.MethodPost, "/v1/auth/logout", policyPublicNoStore, handleLogout(s, now)},
+
+		{fiber.MethodGet, "/v1/me", policyPatient, handleGetMe(s)},
+		{fiber.MethodPatch, "/v1/me", policyPatient, handlePatchMe(s, now)},
+
+		{fiber.MethodPost, "/v1/devices", policyPatient, handleRegisterDevice(s, d.Logger, now)},
+		{fiber.MethodGet, "/v1/devices", policyPatient, handleListDevices(s)},
+		{fiber.MethodDelete, "/v1/devices/:id", policyPatient, handleDeleteDevice(s)},
+
+		{fiber.MethodGet, "/v1/pain-logs", policyPatient, handleListPainLogs(s, now)},
+		{fiber.MethodPut, "/v1/pain-logs/:id", policyPatient, handlePutPainLog(s, now)},
+		{fiber.MethodGet, "/v1/pain-logs/:id", policyPatient, handleGetPainLog(s)},
+		{fiber.MethodPatch, "/v1/pain-logs/:id", policyPatient, handlePatchPainLog(s, now)},
+		{fiber.MethodDelete, "/v1/pain-logs/:id", policyPatient, handleDeletePainLog(s, now)},
+	}
+}

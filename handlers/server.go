@@ -1,0 +1,69 @@
+// Package handlers is the HTTP API of BackCare: the Fiber app, its routes,
+// request and response shapes, authentication and error mapping.
+package handlers
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/backcare/backcare/auth"
+)
+
+// Store is every store method the handlers call.
+type Store interface {
+	accountStore
+	profileStore
+	deviceStore
+	painLogStore
+	Ping(ctx context.Context) error
+}
+
+// Deps are what the HTTP API needs from the rest of the program.
+type Deps struct {
+	Store    Store
+	Signer   *auth.Signer
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+	// Now is the clock; every rule asks it rather than time.Now.
+	Now func() time.Time
+	// PasswordParams are the argon2id costs of new password hashes.
+	PasswordParams auth.Params
+	// RequestTimeout bounds each request, database calls included.
+	RequestTimeout time.Duration
+}
+
+// BodyLimit is the largest request body accepted; the largest real one, a
+// pain log with a full note, is a few kilobytes.
+const BodyLimit = 64 * 1024
+
+// NewServer returns the Fiber app serving every route.
+func NewServer(d Deps) *fiber.App {
+	if d.RequestTimeout == 0 {
+		d.RequestTimeout = 10 * time.Second
+	}
+	onError := errorHandler(d.Logger)
+	app := fiber.New(fiber.Config{
+		AppName:               "backcare",
+		BodyLimit:             BodyLimit,
+		ErrorHandler:          onError,
+		DisableStartupMessage: true,
+		ReadTimeout:           15 * time.Second,
+		WriteTimeout:          15 * time.Second,
+		IdleTimeout:           60 * time.Second,
+	})
+	app.Use(withRequestLog(d.Logger, newHTTPMetrics(d.Registry), onError), withDeadline(d.RequestTimeout))
+	for _, r := range routes(d) {
+		handlers := []fiber.Handler{}
+		if r.policy == policyPatient {
+			handlers = append(handlers, noStore, requirePatient(d.Signer, d.Now))
+		} else if r.policy == policyPublicNoStore {
+			handlers = append(handlers, noStore)
+		}
+		app.Add(r.method, r.path, append(handlers, r.handler)...)
+	}
+	return app
+}

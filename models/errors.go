@@ -1,0 +1,85 @@
+package models
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Error codes. The HTTP layer maps each code to one status; the store maps
+// driver errors onto them. Nothing else decides what a caller is told.
+const (
+	ErrInvalid      = "invalid"
+	ErrNotFound     = "not_found"
+	ErrConflict     = "conflict"
+	ErrUnauthorized = "unauthorized"
+	ErrForbidden    = "forbidden"
+	ErrRateLimited  = "rate_limited"
+	ErrInternal     = "internal"
+)
+
+// FieldError names one field of a request and what is wrong with it.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// Error is an application error with a code, a message that is safe to show
+// to the caller, and for validation errors the fields at fault.
+type Error struct {
+	Code       string
+	Message    string
+	Fields     []FieldError
+	RetryAfter time.Duration
+}
+
+func (e *Error) Error() string {
+	if len(e.Fields) == 0 {
+		return fmt.Sprintf("%s: %s", e.Code, e.Message)
+	}
+	parts := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		parts[i] = f.Field + ": " + f.Message
+	}
+	return fmt.Sprintf("%s: %s (%s)", e.Code, e.Message, strings.Join(parts, "; "))
+}
+
+// Errorf returns an *Error with the given code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of err, or ErrInternal when err is not an *Error.
+func ErrorCode(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ErrInternal
+}
+
+// Problems collects field errors during validation.
+type Problems []FieldError
+
+// Add records that field is wrong.
+func (p *Problems) Add(field, format string, args ...any) {
+	*p = append(*p, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+// Err returns an ErrInvalid *Error listing the problems, or nil if there are none.
+func (p Problems) Err() error {
+	if len(p) == 0 {
+		return nil
+	}
+	return &Error{Code: ErrInvalid, Message: "the request has invalid fields", Fields: p}
+}
+
+// FieldsOf returns the field errors carried by err, if any.
+func FieldsOf(err error) []FieldError {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Fields
+	}
+	return nil
+}
