@@ -66,9 +66,7 @@ func handleRegister(s accountStore, signer *auth.Signer, params auth.Params, log
 		if err := models.ValidatePassword(req.Password); err != nil {
 			probs.Add("password", "%s", err)
 		}
-		if err := p.Validate(); err != nil {
-			probs = append(probs, models.FieldsOf(err)...)
-		}
+		probs.Merge(p.Validate())
 		if err := probs.Err(); err != nil {
 			return err
 		}

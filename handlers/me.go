@@ -92,9 +92,7 @@ func handlePatchMe(s profileStore, now func() time.Time) fiber.Handler {
 		}
 		var probs models.Problems
 		applyProfilePatch(&p, req, &probs)
-		if err := p.Validate(); err != nil {
-			probs = append(probs, models.FieldsOf(err)...)
-		}
+		probs.Merge(p.Validate())
 		if err := probs.Err(); err != nil {
 			return err
 		}

@@ -175,11 +175,7 @@ func handlePutPainLog(s painLogStore, now func() time.Time) fiber.Handler {
 			l.Score = *req.Score
 		}
 		t := stamp(now)
-		if !l.LoggedAt.IsZero() {
-			if err := l.Validate(t); err != nil {
-				probs = append(probs, models.FieldsOf(err)...)
-			}
-		}
+		probs.Merge(l.Validate(t))
 		if err := probs.Err(); err != nil {
 			return err
 		}
@@ -255,11 +251,7 @@ func handlePatchPainLog(s painLogStore, now func() time.Time) fiber.Handler {
 			l.RedFlags = typed[models.RedFlag](*req.RedFlags)
 		}
 		t := stamp(now)
-		if len(probs) == 0 {
-			if err := l.Validate(t); err != nil {
-				probs = append(probs, models.FieldsOf(err)...)
-			}
-		}
+		probs.Merge(l.Validate(t))
 		if err := probs.Err(); err != nil {
 			return err
 		}

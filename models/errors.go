@@ -83,3 +83,17 @@ func FieldsOf(err error) []FieldError {
 	}
 	return nil
 }
+
+// Merge adds the field errors of err for fields not already reported, so
+// that one wrong field gets one message.
+func (p *Problems) Merge(err error) {
+	for _, f := range FieldsOf(err) {
+		seen := false
+		for _, q := range *p {
+			seen = seen || q.Field == f.Field
+		}
+		if !seen {
+			*p = append(*p, f)
+		}
+	}
+}

@@ -68,8 +68,8 @@ func (s Session) Validate(now time.Time) error {
 	if s.DurationMinutes < MinSessionMinutes || s.DurationMinutes > MaxSessionMinutes {
 		probs.Add("duration_minutes", "must be from %d to %d", MinSessionMinutes, MaxSessionMinutes)
 	}
-	checkPlace(&probs, "therapist", s.Therapist)
-	checkPlace(&probs, "clinic", s.Clinic)
+	checkShortName(&probs, "therapist", s.Therapist)
+	checkShortName(&probs, "clinic", s.Clinic)
 	if s.Feedback != nil {
 		s.Feedback.validate(&probs)
 	}
@@ -96,8 +96,8 @@ func checkScheduledAt(probs *Problems, at, now time.Time) {
 	}
 }
 
-// checkPlace checks an optional one-line name such as a therapist's or a clinic's.
-func checkPlace(probs *Problems, field, name string) {
+// checkShortName checks an optional one-line name such as a therapist's or a clinic's.
+func checkShortName(probs *Problems, field, name string) {
 	switch {
 	case !utf8.ValidString(name):
 		probs.Add(field, "must be valid UTF-8 text")

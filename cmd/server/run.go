@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -28,10 +30,19 @@ const shutdownGrace = 20 * time.Second
 
 // run is the whole program: it returns when ctx is cancelled and everything
 // it started has stopped. Tests call it too, with PORT=0.
-func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.Writer) (err error) {
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) (err error) {
+	flags := flag.NewFlagSet("backcare", flag.ContinueOnError)
+	flags.SetOutput(stdout)
+	healthcheck := flags.Bool("healthcheck", false, "check that a server on PORT answers /healthz, and exit (for container health checks)")
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return err
+	}
+	if *healthcheck {
+		return checkHealth(ctx, cfg.Port)
 	}
 	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	logger.Info("starting", "config", cfg)
@@ -110,5 +121,25 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	}
 	scheduler.Stop(sctx)
 	logger.Info("stopped")
+	return nil
+}
+
+// checkHealth asks a running server for /healthz. The container image has
+// no shell or curl, so the binary checks itself.
+func checkHealth(ctx context.Context, port int) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+strconv.Itoa(port)+"/healthz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("health check: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("health check: status %d", resp.StatusCode)
+	}
 	return nil
 }

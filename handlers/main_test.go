@@ -1,0 +1,171 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/backcare/backcare/auth"
+	"github.com/backcare/backcare/store"
+	"github.com/backcare/backcare/store/storetest"
+)
+
+func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
+
+// testNow is the fixed clock of handler tests: 22 Nov 2026, 15:00 UTC.
+var testNow = time.Date(2026, 11, 22, 15, 0, 0, 0, time.UTC)
+
+type testServer struct {
+	t     *testing.T
+	app   *fiber.App
+	store *store.Store
+	db    *mongo.Database
+	now   time.Time
+}
+
+func newTestServer(t *testing.T) *testServer {
+	t.Helper()
+	signer, err := auth.NewSigner([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := storetest.NewDatabase(t)
+	ts := &testServer{t: t, store: store.New(db), db: db, now: testNow}
+	ts.app = NewServer(Deps{
+		Store: ts.store, Signer: signer, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Registry: prometheus.NewRegistry(), Now: func() time.Time { return ts.now }, PasswordParams: auth.DefaultParams,
+	})
+	return ts
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("body is not a JSON object: %v: %s", err, r.body)
+	}
+	return m
+}
+
+// do sends a request; body may be a string (sent as is) or any value (sent as JSON).
+func (ts *testServer) do(method, path, token string, body any) response {
+	ts.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			ts.t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req := httptest.NewRequest(method, path, rd)
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := ts.app.Test(req, 30_000)
+	if err != nil {
+		ts.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return response{status: resp.StatusCode, header: resp.Header, body: raw}
+}
+
+// register signs a new patient up and returns the access and refresh tokens.
+func (ts *testServer) register(email, timezone string) (access, refresh string) {
+	ts.t.Helper()
+	r := ts.do("POST", "/v1/auth/register", "", map[string]any{
+		"email": email, "password": "correct horse battery", "name": "Pat", "timezone": timezone,
+	})
+	if r.status != http.StatusCreated {
+		ts.t.Fatalf("register %s: %d %s", email, r.status, r.body)
+	}
+	m := r.json(ts.t)
+	return m["access_token"].(string), m["refresh_token"].(string)
+}
+
+// expectProblem checks that r is a problem+json answer with status and,
+// if field is not empty, an error naming field.
+func expectProblem(t *testing.T, r response, status int, field string) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status = %d, want %d: %s", r.status, status, r.body)
+	}
+	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("Content-Type = %q, want application/problem+json", ct)
+	}
+	var p struct {
+		Status int `json:"status"`
+		Errors []struct {
+			Field string `json:"field"`
+		} `json:"errors"`
+	}
+	if err := json.Unmarshal(r.body, &p); err != nil || p.Status != status {
+		t.Fatalf("problem body %s (%v)", r.body, err)
+	}
+	if field == "" {
+		return
+	}
+	for _, e := range p.Errors {
+		if e.Field == field {
+			return
+		}
+	}
+	t.Fatalf("problem does not name field %q: %s", field, r.body)
+}
+
+// documents counts every document in the test database, to prove that a
+// refused request stored nothing.
+func (ts *testServer) documents() int64 {
+	ts.t.Helper()
+	ctx := context.Background()
+	names, err := ts.db.ListCollectionNames(ctx, bson.D{})
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	var n int64
+	for _, name := range names {
+		c, err := ts.db.Collection(name).CountDocuments(ctx, bson.D{})
+		if err != nil {
+			ts.t.Fatal(err)
+		}
+		n += c
+	}
+	return n
+}
+
+func newID() string { return uuid.NewString() }
+
+func painLog(loggedAt time.Time, score int) map[string]any {
+	return map[string]any{"logged_at": loggedAt.Format(time.RFC3339), "score": score, "areas": []string{"lower_back"}}
+}
+
+func path(format string, args ...any) string { return fmt.Sprintf(format, args...) }
