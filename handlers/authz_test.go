@@ -1,0 +1,94 @@
+package handlers
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// ownedResource makes one resource of the owner's for a route that takes an
+// {id}. It returns the id, a request body valid for that route, and the URL
+// where the owner reads the resource back.
+type ownedResource func(ts *testServer, ownerToken string) (id string, body any, view string)
+
+// ownedResources covers every route with an :id. A new route with an id that
+// is not listed here fails TestObjectLevelAuthorization: decide how another
+// patient is kept out of it, then add it.
+var ownedResources = map[string]ownedResource{
+	"/v1/pain-logs/:id": func(ts *testServer, token string) (string, any, string) {
+		id := newID()
+		if r := ts.do("PUT", "/v1/pain-logs/"+id, token, painLog(testNow.Add(-time.Hour), 5)); r.status != http.StatusCreated {
+			ts.t.Fatalf("setup: %d %s", r.status, r.body)
+		}
+		return id, painLog(testNow.Add(-time.Hour), 9), "/v1/pain-logs/" + id
+	},
+	"/v1/devices/:id": func(ts *testServer, token string) (string, any, string) {
+		r := ts.do("POST", "/v1/devices", token, map[string]any{"token": "fcm-token-" + strings.Repeat("a", 40) + newID(), "platform": "ios", "app_version": "1.0.0"})
+		if r.status != http.StatusCreated {
+			ts.t.Fatalf("setup: %d %s", r.status, r.body)
+		}
+		return r.json(ts.t)["id"].(string), nil, "/v1/devices"
+	},
+}
+
+func TestObjectLevelAuthorization(t *testing.T) {
+	ts := newTestServer(t)
+	owner, _ := ts.register("owner@example.com", "UTC")
+	other, _ := ts.register("other@example.com", "UTC")
+	for _, r := range routes(Deps{}) {
+		if !strings.Contains(r.path, ":id") {
+			continue
+		}
+		t.Run(r.method+" "+r.path, func(t *testing.T) {
+			make, ok := ownedResources[r.path]
+			if !ok {
+				t.Fatalf("route %s %s takes an id but has no object-level authorization case", r.method, r.path)
+			}
+			id, body, view := make(ts, owner)
+			if r.method != fiber.MethodPut && r.method != fiber.MethodPatch {
+				body = nil
+			}
+			if r.method == fiber.MethodPatch {
+				body = map[string]any{"score": 1}
+			}
+			url := strings.Replace(r.path, ":id", id, 1)
+			before := ts.do("GET", view, owner, nil)
+			res := ts.do(r.method, url, other, body)
+			if r.method == fiber.MethodPut {
+				// PUT with a client id creates the other patient's own entry
+				// under the same UUID; it must not touch the owner's.
+				if res.status != http.StatusCreated {
+					t.Fatalf("PUT by another patient: %d %s", res.status, res.body)
+				}
+			} else {
+				expectProblem(t, res, http.StatusNotFound, "")
+			}
+			after := ts.do("GET", view, owner, nil)
+			if before.status != http.StatusOK || string(before.body) != string(after.body) {
+				t.Fatalf("another patient's request changed the owner's data:\nbefore %s\nafter  %s", before.body, after.body)
+			}
+		})
+	}
+	t.Run("lists and sync never show another patient's rows", func(t *testing.T) {
+		// The owner's entries all have score 5; the other patient's one
+		// entry (made by the PUT above under the owner's UUID) has score 9.
+		sync := "/v1/pain-logs?updated_since=2020-01-01T00:00:00Z"
+		for _, url := range []string{"/v1/pain-logs", sync} {
+			mine := ts.do("GET", url, other, nil).json(t)["items"].([]any)
+			if len(mine) != 1 || mine[0].(map[string]any)["score"] != float64(9) {
+				t.Fatalf("%s for the other patient: %v", url, mine)
+			}
+			for _, it := range ts.do("GET", url, owner, nil).json(t)["items"].([]any) {
+				if m := it.(map[string]any); m["score"] == float64(9) {
+					t.Fatalf("%s for the owner shows the other patient's entry: %v", url, m)
+				}
+			}
+		}
+		if devices := ts.do("GET", "/v1/devices", other, nil).json(t)["items"].([]any); len(devices) != 0 {
+			t.Fatalf("the other patient sees devices: %v", devices)
+		}
+	})
+}

@@ -1,0 +1,196 @@
+package handlers
+
+import (
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// bodyEndpoint is one route that takes a JSON body: a valid body and the
+// JSON type of each of its fields.
+type bodyEndpoint struct {
+	method, path string
+	auth         bool
+	valid        map[string]any
+	fields       map[string]string // field → "string", "int", "array" or "object"
+	// domain are bodies that are well-formed JSON of the right types but
+	// carry values the rules refuse, with the field each must name.
+	domain []badBody
+}
+
+type badBody struct {
+	name  string
+	patch map[string]any
+	field string
+}
+
+func bodyEndpoints(logID string) []bodyEndpoint {
+	loggedAt := testNow.Add(-time.Hour).Format(time.RFC3339)
+	painFields := map[string]string{
+		"logged_at": "string", "score": "int", "areas": "array", "stiffness": "int",
+		"sleep_quality": "int", "stress": "int", "note": "string", "red_flags": "array",
+	}
+	painDomain := []badBody{
+		{"score above 10", map[string]any{"score": 11}, "score"},
+		{"negative score", map[string]any{"score": -1}, "score"},
+		{"fractional score", map[string]any{"score": 3.5}, "score"},
+		{"unknown area", map[string]any{"areas": []string{"tail"}}, "areas"},
+		{"area twice", map[string]any{"areas": []string{"neck", "neck"}}, "areas"},
+		{"stiffness above 10", map[string]any{"stiffness": 11}, "stiffness"},
+		{"sleep below 0", map[string]any{"sleep_quality": -2}, "sleep_quality"},
+		{"stress above 10", map[string]any{"stress": 12}, "stress"},
+		{"note too long", map[string]any{"note": strings.Repeat("é", 1001)}, "note"},
+		{"unknown red flag", map[string]any{"red_flags": []string{"headache"}}, "red_flags"},
+		{"date not RFC 3339", map[string]any{"logged_at": "22/11/2026"}, "logged_at"},
+		{"future date", map[string]any{"logged_at": testNow.Add(48 * time.Hour).Format(time.RFC3339)}, "logged_at"},
+	}
+	return []bodyEndpoint{
+		{method: "POST", path: "/v1/auth/register",
+			valid:  map[string]any{"email": "new@example.com", "password": "correct horse battery", "name": "New", "timezone": "Europe/Berlin", "locale": "de-DE"},
+			fields: map[string]string{"email": "string", "password": "string", "name": "string", "timezone": "string", "locale": "string"},
+			domain: []badBody{
+				{"unknown time zone", map[string]any{"timezone": "Mars/Olympus_Mons"}, "timezone"},
+				{"Local is not a zone", map[string]any{"timezone": "Local"}, "timezone"},
+				{"offset is not a zone", map[string]any{"timezone": "+05:30"}, "timezone"},
+				{"empty time zone", map[string]any{"timezone": ""}, "timezone"},
+				{"short password", map[string]any{"password": "short"}, "password"},
+				{"not an email", map[string]any{"email": "new.example.com"}, "email"},
+				{"email with a name", map[string]any{"email": "New <new@example.com>"}, "email"},
+				{"bad locale", map[string]any{"locale": "not a locale!"}, "locale"},
+				{"blank name", map[string]any{"name": "   "}, "name"},
+			}},
+		{method: "POST", path: "/v1/auth/login",
+			valid:  map[string]any{"email": "owner@example.com", "password": "correct horse battery"},
+			fields: map[string]string{"email": "string", "password": "string"},
+			domain: []badBody{{"no password", map[string]any{"password": ""}, "password"}}},
+		{method: "POST", path: "/v1/auth/refresh",
+			valid:  map[string]any{"refresh_token": "not-a-real-token"},
+			fields: map[string]string{"refresh_token": "string"},
+			domain: []badBody{{"empty token", map[string]any{"refresh_token": ""}, "refresh_token"}}},
+		{method: "POST", path: "/v1/auth/logout",
+			valid:  map[string]any{"refresh_token": "not-a-real-token"},
+			fields: map[string]string{"refresh_token": "string"},
+			domain: []badBody{{"empty token", map[string]any{"refresh_token": ""}, "refresh_token"}}},
+		{method: "PATCH", path: "/v1/me", auth: true,
+			valid:  map[string]any{"name": "Owner", "timezone": "Asia/Kolkata", "locale": "en-IN", "quiet_hours": map[string]any{"start": "22:00", "end": "07:00"}},
+			fields: map[string]string{"name": "string", "timezone": "string", "locale": "string", "quiet_hours": "object", "reminder_preferences": "object"},
+			domain: []badBody{
+				{"unknown time zone", map[string]any{"timezone": "America/Nowhere"}, "timezone"},
+				{"quiet hours at 25:00", map[string]any{"quiet_hours": map[string]any{"start": "25:00", "end": "07:00"}}, "quiet_hours.start"},
+				{"quiet hours without minutes", map[string]any{"quiet_hours": map[string]any{"start": "22:00", "end": "7"}}, "quiet_hours.end"},
+				{"time for a session-timed kind", map[string]any{"reminder_preferences": map[string]any{"hydration_after": map[string]any{"time_of_day": "10:00"}}}, "reminder_preferences.hydration_after.time_of_day"},
+				{"unknown reminder kind", map[string]any{"reminder_preferences": map[string]any{"yoga": map[string]any{"enabled": true}}}, "reminder_preferences.yoga"},
+				{"bad weekday", map[string]any{"reminder_preferences": map[string]any{"weekly_summary": map[string]any{"weekday": "funday"}}}, "reminder_preferences.weekly_summary.weekday"},
+				{"bad time of day", map[string]any{"reminder_preferences": map[string]any{"stretching": map[string]any{"time_of_day": "6pm"}}}, "reminder_preferences.stretching.time_of_day"},
+			}},
+		{method: "POST", path: "/v1/devices", auth: true,
+			valid:  map[string]any{"token": "fcm-" + strings.Repeat("x", 60), "platform": "android", "app_version": "2.1.0"},
+			fields: map[string]string{"token": "string", "platform": "string", "app_version": "string"},
+			domain: []badBody{
+				{"unknown platform", map[string]any{"platform": "windows"}, "platform"},
+				{"short token", map[string]any{"token": "abc"}, "token"},
+				{"token with spaces", map[string]any{"token": strings.Repeat("a b ", 10)}, "token"},
+				{"bad app version", map[string]any{"app_version": "<script>"}, "app_version"},
+			}},
+		{method: "PUT", path: "/v1/pain-logs/" + newID(), auth: true,
+			valid:  map[string]any{"logged_at": loggedAt, "score": 4, "areas": []string{"neck"}, "stiffness": 3, "sleep_quality": 6, "stress": 2, "note": "ok", "red_flags": []string{}},
+			fields: painFields,
+			domain: append(painDomain, badBody{"no score", map[string]any{"score": nil}, "score"})},
+		{method: "PATCH", path: "/v1/pain-logs/" + logID, auth: true,
+			valid:  map[string]any{"score": 2, "note": "calmer"},
+			fields: painFields, domain: painDomain},
+	}
+}
+
+// wrongTypeValue returns a JSON value of a type other than kind.
+func wrongTypeValue(kind string) any {
+	if kind == "string" {
+		return 42
+	}
+	return "not the right type"
+}
+
+func TestBadInputIsRefusedAndStoresNothing(t *testing.T) {
+	ts := newTestServer(t)
+	token, _ := ts.register("owner@example.com", "UTC")
+	logID := newID()
+	if r := ts.do("PUT", "/v1/pain-logs/"+logID, token, painLog(testNow.Add(-2*time.Hour), 6)); r.status != http.StatusCreated {
+		t.Fatalf("setup: %d %s", r.status, r.body)
+	}
+	// snapshot is everything a refused request could have changed.
+	snapshot := func() string {
+		return fmt.Sprint(ts.documents()) +
+			string(ts.do("GET", "/v1/me", token, nil).body) +
+			string(ts.do("GET", "/v1/pain-logs?updated_since=2000-01-01T00:00:00Z", token, nil).body) +
+			string(ts.do("GET", "/v1/devices", token, nil).body)
+	}
+	with := func(base map[string]any, patch map[string]any) map[string]any {
+		b := maps.Clone(base)
+		for k, v := range patch {
+			if v == nil {
+				delete(b, k)
+			} else {
+				b[k] = v
+			}
+		}
+		return b
+	}
+	cases := 0
+	for _, ep := range bodyEndpoints(logID) {
+		tok := ""
+		if ep.auth {
+			tok = token
+		}
+		check := func(name string, body any, status int, field string) {
+			t.Helper()
+			cases++
+			t.Run(ep.method+" "+ep.path+"/"+name, func(t *testing.T) {
+				before := snapshot()
+				expectProblem(t, ts.do(ep.method, ep.path, tok, body), status, field)
+				if after := snapshot(); after != before {
+					t.Fatalf("a refused request changed stored data:\nbefore %s\nafter  %s", before, after)
+				}
+			})
+		}
+		for _, field := range slices.Sorted(maps.Keys(ep.fields)) {
+			kind := ep.fields[field]
+			check(field+" $ne", with(ep.valid, map[string]any{field: map[string]any{"$ne": nil}}), http.StatusBadRequest, field)
+			check(field+" $gt", with(ep.valid, map[string]any{field: map[string]any{"$gt": ""}}), http.StatusBadRequest, field)
+			check(field+" wrong type", with(ep.valid, map[string]any{field: wrongTypeValue(kind)}), http.StatusBadRequest, field)
+		}
+		for _, d := range ep.domain {
+			check(d.name, with(ep.valid, d.patch), http.StatusBadRequest, d.field)
+		}
+		check("unknown field", with(ep.valid, map[string]any{"patient_id": "someone-else"}), http.StatusBadRequest, "patient_id")
+		check("dotted key", with(ep.valid, map[string]any{"profile.name": "x"}), http.StatusBadRequest, "profile.name")
+		check("top-level $where", with(ep.valid, map[string]any{"$where": "sleep(1000)"}), http.StatusBadRequest, "$where")
+		check("not JSON", "{email: nope", http.StatusBadRequest, "body")
+		check("an array, not an object", "[1,2]", http.StatusBadRequest, "body")
+		check("two objects", `{} {}`, http.StatusBadRequest, "body")
+		check("empty body", " ", http.StatusBadRequest, "body")
+		check("2 MB body", `{"note":"`+strings.Repeat("a", 2<<20)+`"}`, http.StatusRequestEntityTooLarge, "")
+	}
+	t.Run("wrong content type", func(t *testing.T) {
+		r := ts.do("PUT", "/v1/pain-logs/"+newID(), token, nil)
+		expectProblem(t, r, http.StatusUnsupportedMediaType, "")
+	})
+	t.Run("id that is not a UUID", func(t *testing.T) {
+		expectProblem(t, ts.do("PUT", "/v1/pain-logs/not-a-uuid", token, painLog(testNow, 3)), http.StatusBadRequest, "id")
+	})
+	for _, q := range []struct{ query, field string }{
+		{"limit=0", "limit"}, {"limit=ten", "limit"}, {"from=2026-13-01", "from"}, {"to=yesterday", "to"},
+		{"from=2026-11-10&to=2026-11-01", "to"}, {"from=2020-01-01&to=2026-01-01", "to"},
+		{"updated_since=last-week", "updated_since"}, {"updated_since=2026-11-01T00:00:00Z&from=2026-11-01", "updated_since"},
+		{"cursor=%24ne", "cursor"}, {"from[$ne]=x", "from[$ne]"}, {"%24where=1", "$where"}, {"sort=score", "sort"},
+	} {
+		cases++
+		t.Run("GET /v1/pain-logs?"+q.query, func(t *testing.T) {
+			expectProblem(t, ts.do("GET", "/v1/pain-logs?"+q.query, token, nil), http.StatusBadRequest, q.field)
+		})
+	}
+	t.Logf("%d bad-input cases", cases)
+}

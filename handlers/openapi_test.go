@@ -1,0 +1,91 @@
+package handlers
+
+import (
+	"maps"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/backcare/backcare/api"
+)
+
+var fiberParam = regexp.MustCompile(`:([a-z_]+)`)
+
+// TestSpecMatchesRoutes fails when a route is served but not in
+// api/openapi.yaml, or the other way round, or when they disagree on
+// whether a route needs a token.
+func TestSpecMatchesRoutes(t *testing.T) {
+	var spec struct {
+		OpenAPI string                          `yaml:"openapi"`
+		Paths   map[string]map[string]yaml.Node `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(api.Spec, &spec); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(spec.OpenAPI, "3.1") {
+		t.Fatalf("openapi %q, want 3.1", spec.OpenAPI)
+	}
+	inSpec := map[string]bool{}
+	for p, ops := range spec.Paths {
+		for method, node := range ops {
+			if method == "parameters" {
+				continue
+			}
+			var op struct {
+				Security *[]map[string]any `yaml:"security"`
+			}
+			if err := node.Decode(&op); err != nil {
+				t.Fatalf("%s %s: %v", method, p, err)
+			}
+			key := strings.ToUpper(method) + " " + p
+			// Public operations say `security: []`; the rest inherit bearer auth.
+			inSpec[key] = op.Security == nil || len(*op.Security) > 0
+		}
+	}
+	served := map[string]bool{}
+	for _, r := range routes(Deps{}) {
+		served[r.method+" "+fiberParam.ReplaceAllString(r.path, "{$1}")] = r.policy == policyPatient
+	}
+	for _, key := range slices.Sorted(maps.Keys(served)) {
+		authed, ok := inSpec[key]
+		switch {
+		case !ok:
+			t.Errorf("%s is served but not in api/openapi.yaml", key)
+		case authed != served[key]:
+			t.Errorf("%s: the spec says token required = %v, the route says %v", key, authed, served[key])
+		}
+	}
+	for _, key := range slices.Sorted(maps.Keys(inSpec)) {
+		if _, ok := served[key]; !ok {
+			t.Errorf("%s is in api/openapi.yaml but not served", key)
+		}
+	}
+}
+
+// TestEveryRouteHasAPolicy guards function-level authorization: each route
+// states who may call it, and the patient routes refuse a missing token.
+func TestEveryRouteHasAPolicy(t *testing.T) {
+	ts := newTestServer(t)
+	for _, r := range routes(Deps{}) {
+		switch r.policy {
+		case policyPublic, policyPublicNoStore:
+		case policyPatient:
+			url := strings.ReplaceAll(r.path, ":id", newID())
+			expectProblem(t, ts.do(r.method, url, "", nil), http.StatusUnauthorized, "")
+		default:
+			t.Errorf("%s %s has no auth policy", r.method, r.path)
+		}
+	}
+}
+
+func TestSpecIsServed(t *testing.T) {
+	ts := newTestServer(t)
+	r := ts.do("GET", "/openapi.yaml", "", nil)
+	if r.status != http.StatusOK || string(r.body) != string(api.Spec) {
+		t.Fatalf("/openapi.yaml: %d", r.status)
+	}
+}
