@@ -76,15 +76,17 @@ func withRequestLog(logger *slog.Logger, metrics *httpMetrics, onError fiber.Err
 			}
 		}
 		status := c.Response().StatusCode()
-		route := c.Route().Path
+		// Fiber's strings point into buffers reused by the next request;
+		// metric labels outlive this one, so they get copies.
+		route, method := strings.Clone(c.Route().Path), strings.Clone(c.Method())
 		elapsed := time.Since(start)
-		metrics.requests.WithLabelValues(route, c.Method(), strconv.Itoa(status)).Inc()
-		metrics.duration.WithLabelValues(route, c.Method()).Observe(elapsed.Seconds())
+		metrics.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+		metrics.duration.WithLabelValues(route, method).Observe(elapsed.Seconds())
 		level := slog.LevelInfo
 		if status >= 500 {
 			level = slog.LevelError
 		}
-		attrs := []any{"request_id", id, "method", c.Method(), "route", route, "status", status, "duration_ms", elapsed.Milliseconds()}
+		attrs := []any{"request_id", id, "method", method, "route", route, "status", status, "duration_ms", elapsed.Milliseconds()}
 		if pid := patientID(c); pid != "" {
 			attrs = append(attrs, "patient_id", pid)
 		}

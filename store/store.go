@@ -38,34 +38,60 @@ func (s *Store) Ping(ctx context.Context) error {
 	return s.db.RunCommand(ctx, bson.D{{Key: "ping", Value: 1}}).Err()
 }
 
-// indexes lists every index the store's queries rely on. Each query in this
-// package is shaped to be served by one of these (or by _id) on MongoDB.
-var indexes = map[string][]mongo.IndexModel{
+// index is one index the store's queries rely on.
+type index struct {
+	name   string
+	keys   bson.D
+	unique bool
+}
+
+// indexes lists every index by collection. Each query in this package is
+// shaped to be served by one of these (or by _id) on MongoDB.
+var indexes = map[string][]index{
 	colPatients: {
-		{Keys: bson.D{{Key: "email", Value: 1}}, Options: options.Index().SetName("email_unique").SetUnique(true)},
+		{name: "email_unique", keys: bson.D{{Key: "email", Value: 1}}, unique: true},
 	},
 	colRefreshTokens: {
-		{Keys: bson.D{{Key: "family_id", Value: 1}}, Options: options.Index().SetName("family")},
-		{Keys: bson.D{{Key: "expires_at", Value: 1}}, Options: options.Index().SetName("expires")},
+		{name: "family", keys: bson.D{{Key: "family_id", Value: 1}}},
+		{name: "expires", keys: bson.D{{Key: "expires_at", Value: 1}}},
 	},
 	colLoginAttempts: {
-		{Keys: bson.D{{Key: "window_end", Value: 1}}, Options: options.Index().SetName("window_end")},
+		{name: "window_end", keys: bson.D{{Key: "window_end", Value: 1}}},
 	},
 	colDevices: {
-		{Keys: bson.D{{Key: "token", Value: 1}}, Options: options.Index().SetName("token_unique").SetUnique(true)},
-		{Keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "last_seen", Value: -1}}, Options: options.Index().SetName("patient_last_seen")},
+		{name: "token_unique", keys: bson.D{{Key: "token", Value: 1}}, unique: true},
+		{name: "patient_last_seen", keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "last_seen", Value: -1}}},
 	},
 	colPainLogs: {
-		{Keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "logged_at", Value: -1}, {Key: "_id", Value: -1}}, Options: options.Index().SetName("patient_logged_at")},
-		{Keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "updated_at", Value: 1}, {Key: "_id", Value: 1}}, Options: options.Index().SetName("patient_updated_at")},
+		{name: "patient_logged_at", keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "logged_at", Value: -1}, {Key: "_id", Value: -1}}},
+		{name: "patient_updated_at", keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "updated_at", Value: 1}, {Key: "_id", Value: 1}}},
 	},
 }
 
-// EnsureIndexes creates every index the store needs. Creating an index that
-// already exists with the same definition is a no-op, so this runs at every start.
+// EnsureIndexes creates the indexes that do not exist yet, so it runs at
+// every start. It asks which exist first rather than re-creating them: the
+// embedded engine (FerretDB 1.24) drops the connection when asked to create
+// an index that is already there.
 func (s *Store) EnsureIndexes(ctx context.Context) error {
-	for col, models := range indexes {
-		if _, err := s.db.Collection(col).Indexes().CreateMany(ctx, models); err != nil {
+	for col, want := range indexes {
+		specs, err := s.db.Collection(col).Indexes().ListSpecifications(ctx)
+		if err != nil {
+			return fmt.Errorf("list indexes on %s: %w", col, err)
+		}
+		have := map[string]bool{}
+		for _, spec := range specs {
+			have[spec.Name] = true
+		}
+		var missing []mongo.IndexModel
+		for _, ix := range want {
+			if !have[ix.name] {
+				missing = append(missing, mongo.IndexModel{Keys: ix.keys, Options: options.Index().SetName(ix.name).SetUnique(ix.unique)})
+			}
+		}
+		if len(missing) == 0 {
+			continue
+		}
+		if _, err := s.db.Collection(col).Indexes().CreateMany(ctx, missing); err != nil {
 			return fmt.Errorf("create indexes on %s: %w", col, err)
 		}
 	}

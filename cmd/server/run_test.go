@@ -1,0 +1,253 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// server is one run of the real program on a free port.
+type server struct {
+	t    *testing.T
+	base string
+	out  *syncBuffer
+	stop func()
+}
+
+// syncBuffer collects the JSON log lines run writes and tells when a
+// line with a given message appears.
+type syncBuffer struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	lines chan map[string]any
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.Write(p)
+	sc := bufio.NewScanner(bytes.NewReader(p))
+	for sc.Scan() {
+		var m map[string]any
+		if json.Unmarshal(sc.Bytes(), &m) == nil {
+			select {
+			case b.lines <- m:
+			default:
+			}
+		}
+	}
+	return len(p), nil
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startServer runs the program with env on port 0 and waits for it to listen.
+func startServer(t *testing.T, env map[string]string) *server {
+	t.Helper()
+	env["PORT"] = "0"
+	out := &syncBuffer{lines: make(chan map[string]any, 1000)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, out) }()
+	s := &server{t: t, out: out}
+	s.stop = func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("run returned %v\n%s", err, out)
+			}
+		case <-time.After(60 * time.Second):
+			t.Errorf("run did not stop within 60 s\n%s", out)
+		}
+	}
+	deadline := time.After(60 * time.Second)
+	for s.base == "" {
+		select {
+		case m := <-out.lines:
+			if m["msg"] == "listening" {
+				_, port, _ := net.SplitHostPort(m["addr"].(string))
+				s.base = "http://127.0.0.1:" + port
+			}
+		case err := <-done:
+			t.Fatalf("run stopped before listening: %v\n%s", err, out)
+		case <-deadline:
+			cancel()
+			t.Fatalf("no listening line within 60 s\n%s", out)
+		}
+	}
+	return s
+}
+
+type reply struct {
+	status int
+	body   map[string]any
+	raw    string
+}
+
+func (s *server) call(method, path, token string, body any) reply {
+	s.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, s.base+path, rd)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := reply{status: resp.StatusCode, raw: string(raw)}
+	_ = json.Unmarshal(raw, &r.body)
+	return r
+}
+
+// must checks a reply's status and returns it.
+func (s *server) must(r reply, status int) reply {
+	s.t.Helper()
+	if r.status != status {
+		s.t.Fatalf("status %d, want %d: %s", r.status, status, r.raw)
+	}
+	return r
+}
+
+func TestEndToEnd(t *testing.T) {
+	s := startServer(t, map[string]string{"DATA_DIR": t.TempDir()})
+	defer s.stop()
+
+	s.must(s.call("GET", "/healthz", "", nil), 200)
+	s.must(s.call("GET", "/readyz", "", nil), 200)
+	reg := s.must(s.call("POST", "/v1/auth/register", "", map[string]any{
+		"email": "kim@example.com", "password": "a long passphrase", "name": "Kim", "timezone": "America/Edmonton",
+	}), 201)
+	login := s.must(s.call("POST", "/v1/auth/login", "", map[string]any{"email": "KIM@example.com", "password": "a long passphrase"}), 200)
+	access := login.body["access_token"].(string)
+
+	fcmToken := "e2e-device-token:" + strings.Repeat("Z", 80)
+	s.must(s.call("POST", "/v1/devices", access, map[string]any{"token": fcmToken, "platform": "android", "app_version": "0.9.1"}), 201)
+
+	logID := "0b9d2c4e-7f61-4a8e-b3d5-2e6f8a1c9d70"
+	// 23:30 local in Edmonton, 06:30 UTC the next day: it belongs to the local day.
+	loggedAt := time.Now().In(mustZone(t, "America/Edmonton")).Add(-24 * time.Hour)
+	loggedAt = time.Date(loggedAt.Year(), loggedAt.Month(), loggedAt.Day(), 23, 30, 0, 0, loggedAt.Location())
+	put := s.must(s.call("PUT", "/v1/pain-logs/"+logID, access, map[string]any{
+		"logged_at": loggedAt.Format(time.RFC3339), "score": 5, "areas": []string{"lower_back", "hips"}, "stiffness": 4,
+	}), 201)
+	if put.body["local_date"] != loggedAt.Format(time.DateOnly) {
+		t.Fatalf("local_date %v, want %s", put.body["local_date"], loggedAt.Format(time.DateOnly))
+	}
+	list := s.must(s.call("GET", "/v1/pain-logs", access, nil), 200)
+	if items := list.body["items"].([]any); len(items) != 1 || items[0].(map[string]any)["id"] != logID {
+		t.Fatalf("list %s", list.raw)
+	}
+	since := time.Now().UTC().Add(-time.Minute).Format(time.RFC3339)
+	sync := s.must(s.call("GET", "/v1/pain-logs?updated_since="+since, access, nil), 200)
+	if len(sync.body["items"].([]any)) != 1 {
+		t.Fatalf("sync %s", sync.raw)
+	}
+
+	first := reg.body["refresh_token"].(string)
+	rotated := s.must(s.call("POST", "/v1/auth/refresh", "", map[string]any{"refresh_token": first}), 200)
+	s.must(s.call("POST", "/v1/auth/refresh", "", map[string]any{"refresh_token": first}), 401)
+	// Reuse revoked the family: the rotated token is dead too.
+	s.must(s.call("POST", "/v1/auth/refresh", "", map[string]any{"refresh_token": rotated.body["refresh_token"]}), 401)
+	// The login's family is separate and still works until logout.
+	loginRefresh := login.body["refresh_token"].(string)
+	next := s.must(s.call("POST", "/v1/auth/refresh", "", map[string]any{"refresh_token": loginRefresh}), 200)
+	s.must(s.call("POST", "/v1/auth/logout", "", map[string]any{"refresh_token": next.body["refresh_token"]}), 204)
+	s.must(s.call("POST", "/v1/auth/refresh", "", map[string]any{"refresh_token": next.body["refresh_token"]}), 401)
+
+	metrics := s.must(s.call("GET", "/metrics", "", nil), 200)
+	if !strings.Contains(metrics.raw, `backcare_http_requests_total{method="PUT",route="/v1/pain-logs/:id",status="201"} 1`) {
+		t.Fatalf("metrics do not count the PUT:\n%s", metrics.raw)
+	}
+	if strings.Contains(s.out.String(), fcmToken) || strings.Contains(s.out.String(), "a long passphrase") {
+		t.Fatal("the log holds a whole push token or a password")
+	}
+}
+
+func mustZone(t *testing.T, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
+
+func TestDataSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, map[string]string{"DATA_DIR": dir})
+	reg := s.must(s.call("POST", "/v1/auth/register", "", map[string]any{
+		"email": "lee@example.com", "password": "a long passphrase", "name": "Lee", "timezone": "Asia/Kolkata",
+	}), 201)
+	access := reg.body["access_token"].(string)
+	s.must(s.call("PUT", "/v1/pain-logs/5d1e0f3a-9b2c-4d7e-8f60-1a2b3c4d5e6f", access, map[string]any{
+		"logged_at": time.Now().UTC().Add(-time.Hour).Format(time.RFC3339), "score": 7,
+	}), 201)
+	s.stop()
+
+	s = startServer(t, map[string]string{"DATA_DIR": dir})
+	defer s.stop()
+	// The signing key was kept in DATA_DIR: the access token still works.
+	got := s.must(s.call("GET", "/v1/pain-logs/5d1e0f3a-9b2c-4d7e-8f60-1a2b3c4d5e6f", access, nil), 200)
+	if got.body["score"] != float64(7) {
+		t.Fatalf("after restart: %s", got.raw)
+	}
+	s.must(s.call("POST", "/v1/auth/login", "", map[string]any{"email": "lee@example.com", "password": "a long passphrase"}), 200)
+}
+
+func TestConfigIsValidatedAndMasked(t *testing.T) {
+	for name, env := range map[string]map[string]string{
+		"MONGODB_URI without JWT_SECRET": {"MONGODB_URI": "mongodb://db:27017"},
+		"short JWT_SECRET":               {"JWT_SECRET": "short"},
+		"bad PORT":                       {"PORT": "http"},
+		"bad LOG_LEVEL":                  {"LOG_LEVEL": "loud"},
+		"bad database name":              {"MONGODB_DATABASE": "a/b"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := run(context.Background(), nil, func(k string) string { return env[k] }, &out)
+			if err == nil {
+				t.Fatalf("run started with %v", env)
+			}
+		})
+	}
+	cfg, err := loadConfig(func(k string) string {
+		return map[string]string{
+			"MONGODB_URI": "mongodb://app:hunter2hunter2@db.internal:27017/?replicaSet=rs0",
+			"JWT_SECRET":  strings.Repeat("s3cr3t", 8),
+		}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logged := fmt.Sprint(cfg.LogValue())
+	if strings.Contains(logged, "hunter2") || strings.Contains(logged, "s3cr3t") || !strings.Contains(logged, "db.internal") {
+		t.Fatalf("start-up log shows secrets or hides the host: %s", logged)
+	}
+}
