@@ -14,6 +14,18 @@ import (
 // where the owner reads the resource back.
 type ownedResource func(ts *testServer, ownerToken string) (id string, body any, view string)
 
+// bookPastSession books a session for the owner that has already started.
+func bookPastSession(ts *testServer, token string) string {
+	ts.t.Helper()
+	at := testNow.Add(-time.Duration(1+ts.sessions) * 2 * time.Hour)
+	ts.sessions++
+	r := ts.do("POST", "/v1/sessions", token, map[string]any{"scheduled_at": at.Format(time.RFC3339)})
+	if r.status != http.StatusCreated {
+		ts.t.Fatalf("setup: %d %s", r.status, r.body)
+	}
+	return r.json(ts.t)["id"].(string)
+}
+
 // ownedResources covers every route with an :id. A new route with an id that
 // is not listed here fails TestObjectLevelAuthorization: decide how another
 // patient is kept out of it, then add it.
@@ -32,6 +44,20 @@ var ownedResources = map[string]ownedResource{
 		}
 		return r.json(ts.t)["id"].(string), nil, "/v1/devices"
 	},
+	"/v1/plans/:id": func(ts *testServer, token string) (string, any, string) {
+		ts.do("POST", "/v1/screening", token, allNo())
+		r := ts.do("POST", "/v1/plans", token, map[string]any{})
+		if r.status != http.StatusCreated {
+			ts.t.Fatalf("setup: %d %s", r.status, r.body)
+		}
+		return r.json(ts.t)["id"].(string), map[string]any{"action": "pause"}, "/v1/plans/current"
+	},
+	"/v1/sessions/:id": func(ts *testServer, token string) (string, any, string) {
+		return bookPastSession(ts, token), map[string]any{"action": "cancel"}, "/v1/sessions"
+	},
+	"/v1/sessions/:id/complete": func(ts *testServer, token string) (string, any, string) {
+		return bookPastSession(ts, token), map[string]any{"pressure_felt": 3, "soreness_after": 2}, "/v1/sessions"
+	},
 }
 
 func TestObjectLevelAuthorization(t *testing.T) {
@@ -48,11 +74,11 @@ func TestObjectLevelAuthorization(t *testing.T) {
 				t.Fatalf("route %s %s takes an id but has no object-level authorization case", r.method, r.path)
 			}
 			id, body, view := make(ts, owner)
-			if r.method != fiber.MethodPut && r.method != fiber.MethodPatch {
-				body = nil
-			}
-			if r.method == fiber.MethodPatch {
+			switch {
+			case r.method == fiber.MethodPatch && r.path == "/v1/pain-logs/:id":
 				body = map[string]any{"score": 1}
+			case r.method == fiber.MethodGet || r.method == fiber.MethodDelete:
+				body = nil
 			}
 			url := strings.Replace(r.path, ":id", id, 1)
 			before := ts.do("GET", view, owner, nil)
@@ -87,8 +113,14 @@ func TestObjectLevelAuthorization(t *testing.T) {
 				}
 			}
 		}
-		if devices := ts.do("GET", "/v1/devices", other, nil).json(t)["items"].([]any); len(devices) != 0 {
-			t.Fatalf("the other patient sees devices: %v", devices)
+		for _, url := range []string{"/v1/devices", "/v1/sessions"} {
+			if items := ts.do("GET", url, other, nil).json(t)["items"].([]any); len(items) != 0 {
+				t.Fatalf("the other patient sees the owner's %s: %v", url, items)
+			}
+		}
+		expectProblem(t, ts.do("GET", "/v1/plans/current", other, nil), http.StatusNotFound, "")
+		if latest := ts.do("GET", "/v1/screening", other, nil).json(t)["latest"]; latest != nil {
+			t.Fatalf("the other patient sees the owner's screening: %v", latest)
 		}
 	})
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/backcare/backcare/models"
 )
 
 // bodyEndpoint is one route that takes a JSON body: a valid body and the
@@ -20,6 +22,8 @@ type bodyEndpoint struct {
 	// domain are bodies that are well-formed JSON of the right types but
 	// carry values the rules refuse, with the field each must name.
 	domain []badBody
+	// emptyOK marks a route whose body is optional.
+	emptyOK bool
 }
 
 type badBody struct {
@@ -28,7 +32,7 @@ type badBody struct {
 	field string
 }
 
-func bodyEndpoints(logID string) []bodyEndpoint {
+func bodyEndpoints(logID, planID, sessionID string) []bodyEndpoint {
 	loggedAt := testNow.Add(-time.Hour).Format(time.RFC3339)
 	painFields := map[string]string{
 		"logged_at": "string", "score": "int", "areas": "array", "stiffness": "int",
@@ -103,7 +107,89 @@ func bodyEndpoints(logID string) []bodyEndpoint {
 		{method: "PATCH", path: "/v1/pain-logs/" + logID, auth: true,
 			valid:  map[string]any{"score": 2, "note": "calmer"},
 			fields: painFields, domain: painDomain},
+		{method: "POST", path: "/v1/screening", auth: true,
+			valid:  allNo(),
+			fields: map[string]string{"answers": "object"},
+			domain: []badBody{
+				{"unanswered question", map[string]any{"answers": map[string]any{"active_cancer": false}}, "answers.blood_clotting_disorder"},
+				{"unknown question", map[string]any{"answers": withAnswer("pregnant", false)}, "answers"},
+			}},
+		{method: "POST", path: "/v1/screening/clearance", auth: true,
+			valid:  map[string]any{"date": "2026-11-20", "note": "cleared"},
+			fields: map[string]string{"date": "string", "note": "string"},
+			domain: []badBody{
+				{"future date", map[string]any{"date": "2026-12-24"}, "date"},
+				{"not a date", map[string]any{"date": "20/11/2026"}, "date"},
+				{"long note", map[string]any{"note": strings.Repeat("n", 501)}, "note"},
+			}},
+		{method: "POST", path: "/v1/plans", auth: true,
+			valid:  map[string]any{"start_date": "2026-11-23", "initial_sessions": 5, "preferred_weekday": "monday", "preferred_time": "09:30"},
+			fields: planFields,
+			domain: planDomain},
+		{method: "PATCH", path: "/v1/plans/" + planID, auth: true,
+			valid:  map[string]any{"effective_from": "2026-12-01", "maintenance_weeks": 3},
+			fields: mergeFields(planFields, map[string]string{"effective_from": "string", "action": "string"}),
+			domain: append(planDomain,
+				badBody{"unknown action", map[string]any{"action": "archive"}, "action"},
+				badBody{"cadence change in the past", map[string]any{"effective_from": "2026-11-01"}, "effective_from"},
+			)},
+		{method: "POST", path: "/v1/sessions", auth: true,
+			valid:  map[string]any{"scheduled_at": testNow.Add(72 * time.Hour).Format(time.RFC3339), "duration_minutes": 60, "therapist": "T", "clinic": "C"},
+			fields: sessionFields,
+			domain: sessionDomain},
+		{method: "PATCH", path: "/v1/sessions/" + sessionID, auth: true,
+			valid:  map[string]any{"scheduled_at": testNow.Add(96 * time.Hour).Format(time.RFC3339)},
+			fields: mergeFields(sessionFields, map[string]string{"action": "string"}),
+			domain: append(sessionDomain, badBody{"unknown action", map[string]any{"action": "postpone", "scheduled_at": nil}, "action"})},
+		{method: "POST", path: "/v1/sessions/" + sessionID + "/complete", auth: true, emptyOK: true,
+			valid:  map[string]any{"pressure_felt": 3, "soreness_after": 4, "note": "firm"},
+			fields: map[string]string{"pressure_felt": "int", "soreness_after": "int", "note": "string"},
+			domain: []badBody{
+				{"pressure 0", map[string]any{"pressure_felt": 0}, "feedback.pressure_felt"},
+				{"pressure 6", map[string]any{"pressure_felt": 6}, "feedback.pressure_felt"},
+				{"soreness 11", map[string]any{"soreness_after": 11}, "feedback.soreness_after"},
+				{"soreness without pressure", map[string]any{"pressure_felt": nil}, "pressure_felt"},
+			}},
 	}
+}
+
+var (
+	planFields = map[string]string{
+		"start_date": "string", "initial_sessions": "int", "maintenance_weeks": "int", "maintenance_monthly": "bool",
+		"preferred_weekday": "string", "preferred_time": "string", "session_minutes": "int", "aftercare": "string", "stretching_time": "string",
+	}
+	planDomain = []badBody{
+		{"three initial sessions", map[string]any{"initial_sessions": 3}, "initial_sessions"},
+		{"seven initial sessions", map[string]any{"initial_sessions": 7}, "initial_sessions"},
+		{"maintenance every week", map[string]any{"maintenance_weeks": 1}, "maintenance_weeks"},
+		{"maintenance every 7 weeks", map[string]any{"maintenance_weeks": 7}, "maintenance_weeks"},
+		{"weekday name", map[string]any{"preferred_weekday": "someday"}, "preferred_weekday"},
+		{"time of day", map[string]any{"preferred_time": "10am"}, "preferred_time"},
+		{"45 minute session", map[string]any{"session_minutes": 45}, "session_minutes"},
+		{"aftercare", map[string]any{"aftercare": "sauna"}, "aftercare"},
+		{"stretching time", map[string]any{"stretching_time": "25:00"}, "stretching_time"},
+	}
+	sessionFields = map[string]string{"scheduled_at": "string", "duration_minutes": "int", "therapist": "string", "clinic": "string"}
+	sessionDomain = []badBody{
+		{"not a time", map[string]any{"scheduled_at": "next tuesday"}, "scheduled_at"},
+		{"three years ahead", map[string]any{"scheduled_at": testNow.AddDate(3, 0, 0).Format(time.RFC3339)}, "scheduled_at"},
+		{"30 minutes", map[string]any{"duration_minutes": 30}, "duration_minutes"},
+		{"two hours", map[string]any{"duration_minutes": 120}, "duration_minutes"},
+		{"long therapist name", map[string]any{"therapist": strings.Repeat("t", 101)}, "therapist"},
+		{"control characters", map[string]any{"clinic": "a\u0000b"}, "clinic"},
+	}
+)
+
+func withAnswer(key string, v bool) map[string]any {
+	a := allNo()["answers"].(map[string]any)
+	a[key] = v
+	return a
+}
+
+func mergeFields(a, b map[string]string) map[string]string {
+	m := maps.Clone(a)
+	maps.Copy(m, b)
+	return m
 }
 
 // wrongTypeValue returns a JSON value of a type other than kind.
@@ -121,12 +207,22 @@ func TestBadInputIsRefusedAndStoresNothing(t *testing.T) {
 	if r := ts.do("PUT", "/v1/pain-logs/"+logID, token, painLog(testNow.Add(-2*time.Hour), 6)); r.status != http.StatusCreated {
 		t.Fatalf("setup: %d %s", r.status, r.body)
 	}
+	ts.do("POST", "/v1/screening", token, allNo(models.ActiveCancer))
+	plan := ts.do("POST", "/v1/plans", token, map[string]any{})
+	session := ts.do("POST", "/v1/sessions", token, map[string]any{"scheduled_at": testNow.Add(-3 * time.Hour).Format(time.RFC3339)})
+	if plan.status != http.StatusCreated || session.status != http.StatusCreated {
+		t.Fatalf("setup: %s %s", plan.body, session.body)
+	}
+	planID, sessionID := plan.json(t)["id"].(string), session.json(t)["id"].(string)
 	// snapshot is everything a refused request could have changed.
 	snapshot := func() string {
 		return fmt.Sprint(ts.documents()) +
 			string(ts.do("GET", "/v1/me", token, nil).body) +
 			string(ts.do("GET", "/v1/pain-logs?updated_since=2000-01-01T00:00:00Z", token, nil).body) +
-			string(ts.do("GET", "/v1/devices", token, nil).body)
+			string(ts.do("GET", "/v1/devices", token, nil).body) +
+			string(ts.do("GET", "/v1/screening", token, nil).body) +
+			string(ts.do("GET", "/v1/plans/current", token, nil).body) +
+			string(ts.do("GET", "/v1/sessions", token, nil).body)
 	}
 	with := func(base map[string]any, patch map[string]any) map[string]any {
 		b := maps.Clone(base)
@@ -140,7 +236,7 @@ func TestBadInputIsRefusedAndStoresNothing(t *testing.T) {
 		return b
 	}
 	cases := 0
-	for _, ep := range bodyEndpoints(logID) {
+	for _, ep := range bodyEndpoints(logID, planID, sessionID) {
 		tok := ""
 		if ep.auth {
 			tok = token
@@ -171,7 +267,9 @@ func TestBadInputIsRefusedAndStoresNothing(t *testing.T) {
 		check("not JSON", "{email: nope", http.StatusBadRequest, "body")
 		check("an array, not an object", "[1,2]", http.StatusBadRequest, "body")
 		check("two objects", `{} {}`, http.StatusBadRequest, "body")
-		check("empty body", " ", http.StatusBadRequest, "body")
+		if !ep.emptyOK {
+			check("empty body", " ", http.StatusBadRequest, "body")
+		}
 		check("2 MB body", `{"note":"`+strings.Repeat("a", 2<<20)+`"}`, http.StatusRequestEntityTooLarge, "")
 	}
 	t.Run("wrong content type", func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"reflect"
 	"strings"
+	"unicode"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -53,16 +54,29 @@ func decodeError(err error) error {
 	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
 		return invalid("body", "is not valid JSON")
 	case errors.As(err, &typ):
-		if typ.Field == "" {
+		field := jsonPath(typ.Field)
+		if field == "" {
 			return invalid("body", "must be a JSON object")
 		}
-		return invalid(typ.Field, "must be %s", jsonKind(typ.Type))
+		return invalid(field, "must be %s", jsonKind(typ.Type))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return invalid(name, "is not a field of this request")
 	default:
 		return invalid("body", "is not valid JSON")
 	}
+}
+
+// jsonPath drops from a decoding error's field path the Go names of
+// embedded structs (camelCase), leaving the snake_case JSON keys the client sent.
+func jsonPath(path string) string {
+	var keys []string
+	for _, k := range strings.Split(path, ".") {
+		if k != "" && !(unicode.IsLower(rune(k[0])) && strings.ContainsFunc(k, unicode.IsUpper)) {
+			keys = append(keys, k)
+		}
+	}
+	return strings.Join(keys, ".")
 }
 
 func jsonKind(t reflect.Type) string {

@@ -38,6 +38,8 @@ type testServer struct {
 	store *store.Store
 	db    *mongo.Database
 	now   time.Time
+	// sessions counts sessions booked by helpers, to keep them apart in time.
+	sessions int
 }
 
 func newTestServer(t *testing.T) *testServer {
@@ -150,6 +152,17 @@ func (ts *testServer) register(email, timezone string) (access, refresh string) 
 	}
 	m := r.json(ts.t)
 	return m["access_token"].(string), m["refresh_token"].(string)
+}
+
+// login signs in at the test clock's time (tokens issued earlier may have
+// expired once a test moves the clock) and returns an access token.
+func (ts *testServer) login(email string) string {
+	ts.t.Helper()
+	r := ts.do("POST", "/v1/auth/login", "", map[string]any{"email": email, "password": "correct horse battery"})
+	if r.status != http.StatusOK {
+		ts.t.Fatalf("login %s: %d %s", email, r.status, r.body)
+	}
+	return r.json(ts.t)["access_token"].(string)
 }
 
 // expectProblem checks that r is a problem+json answer with status and,

@@ -54,5 +54,18 @@ func routes(d Deps) []route {
 		{fiber.MethodGet, "/v1/pain-logs/:id", policyPatient, handleGetPainLog(s)},
 		{fiber.MethodPatch, "/v1/pain-logs/:id", policyPatient, handlePatchPainLog(s, now)},
 		{fiber.MethodDelete, "/v1/pain-logs/:id", policyPatient, handleDeletePainLog(s, now)},
+
+		{fiber.MethodPost, "/v1/screening", policyPatient, handlePostScreening(s, now)},
+		{fiber.MethodGet, "/v1/screening", policyPatient, handleGetScreening(s, now)},
+		{fiber.MethodPost, "/v1/screening/clearance", policyPatient, handlePostClearance(s, now)},
+
+		{fiber.MethodPost, "/v1/plans", policyPatient, handleCreatePlan(s, now)},
+		{fiber.MethodGet, "/v1/plans/current", policyPatient, handleGetCurrentPlan(s, now)},
+		{fiber.MethodPatch, "/v1/plans/:id", policyPatient, handlePatchPlan(s, now)},
+
+		{fiber.MethodPost, "/v1/sessions", policyPatient, handleBookSession(s, now)},
+		{fiber.MethodGet, "/v1/sessions", policyPatient, handleListSessions(s, now)},
+		{fiber.MethodPatch, "/v1/sessions/:id", policyPatient, handlePatchSession(s, now)},
+		{fiber.MethodPost, "/v1/sessions/:id/complete", policyPatient, handleCompleteSession(s, now)},
 	}
 }

@@ -19,6 +19,7 @@ type Store interface {
 	profileStore
 	deviceStore
 	painLogStore
+	careStore
 	Ping(ctx context.Context) error
 }
 

@@ -300,3 +300,17 @@ func (p *Plan) record(what PlanChangeKind, from, to string, at time.Time) {
 	p.History = append(p.History, PlanChange{At: at, What: what, From: from, To: to})
 	p.UpdatedAt = at
 }
+
+// ApplyScreening follows a new screening or clearance: a "yes" without
+// clearance holds an active or paused plan in needs_clearance, and a
+// screening that no longer needs one releases a held plan. It reports
+// whether the status changed.
+func (p *Plan) ApplyScreening(s Screening, at time.Time) bool {
+	switch {
+	case s.NeedsClearance() && (p.Status == PlanActive || p.Status == PlanPaused):
+		return p.transition("hold", PlanNeedsClearance, at, PlanActive, PlanPaused) == nil
+	case !s.NeedsClearance() && p.Status == PlanNeedsClearance:
+		return p.transition("clear", PlanActive, at, PlanNeedsClearance) == nil
+	}
+	return false
+}

@@ -208,3 +208,12 @@ func CheckOverlap(s Session, others []Session) error {
 	}
 	return nil
 }
+
+// SessionQuery selects a patient's sessions by start time.
+type SessionQuery struct {
+	PatientID string
+	// PlanID, if set, keeps only that plan's sessions.
+	PlanID   string
+	From, To time.Time
+	Limit    int
+}

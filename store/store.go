@@ -21,6 +21,9 @@ const (
 	colRefreshTokens = "refresh_tokens"
 	colDevices       = "devices"
 	colPainLogs      = "pain_logs"
+	colScreenings    = "screenings"
+	colPlans         = "plans"
+	colSessions      = "sessions"
 )
 
 // Store is the repository over one database.
@@ -61,6 +64,16 @@ var indexes = map[string][]index{
 	colDevices: {
 		{name: "token_unique", keys: bson.D{{Key: "token", Value: 1}}, unique: true},
 		{name: "patient_last_seen", keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "last_seen", Value: -1}}},
+	},
+	colScreenings: {
+		{name: "patient_taken_at", keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "taken_at", Value: -1}}},
+	},
+	colPlans: {
+		{name: "open_unique", keys: bson.D{{Key: "open_key", Value: 1}}, unique: true},
+	},
+	colSessions: {
+		{name: "patient_scheduled_at", keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "scheduled_at", Value: 1}}},
+		{name: "patient_plan_scheduled_at", keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "plan_id", Value: 1}, {Key: "scheduled_at", Value: 1}}},
 	},
 	colPainLogs: {
 		{name: "patient_logged_at", keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "logged_at", Value: -1}, {Key: "_id", Value: -1}}},

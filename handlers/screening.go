@@ -1,0 +1,204 @@
+package handlers
+
+import (
+	"context"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"github.com/backcare/backcare/models"
+)
+
+type careStore interface {
+	PatientByID(ctx context.Context, id string) (models.Patient, error)
+	CreateScreening(ctx context.Context, sc models.Screening) error
+	LatestScreening(ctx context.Context, patientID string) (models.Screening, error)
+	SaveClearance(ctx context.Context, sc models.Screening) error
+	CreatePlan(ctx context.Context, p models.Plan) error
+	CurrentPlan(ctx context.Context, patientID string) (models.Plan, error)
+	Plan(ctx context.Context, patientID, id string) (models.Plan, error)
+	SavePlan(ctx context.Context, p models.Plan, prev time.Time) error
+	CreateSession(ctx context.Context, s models.Session) error
+	Session(ctx context.Context, patientID, id string) (models.Session, error)
+	SaveSession(ctx context.Context, s models.Session, prevStatus models.SessionStatus, prev time.Time) error
+	ListSessions(ctx context.Context, q models.SessionQuery) ([]models.Session, error)
+}
+
+type screeningRequest struct {
+	Answers map[string]bool `json:"answers"`
+}
+
+type clearanceRequest struct {
+	Date string `json:"date"`
+	Note string `json:"note"`
+}
+
+type questionJSON struct {
+	ID   string `json:"id"`
+	Text string `json:"text"`
+}
+
+type clearanceJSON struct {
+	Date       string    `json:"date"`
+	Note       string    `json:"note,omitempty"`
+	RecordedAt time.Time `json:"recorded_at"`
+}
+
+type screeningJSON struct {
+	ID             string          `json:"id"`
+	TakenAt        time.Time       `json:"taken_at"`
+	Answers        map[string]bool `json:"answers"`
+	Positive       []string        `json:"positive"`
+	NeedsClearance bool            `json:"needs_clearance"`
+	Clearance      *clearanceJSON  `json:"clearance,omitempty"`
+}
+
+type screeningResponse struct {
+	Questions []questionJSON `json:"questions"`
+	Latest    *screeningJSON `json:"latest"`
+	// Required tells the app to ask the questions (again): there is no
+	// screening, or the latest is older than six months.
+	Required bool `json:"required"`
+	// Advice is set while a "yes" answer waits for a provider's clearance.
+	Advice     string  `json:"advice,omitempty"`
+	PlanStatus *string `json:"plan_status,omitempty"`
+}
+
+func questions() []questionJSON {
+	qs := make([]questionJSON, len(models.Contraindications))
+	for i, c := range models.Contraindications {
+		qs[i] = questionJSON{ID: string(c), Text: c.Question()}
+	}
+	return qs
+}
+
+func toScreening(sc models.Screening, plan *models.Plan, now time.Time) screeningResponse {
+	answers := make(map[string]bool, len(sc.Answers))
+	for c, yes := range sc.Answers {
+		answers[string(c)] = yes
+	}
+	r := screeningResponse{
+		Questions: questions(),
+		Latest: &screeningJSON{
+			ID: sc.ID, TakenAt: sc.TakenAt, Answers: answers, Positive: strs(sc.Positive()), NeedsClearance: sc.NeedsClearance(),
+		},
+		Required: sc.IsStale(now),
+	}
+	if r.Latest.Positive == nil {
+		r.Latest.Positive = []string{}
+	}
+	if sc.Clearance != nil {
+		r.Latest.Clearance = &clearanceJSON{Date: sc.Clearance.Date, Note: sc.Clearance.Note, RecordedAt: sc.Clearance.RecordedAt}
+	}
+	if sc.NeedsClearance() {
+		r.Advice = models.ScreeningAdvice
+	}
+	if plan != nil {
+		status := string(plan.Status)
+		r.PlanStatus = &status
+	}
+	return r
+}
+
+// currentPlan returns the patient's open plan, or nil if there is none.
+func currentPlan(ctx context.Context, s careStore, patientID string) (*models.Plan, error) {
+	p, err := s.CurrentPlan(ctx, patientID)
+	switch {
+	case models.ErrorCode(err) == models.ErrNotFound:
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	return &p, nil
+}
+
+// followScreening holds or releases the open plan after a screening change.
+func followScreening(ctx context.Context, s careStore, patientID string, sc models.Screening, now time.Time) (*models.Plan, error) {
+	plan, err := currentPlan(ctx, s, patientID)
+	if err != nil || plan == nil {
+		return plan, err
+	}
+	prev := plan.UpdatedAt
+	if plan.ApplyScreening(sc, now) {
+		if err := s.SavePlan(ctx, *plan, prev); err != nil {
+			return nil, err
+		}
+	}
+	return plan, nil
+}
+
+func handleGetScreening(s careStore, now func() time.Time) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		sc, err := s.LatestScreening(c.UserContext(), patientID(c))
+		if models.ErrorCode(err) == models.ErrNotFound {
+			return c.JSON(screeningResponse{Questions: questions(), Required: true})
+		}
+		if err != nil {
+			return err
+		}
+		plan, err := currentPlan(c.UserContext(), s, patientID(c))
+		if err != nil {
+			return err
+		}
+		return c.JSON(toScreening(sc, plan, stamp(now)))
+	}
+}
+
+func handlePostScreening(s careStore, now func() time.Time) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req screeningRequest
+		if err := decodeBody(c, &req); err != nil {
+			return err
+		}
+		t := stamp(now)
+		sc := models.Screening{ID: uuid.NewString(), PatientID: patientID(c), TakenAt: t, Answers: map[models.Contraindication]bool{}}
+		for k, v := range req.Answers {
+			sc.Answers[models.Contraindication(k)] = v
+		}
+		if err := sc.Validate(); err != nil {
+			return err
+		}
+		if err := s.CreateScreening(c.UserContext(), sc); err != nil {
+			return err
+		}
+		plan, err := followScreening(c.UserContext(), s, sc.PatientID, sc, t)
+		if err != nil {
+			return err
+		}
+		c.Status(fiber.StatusCreated)
+		return c.JSON(toScreening(sc, plan, t))
+	}
+}
+
+func handlePostClearance(s careStore, now func() time.Time) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req clearanceRequest
+		if err := decodeBody(c, &req); err != nil {
+			return err
+		}
+		ctx, t := c.UserContext(), stamp(now)
+		p, err := s.PatientByID(ctx, patientID(c))
+		if err != nil {
+			return err
+		}
+		sc, err := s.LatestScreening(ctx, p.ID)
+		if models.ErrorCode(err) == models.ErrNotFound {
+			return models.Errorf(models.ErrConflict, "answer the safety screening first")
+		}
+		if err != nil {
+			return err
+		}
+		if err := sc.RecordClearance(req.Date, req.Note, t, p.Location()); err != nil {
+			return err
+		}
+		if err := s.SaveClearance(ctx, sc); err != nil {
+			return err
+		}
+		plan, err := followScreening(ctx, s, p.ID, sc, t)
+		if err != nil {
+			return err
+		}
+		return c.JSON(toScreening(sc, plan, t))
+	}
+}

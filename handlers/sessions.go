@@ -1,0 +1,341 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"github.com/backcare/backcare/models"
+)
+
+type sessionRequest struct {
+	ScheduledAt     string `json:"scheduled_at"`
+	DurationMinutes *int   `json:"duration_minutes"`
+	Therapist       string `json:"therapist"`
+	Clinic          string `json:"clinic"`
+}
+
+type sessionPatch struct {
+	// Action is cancel or missed; without it the fields reschedule or edit.
+	Action          *string `json:"action"`
+	ScheduledAt     *string `json:"scheduled_at"`
+	DurationMinutes *int    `json:"duration_minutes"`
+	Therapist       *string `json:"therapist"`
+	Clinic          *string `json:"clinic"`
+}
+
+type completeRequest struct {
+	PressureFelt  *int   `json:"pressure_felt"`
+	SorenessAfter *int   `json:"soreness_after"`
+	Note          string `json:"note"`
+}
+
+type feedbackJSON struct {
+	PressureFelt  int    `json:"pressure_felt"`
+	SorenessAfter int    `json:"soreness_after"`
+	Note          string `json:"note,omitempty"`
+}
+
+type sessionResponse struct {
+	ID              string        `json:"id"`
+	PlanID          string        `json:"plan_id,omitempty"`
+	ScheduledAt     time.Time     `json:"scheduled_at"`
+	EndsAt          time.Time     `json:"ends_at"`
+	DurationMinutes int           `json:"duration_minutes"`
+	Status          string        `json:"status"`
+	Therapist       string        `json:"therapist,omitempty"`
+	Clinic          string        `json:"clinic,omitempty"`
+	Feedback        *feedbackJSON `json:"feedback,omitempty"`
+	CompletedAt     *time.Time    `json:"completed_at,omitempty"`
+	// AlreadyCompleted tells a retried completion that nothing new happened.
+	AlreadyCompleted bool      `json:"already_completed,omitempty"`
+	CreatedAt        time.Time `json:"created_at"`
+	UpdatedAt        time.Time `json:"updated_at"`
+}
+
+func toSession(s models.Session) sessionResponse {
+	r := sessionResponse{
+		ID: s.ID, PlanID: s.PlanID, ScheduledAt: s.ScheduledAt, EndsAt: s.End(), DurationMinutes: s.DurationMinutes,
+		Status: string(s.Status), Therapist: s.Therapist, Clinic: s.Clinic, CompletedAt: s.CompletedAt,
+		CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt,
+	}
+	if s.Feedback != nil {
+		r.Feedback = &feedbackJSON{PressureFelt: s.Feedback.PressureFelt, SorenessAfter: s.Feedback.SorenessAfter, Note: s.Feedback.Note}
+	}
+	return r
+}
+
+// overlapWindow is how far around a session to look for others that could
+// overlap it: longer than the longest session.
+const overlapWindow = 3 * time.Hour
+
+func checkOverlap(ctx context.Context, s careStore, ss models.Session) error {
+	near, err := s.ListSessions(ctx, models.SessionQuery{
+		PatientID: ss.PatientID, From: ss.ScheduledAt.Add(-overlapWindow), To: ss.ScheduledAt.Add(overlapWindow), Limit: 100,
+	})
+	if err != nil {
+		return err
+	}
+	return models.CheckOverlap(ss, near)
+}
+
+// sessionOf loads the session named by the {id} path parameter.
+func sessionOf(c *fiber.Ctx, s careStore) (models.Session, error) {
+	if _, err := uuid.Parse(c.Params("id")); err != nil {
+		return models.Session{}, models.Errorf(models.ErrNotFound, "session not found")
+	}
+	return s.Session(c.UserContext(), patientID(c), c.Params("id"))
+}
+
+func handleBookSession(s careStore, now func() time.Time) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req sessionRequest
+		if err := decodeBody(c, &req); err != nil {
+			return err
+		}
+		ctx, t := c.UserContext(), stamp(now)
+		var probs models.Problems
+		ss := models.Session{
+			ID: uuid.NewString(), PatientID: patientID(c), ScheduledAt: parseInstant(&probs, "scheduled_at", req.ScheduledAt),
+			DurationMinutes: models.DefaultSessionMinutes, Status: models.SessionScheduled,
+			Therapist: req.Therapist, Clinic: req.Clinic, CreatedAt: t, UpdatedAt: t,
+		}
+		p, err := s.PatientByID(ctx, ss.PatientID)
+		if err != nil {
+			return err
+		}
+		plan, err := currentPlan(ctx, s, ss.PatientID)
+		if err != nil {
+			return err
+		}
+		if plan != nil {
+			ss.PlanID = plan.ID
+			ss.DurationMinutes = plan.CadenceOn(models.LocalDateOf(ss.ScheduledAt, p.Location())).SessionMinutes
+		}
+		if req.DurationMinutes != nil {
+			ss.DurationMinutes = *req.DurationMinutes
+		}
+		probs.Merge(ss.Validate(t))
+		if err := probs.Err(); err != nil {
+			return err
+		}
+		if err := checkOverlap(ctx, s, ss); err != nil {
+			return err
+		}
+		if err := s.CreateSession(ctx, ss); err != nil {
+			return err
+		}
+		c.Status(fiber.StatusCreated)
+		return c.JSON(toSession(ss))
+	}
+}
+
+// handleListSessions lists sessions starting in ?from&to (RFC 3339
+// instants; by default from 90 days ago to a year ahead).
+func handleListSessions(s careStore, now func() time.Time) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if err := onlyQueryParams(c, "from", "to", "limit"); err != nil {
+			return err
+		}
+		t := stamp(now)
+		var probs models.Problems
+		from, to := t.AddDate(0, 0, -90), t.AddDate(1, 0, 0)
+		if q := c.Query("from"); q != "" {
+			from = parseInstant(&probs, "from", q)
+		}
+		if q := c.Query("to"); q != "" {
+			to = parseInstant(&probs, "to", q)
+		}
+		limit := pageSize(&probs, c.Query("limit"))
+		if len(probs) == 0 {
+			switch {
+			case !to.After(from):
+				probs.Add("to", "must be after from")
+			case to.Sub(from) > 3*maxRangeDays*24*time.Hour:
+				probs.Add("to", "must be at most %d days after from", 3*maxRangeDays)
+			}
+		}
+		if err := probs.Err(); err != nil {
+			return err
+		}
+		sessions, err := s.ListSessions(c.UserContext(), models.SessionQuery{PatientID: patientID(c), From: from, To: to, Limit: limit})
+		if err != nil {
+			return err
+		}
+		items := make([]sessionResponse, len(sessions))
+		for i, ss := range sessions {
+			items[i] = toSession(ss)
+		}
+		return c.JSON(fiber.Map{"items": items})
+	}
+}
+
+func handlePatchSession(s careStore, now func() time.Time) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req sessionPatch
+		if err := decodeBody(c, &req); err != nil {
+			return err
+		}
+		ss, err := sessionOf(c, s)
+		if err != nil {
+			return err
+		}
+		ctx, t := c.UserContext(), stamp(now)
+		prevStatus, prev := ss.Status, ss.UpdatedAt
+		if req.Action != nil {
+			if req.ScheduledAt != nil || req.DurationMinutes != nil || req.Therapist != nil || req.Clinic != nil {
+				return invalid("action", "cannot be combined with changes to the session")
+			}
+			switch *req.Action {
+			case "cancel":
+				err = ss.Cancel(t)
+			case "missed":
+				err = ss.MarkMissed(t)
+			default:
+				err = invalid("action", "must be cancel or missed")
+			}
+			if err != nil {
+				return err
+			}
+		} else {
+			if err := editSession(&ss, req, t); err != nil {
+				return err
+			}
+			if err := checkOverlap(ctx, s, ss); err != nil {
+				return err
+			}
+		}
+		if err := s.SaveSession(ctx, ss, prevStatus, prev); err != nil {
+			return err
+		}
+		return c.JSON(toSession(ss))
+	}
+}
+
+// editSession applies a reschedule or an edit of a scheduled session.
+func editSession(ss *models.Session, req sessionPatch, now time.Time) error {
+	if req.ScheduledAt == nil && req.DurationMinutes == nil && req.Therapist == nil && req.Clinic == nil {
+		return invalid("body", "name an action or the fields to change")
+	}
+	var probs models.Problems
+	if req.ScheduledAt != nil {
+		at := parseInstant(&probs, "scheduled_at", *req.ScheduledAt)
+		if err := probs.Err(); err != nil {
+			return err
+		}
+		if err := ss.Reschedule(at, now); err != nil {
+			return err
+		}
+	} else if ss.Status != models.SessionScheduled {
+		return models.Errorf(models.ErrConflict, "only a scheduled session can be changed; this one is %s", ss.Status)
+	}
+	if req.DurationMinutes != nil {
+		ss.DurationMinutes = *req.DurationMinutes
+	}
+	if req.Therapist != nil {
+		ss.Therapist = *req.Therapist
+	}
+	if req.Clinic != nil {
+		ss.Clinic = *req.Clinic
+	}
+	ss.UpdatedAt = now
+	return ss.Validate(now)
+}
+
+// handleCompleteSession records that a session took place, once: a retry
+// answers already_completed and starts nothing new. Completing the initial
+// phase's last session moves the plan to maintenance.
+func handleCompleteSession(s careStore, now func() time.Time) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req completeRequest
+		if len(bytes.TrimSpace(c.Body())) > 0 {
+			if err := decodeBody(c, &req); err != nil {
+				return err
+			}
+		}
+		feedback, err := req.feedback()
+		if err != nil {
+			return err
+		}
+		ss, err := sessionOf(c, s)
+		if err != nil {
+			return err
+		}
+		ctx, t := c.UserContext(), stamp(now)
+		prevStatus, prev := ss.Status, ss.UpdatedAt
+		changed, err := ss.Complete(t, feedback)
+		if err != nil {
+			return err
+		}
+		if changed {
+			err = s.SaveSession(ctx, ss, prevStatus, prev)
+			if models.ErrorCode(err) == models.ErrConflict {
+				// A concurrent request changed it first; if that request
+				// completed it, this one is a retry.
+				if ss, err = sessionOf(c, s); err == nil && ss.Status != models.SessionCompleted {
+					err = models.Errorf(models.ErrConflict, "the session changed meanwhile; fetch it and try again")
+				}
+				changed = false
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if changed && ss.PlanID != "" {
+			if err := advancePlan(ctx, s, ss, t); err != nil {
+				return err
+			}
+		}
+		r := toSession(ss)
+		r.AlreadyCompleted = !changed
+		return c.JSON(r)
+	}
+}
+
+func (r completeRequest) feedback() (*models.SessionFeedback, error) {
+	if r.PressureFelt == nil && r.SorenessAfter == nil && r.Note == "" {
+		return nil, nil
+	}
+	var probs models.Problems
+	if r.PressureFelt == nil {
+		probs.Add("pressure_felt", "is required with feedback")
+	}
+	if r.SorenessAfter == nil {
+		probs.Add("soreness_after", "is required with feedback")
+	}
+	if err := probs.Err(); err != nil {
+		return nil, err
+	}
+	return &models.SessionFeedback{PressureFelt: *r.PressureFelt, SorenessAfter: *r.SorenessAfter, Note: r.Note}, nil
+}
+
+// advancePlan moves the session's plan to maintenance when the completion
+// ends its initial phase.
+func advancePlan(ctx context.Context, s careStore, ss models.Session, now time.Time) error {
+	p, err := s.PatientByID(ctx, ss.PatientID)
+	if err != nil {
+		return err
+	}
+	plan, err := s.Plan(ctx, ss.PatientID, ss.PlanID)
+	if err != nil {
+		return err
+	}
+	sessions, err := planSessions(ctx, s, plan)
+	if err != nil {
+		return err
+	}
+	completed := 0
+	for _, x := range sessions {
+		if x.Status == models.SessionCompleted {
+			completed++
+		}
+	}
+	prev := plan.UpdatedAt
+	if !plan.ApplyCompletion(completed, now, p.Location()) {
+		return nil
+	}
+	return s.SavePlan(ctx, plan, prev)
+}

@@ -1,0 +1,139 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/backcare/backcare/models"
+)
+
+// CreateScreening stores a completed questionnaire.
+func (s *Store) CreateScreening(ctx context.Context, sc models.Screening) error {
+	_, err := s.db.Collection(colScreenings).InsertOne(ctx, sc)
+	return mapErr(err, "screening")
+}
+
+// LatestScreening returns the patient's most recent screening: the one that counts.
+func (s *Store) LatestScreening(ctx context.Context, patientID string) (models.Screening, error) {
+	var sc models.Screening
+	err := s.db.Collection(colScreenings).FindOne(ctx, bson.D{{Key: "patient_id", Value: patientID}},
+		options.FindOne().SetSort(bson.D{{Key: "taken_at", Value: -1}})).Decode(&sc)
+	return sc, mapErr(err, "screening")
+}
+
+// SaveClearance writes the clearance recorded on a patient's screening.
+func (s *Store) SaveClearance(ctx context.Context, sc models.Screening) error {
+	res, err := s.db.Collection(colScreenings).UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: sc.ID}, {Key: "patient_id", Value: sc.PatientID}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "clearance", Value: sc.Clearance}}}})
+	if err != nil {
+		return mapErr(err, "screening")
+	}
+	if res.MatchedCount == 0 {
+		return models.Errorf(models.ErrNotFound, "screening not found")
+	}
+	return nil
+}
+
+// planDoc is a plan as stored. OpenKey is the patient id while the plan is
+// not completed and the plan's own id afterwards; a unique index on it
+// allows one open plan per patient without transactions or partial indexes.
+type planDoc struct {
+	models.Plan `bson:",inline"`
+	OpenKey     string `bson:"open_key"`
+}
+
+func toPlanDoc(p models.Plan) planDoc {
+	key := p.PatientID
+	if p.Status == models.PlanCompleted {
+		key = p.ID
+	}
+	return planDoc{Plan: p, OpenKey: key}
+}
+
+// CreatePlan stores a new plan; a patient with an open plan gets a conflict.
+func (s *Store) CreatePlan(ctx context.Context, p models.Plan) error {
+	_, err := s.db.Collection(colPlans).InsertOne(ctx, toPlanDoc(p))
+	if models.ErrorCode(mapErr(err, "")) == models.ErrConflict {
+		return models.Errorf(models.ErrConflict, "you already have a plan; change it, or complete it before starting another")
+	}
+	return mapErr(err, "plan")
+}
+
+// CurrentPlan returns the patient's plan that is not completed.
+func (s *Store) CurrentPlan(ctx context.Context, patientID string) (models.Plan, error) {
+	var d planDoc
+	err := s.db.Collection(colPlans).FindOne(ctx, bson.D{{Key: "open_key", Value: patientID}}).Decode(&d)
+	return d.Plan, mapErr(err, "plan")
+}
+
+// Plan returns one of a patient's plans.
+func (s *Store) Plan(ctx context.Context, patientID, id string) (models.Plan, error) {
+	var d planDoc
+	err := s.db.Collection(colPlans).FindOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "patient_id", Value: patientID}}).Decode(&d)
+	return d.Plan, mapErr(err, "plan")
+}
+
+// SavePlan replaces a plan if it has not changed since it was read (its
+// updated_at is still prev): two edits cannot silently overwrite each other.
+func (s *Store) SavePlan(ctx context.Context, p models.Plan, prev time.Time) error {
+	res, err := s.db.Collection(colPlans).ReplaceOne(ctx, bson.D{
+		{Key: "_id", Value: p.ID}, {Key: "patient_id", Value: p.PatientID}, {Key: "updated_at", Value: prev},
+	}, toPlanDoc(p))
+	if err != nil {
+		return mapErr(err, "plan")
+	}
+	if res.MatchedCount == 0 {
+		return models.Errorf(models.ErrConflict, "the plan changed meanwhile; fetch it and try again")
+	}
+	return nil
+}
+
+// CreateSession stores a booked session.
+func (s *Store) CreateSession(ctx context.Context, ss models.Session) error {
+	_, err := s.db.Collection(colSessions).InsertOne(ctx, ss)
+	return mapErr(err, "session")
+}
+
+// Session returns one of a patient's sessions; another patient's is not found.
+func (s *Store) Session(ctx context.Context, patientID, id string) (models.Session, error) {
+	var ss models.Session
+	err := s.db.Collection(colSessions).FindOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "patient_id", Value: patientID}}).Decode(&ss)
+	return ss, mapErr(err, "session")
+}
+
+// SaveSession replaces a session if its status and updated_at are still
+// what was read: of two requests completing one session, one wins and the
+// other sees a conflict, so completion is recorded once.
+func (s *Store) SaveSession(ctx context.Context, ss models.Session, prevStatus models.SessionStatus, prev time.Time) error {
+	res, err := s.db.Collection(colSessions).ReplaceOne(ctx, bson.D{
+		{Key: "_id", Value: ss.ID}, {Key: "patient_id", Value: ss.PatientID},
+		{Key: "status", Value: prevStatus}, {Key: "updated_at", Value: prev},
+	}, ss)
+	if err != nil {
+		return mapErr(err, "session")
+	}
+	if res.MatchedCount == 0 {
+		return models.Errorf(models.ErrConflict, "the session changed meanwhile; fetch it and try again")
+	}
+	return nil
+}
+
+// ListSessions returns sessions starting in [From, To), earliest first.
+func (s *Store) ListSessions(ctx context.Context, q models.SessionQuery) ([]models.Session, error) {
+	filter := bson.D{{Key: "patient_id", Value: q.PatientID}}
+	if q.PlanID != "" {
+		filter = append(filter, bson.E{Key: "plan_id", Value: q.PlanID})
+	}
+	filter = append(filter, bson.E{Key: "scheduled_at", Value: bson.D{{Key: "$gte", Value: q.From}, {Key: "$lt", Value: q.To}}})
+	cur, err := s.db.Collection(colSessions).Find(ctx, filter,
+		options.Find().SetSort(bson.D{{Key: "scheduled_at", Value: 1}}).SetLimit(int64(q.Limit)))
+	if err != nil {
+		return nil, mapErr(err, "sessions")
+	}
+	sessions := []models.Session{}
+	return sessions, mapErr(cur.All(ctx, &sessions), "sessions")
+}
