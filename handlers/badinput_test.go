@@ -145,9 +145,9 @@ func bodyEndpoints(logID, planID, sessionID string) []bodyEndpoint {
 			valid:  map[string]any{"pressure_felt": 3, "soreness_after": 4, "note": "firm"},
 			fields: map[string]string{"pressure_felt": "int", "soreness_after": "int", "note": "string"},
 			domain: []badBody{
-				{"pressure 0", map[string]any{"pressure_felt": 0}, "feedback.pressure_felt"},
-				{"pressure 6", map[string]any{"pressure_felt": 6}, "feedback.pressure_felt"},
-				{"soreness 11", map[string]any{"soreness_after": 11}, "feedback.soreness_after"},
+				{"pressure 0", map[string]any{"pressure_felt": 0}, "pressure_felt"},
+				{"pressure 6", map[string]any{"pressure_felt": 6}, "pressure_felt"},
+				{"soreness 11", map[string]any{"soreness_after": 11}, "soreness_after"},
 				{"soreness without pressure", map[string]any{"pressure_felt": nil}, "pressure_felt"},
 			}},
 	}

@@ -115,17 +115,34 @@ func currentPlan(ctx context.Context, s careStore, patientID string) (*models.Pl
 
 // followScreening holds or releases the open plan after a screening change.
 func followScreening(ctx context.Context, s careStore, patientID string, sc models.Screening, now time.Time) (*models.Plan, error) {
-	plan, err := currentPlan(ctx, s, patientID)
-	if err != nil || plan == nil {
-		return plan, err
-	}
-	prev := plan.UpdatedAt
-	if plan.ApplyScreening(sc, now) {
-		if err := s.SavePlan(ctx, *plan, prev); err != nil {
-			return nil, err
+	return updatePlan(ctx, s,
+		func() (*models.Plan, error) { return currentPlan(ctx, s, patientID) },
+		func(p *models.Plan) bool { return p.ApplyScreening(sc, now) })
+}
+
+// planRetries is how often a plan change is re-read and re-applied when
+// another request changed the plan between the read and the write.
+const planRetries = 3
+
+// updatePlan loads a plan, applies a change and saves the plan if it
+// changed. When another request wrote the plan in between, it loads and
+// applies again: the change follows from data already saved (a screening, a
+// completed session), so losing it to a race would leave the plan wrong.
+func updatePlan(ctx context.Context, s careStore, load func() (*models.Plan, error), apply func(*models.Plan) bool) (*models.Plan, error) {
+	for attempt := 1; ; attempt++ {
+		plan, err := load()
+		if err != nil || plan == nil {
+			return plan, err
+		}
+		prev := plan.UpdatedAt
+		if !apply(plan) {
+			return plan, nil
+		}
+		err = s.SavePlan(ctx, *plan, prev)
+		if models.ErrorCode(err) != models.ErrConflict || attempt == planRetries {
+			return plan, err
 		}
 	}
-	return plan, nil
 }
 
 func handleGetScreening(s careStore, now func() time.Time) fiber.Handler {

@@ -3,6 +3,8 @@ package handlers
 import (
 	"bytes"
 	"context"
+	"errors"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -268,7 +270,7 @@ func handleCompleteSession(s careStore, now func() time.Time) fiber.Handler {
 		prevStatus, prev := ss.Status, ss.UpdatedAt
 		changed, err := ss.Complete(t, feedback)
 		if err != nil {
-			return err
+			return requestFields(err)
 		}
 		if changed {
 			err = s.SaveSession(ctx, ss, prevStatus, prev)
@@ -284,7 +286,7 @@ func handleCompleteSession(s careStore, now func() time.Time) fiber.Handler {
 				return err
 			}
 		}
-		if changed && ss.PlanID != "" {
+		if ss.PlanID != "" {
 			if err := advancePlan(ctx, s, ss, t); err != nil {
 				return err
 			}
@@ -293,6 +295,18 @@ func handleCompleteSession(s careStore, now func() time.Time) fiber.Handler {
 		r.AlreadyCompleted = !changed
 		return c.JSON(r)
 	}
+}
+
+// requestFields names feedback errors by the request's own top-level fields.
+func requestFields(err error) error {
+	var e *models.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	for i, f := range e.Fields {
+		e.Fields[i].Field = strings.TrimPrefix(f.Field, "feedback.")
+	}
+	return e
 }
 
 func (r completeRequest) feedback() (*models.SessionFeedback, error) {
@@ -313,29 +327,31 @@ func (r completeRequest) feedback() (*models.SessionFeedback, error) {
 }
 
 // advancePlan moves the session's plan to maintenance when the completion
-// ends its initial phase.
+// ends its initial phase. It runs on a retried completion too, so a plan
+// change lost to a failure after the session was saved is made up.
 func advancePlan(ctx context.Context, s careStore, ss models.Session, now time.Time) error {
 	p, err := s.PatientByID(ctx, ss.PatientID)
 	if err != nil {
 		return err
 	}
-	plan, err := s.Plan(ctx, ss.PatientID, ss.PlanID)
-	if err != nil {
-		return err
-	}
-	sessions, err := planSessions(ctx, s, plan)
-	if err != nil {
-		return err
-	}
-	completed := 0
-	for _, x := range sessions {
-		if x.Status == models.SessionCompleted {
-			completed++
-		}
-	}
-	prev := plan.UpdatedAt
-	if !plan.ApplyCompletion(completed, now, p.Location()) {
-		return nil
-	}
-	return s.SavePlan(ctx, plan, prev)
+	var sessions []models.Session
+	_, err = updatePlan(ctx, s,
+		func() (*models.Plan, error) {
+			plan, err := s.Plan(ctx, ss.PatientID, ss.PlanID)
+			if err != nil {
+				return nil, err
+			}
+			sessions, err = planSessions(ctx, s, plan)
+			return &plan, err
+		},
+		func(plan *models.Plan) bool {
+			completed := 0
+			for _, x := range sessions {
+				if x.Status == models.SessionCompleted {
+					completed++
+				}
+			}
+			return plan.ApplyCompletion(completed, now, p.Location())
+		})
+	return err
 }

@@ -258,9 +258,10 @@ func (p *Plan) Resume(at time.Time) error {
 	return p.transition("resume", PlanActive, at, PlanPaused)
 }
 
-// Complete ends an active or paused plan for good.
+// Complete ends a plan for good; one waiting for clearance too, since a
+// patient may decide not to go ahead.
 func (p *Plan) Complete(at time.Time) error {
-	return p.transition("complete", PlanCompleted, at, PlanActive, PlanPaused)
+	return p.transition("complete", PlanCompleted, at, PlanActive, PlanPaused, PlanNeedsClearance)
 }
 
 // Clear activates a plan that waits for clearance, once s, the patient's

@@ -212,7 +212,7 @@ func TestPlanStatusTransitions(t *testing.T) {
 		{models.PlanCompleted, "resume", ""},
 		{models.PlanActive, "complete", models.PlanCompleted},
 		{models.PlanPaused, "complete", models.PlanCompleted},
-		{models.PlanNeedsClearance, "complete", ""},
+		{models.PlanNeedsClearance, "complete", models.PlanCompleted},
 		{models.PlanCompleted, "complete", ""},
 		{models.PlanNeedsClearance, "clear", models.PlanActive},
 		{models.PlanNeedsClearance, "clear without one", ""},

@@ -24,6 +24,8 @@ const (
 	colScreenings    = "screenings"
 	colPlans         = "plans"
 	colSessions      = "sessions"
+	colReminders     = "reminders"
+	colDispatchState = "dispatch_state"
 )
 
 // Store is the repository over one database.
@@ -73,10 +75,20 @@ var indexes = map[string][]index{
 	},
 	colSessions: {
 		{name: "patient_scheduled_at", keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "scheduled_at", Value: 1}}},
+		{name: "plan_scheduled_at", keys: bson.D{{Key: "plan_id", Value: 1}, {Key: "scheduled_at", Value: 1}}},
 		{name: "patient_plan_scheduled_at", keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "plan_id", Value: 1}, {Key: "scheduled_at", Value: 1}}},
+	},
+	colReminders: {
+		{name: "dedupe_unique", keys: bson.D{{Key: "dedupe_key", Value: 1}}, unique: true},
+		{name: "status_due", keys: bson.D{{Key: "status", Value: 1}, {Key: "due_at", Value: 1}}},
+		{name: "status_lease_until", keys: bson.D{{Key: "status", Value: 1}, {Key: "lease_until", Value: 1}}},
+		{name: "lease_token", keys: bson.D{{Key: "lease_token", Value: 1}}},
+		{name: "patient_due", keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "due_at", Value: 1}}},
+		{name: "patient_source", keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "source_id", Value: 1}, {Key: "status", Value: 1}}},
 	},
 	colPainLogs: {
 		{name: "patient_logged_at", keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "logged_at", Value: -1}, {Key: "_id", Value: -1}}},
+		{name: "patient_local_date", keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "local_date", Value: 1}}},
 		{name: "patient_updated_at", keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "updated_at", Value: 1}, {Key: "_id", Value: 1}}},
 	},
 }
