@@ -52,7 +52,7 @@ type tokenResponse struct {
 	ExpiresIn    int    `json:"expires_in"`
 }
 
-func handleRegister(s accountStore, signer *auth.Signer, params auth.Params, logger *slog.Logger, now func() time.Time) fiber.Handler {
+func handleRegister(s accountStore, signer *auth.Signer, params auth.Params, rp replanner, logger *slog.Logger, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req registerRequest
 		if err := decodeBody(c, &req); err != nil {
@@ -79,6 +79,7 @@ func handleRegister(s accountStore, signer *auth.Signer, params auth.Params, log
 			return err
 		}
 		logger.InfoContext(c.UserContext(), "patient registered", "request_id", requestID(c), "patient_id", p.ID)
+		rp.after(c, p.ID, p.CreatedAt)
 		tokens, err := startSession(c.UserContext(), s, signer, p.ID, uuid.NewString(), stamp(now))
 		if err != nil {
 			return err

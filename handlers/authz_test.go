@@ -14,6 +14,21 @@ import (
 // where the owner reads the resource back.
 type ownedResource func(ts *testServer, ownerToken string) (id string, body any, view string)
 
+// ownedReminder picks one of the owner's pending reminders: signing up
+// plans the daily check-ins.
+func ownedReminder(body any) ownedResource {
+	return func(ts *testServer, token string) (string, any, string) {
+		items := ts.do("GET", "/v1/reminders", token, nil).json(ts.t)["items"].([]any)
+		for _, it := range items {
+			if r := it.(map[string]any); r["status"] == "pending" {
+				return r["id"].(string), body, "/v1/reminders"
+			}
+		}
+		ts.t.Fatalf("setup: the owner has no pending reminder: %v", items)
+		return "", nil, ""
+	}
+}
+
 // bookPastSession books a session for the owner that has already started.
 func bookPastSession(ts *testServer, token string) string {
 	ts.t.Helper()
@@ -55,6 +70,8 @@ var ownedResources = map[string]ownedResource{
 	"/v1/sessions/:id": func(ts *testServer, token string) (string, any, string) {
 		return bookPastSession(ts, token), map[string]any{"action": "cancel"}, "/v1/sessions"
 	},
+	"/v1/reminders/:id/done":   ownedReminder(nil),
+	"/v1/reminders/:id/snooze": ownedReminder(map[string]any{"minutes": 30}),
 	"/v1/sessions/:id/complete": func(ts *testServer, token string) (string, any, string) {
 		return bookPastSession(ts, token), map[string]any{"pressure_felt": 3, "soreness_after": 2}, "/v1/sessions"
 	},

@@ -23,6 +23,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/backcare/backcare/auth"
+	"github.com/backcare/backcare/jobs"
 	"github.com/backcare/backcare/store"
 	"github.com/backcare/backcare/store/storetest"
 )
@@ -50,9 +51,11 @@ func newTestServer(t *testing.T) *testServer {
 	}
 	db := storetest.NewDatabase(t)
 	ts := &testServer{t: t, store: store.New(db), db: db, now: testNow}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ts.app = NewServer(Deps{
-		Store: ts.store, Signer: signer, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Store: ts.store, Signer: signer, Logger: logger,
 		Registry: prometheus.NewRegistry(), Now: func() time.Time { return ts.now }, PasswordParams: auth.DefaultParams,
+		Planner: jobs.NewMaterializer(jobs.MaterializeConfig{Store: ts.store, Logger: logger}),
 	})
 	return ts
 }

@@ -80,7 +80,7 @@ func handleGetMe(s profileStore) fiber.Handler {
 	}
 }
 
-func handlePatchMe(s profileStore, now func() time.Time) fiber.Handler {
+func handlePatchMe(s profileStore, rp replanner, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req patchMeRequest
 		if err := decodeBody(c, &req); err != nil {
@@ -100,6 +100,7 @@ func handlePatchMe(s profileStore, now func() time.Time) fiber.Handler {
 		if err := s.UpdateProfile(c.UserContext(), p); err != nil {
 			return err
 		}
+		rp.after(c, p.ID, p.UpdatedAt)
 		return c.JSON(toProfile(p))
 	}
 }

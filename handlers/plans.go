@@ -167,7 +167,7 @@ func planSessions(ctx context.Context, s careStore, p models.Plan) ([]models.Ses
 	})
 }
 
-func handleCreatePlan(s careStore, now func() time.Time) fiber.Handler {
+func handleCreatePlan(s careStore, rp replanner, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req createPlanRequest
 		if err := decodeBody(c, &req); err != nil {
@@ -209,6 +209,7 @@ func handleCreatePlan(s careStore, now func() time.Time) fiber.Handler {
 		if err := s.CreatePlan(ctx, plan); err != nil {
 			return err
 		}
+		rp.after(c, p.ID, t)
 		c.Status(fiber.StatusCreated)
 		return c.JSON(toPlan(plan, nil, t, loc))
 	}
@@ -238,7 +239,7 @@ func handleGetCurrentPlan(s careStore, now func() time.Time) fiber.Handler {
 	}
 }
 
-func handlePatchPlan(s careStore, now func() time.Time) fiber.Handler {
+func handlePatchPlan(s careStore, rp replanner, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req patchPlanRequest
 		if err := decodeBody(c, &req); err != nil {
@@ -293,6 +294,7 @@ func handlePatchPlan(s careStore, now func() time.Time) fiber.Handler {
 		if err := s.SavePlan(ctx, plan, prev); err != nil {
 			return err
 		}
+		rp.after(c, p.ID, t)
 		sessions, err := planSessions(ctx, s, plan)
 		if err != nil {
 			return err

@@ -31,19 +31,20 @@ type route struct {
 // routes lists every route of the API in one place.
 func routes(d Deps) []route {
 	s, now := d.Store, d.Now
+	rp := replanner{planner: d.Planner, logger: d.Logger}
 	return []route{
 		{fiber.MethodGet, "/healthz", policyPublic, handleHealthz()},
 		{fiber.MethodGet, "/readyz", policyPublic, handleReadyz(s)},
 		{fiber.MethodGet, "/metrics", policyPublic, adaptor.HTTPHandler(promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{}))},
 		{fiber.MethodGet, "/openapi.yaml", policyPublic, handleOpenAPI()},
 
-		{fiber.MethodPost, "/v1/auth/register", policyPublicNoStore, handleRegister(s, d.Signer, d.PasswordParams, d.Logger, now)},
+		{fiber.MethodPost, "/v1/auth/register", policyPublicNoStore, handleRegister(s, d.Signer, d.PasswordParams, rp, d.Logger, now)},
 		{fiber.MethodPost, "/v1/auth/login", policyPublicNoStore, handleLogin(s, d.Signer, d.Logger, now)},
 		{fiber.MethodPost, "/v1/auth/refresh", policyPublicNoStore, handleRefresh(s, d.Signer, now)},
 		{fiber.MethodPost, "/v1/auth/logout", policyPublicNoStore, handleLogout(s, now)},
 
 		{fiber.MethodGet, "/v1/me", policyPatient, handleGetMe(s)},
-		{fiber.MethodPatch, "/v1/me", policyPatient, handlePatchMe(s, now)},
+		{fiber.MethodPatch, "/v1/me", policyPatient, handlePatchMe(s, rp, now)},
 
 		{fiber.MethodPost, "/v1/devices", policyPatient, handleRegisterDevice(s, d.Logger, now)},
 		{fiber.MethodGet, "/v1/devices", policyPatient, handleListDevices(s)},
@@ -55,17 +56,21 @@ func routes(d Deps) []route {
 		{fiber.MethodPatch, "/v1/pain-logs/:id", policyPatient, handlePatchPainLog(s, now)},
 		{fiber.MethodDelete, "/v1/pain-logs/:id", policyPatient, handleDeletePainLog(s, now)},
 
-		{fiber.MethodPost, "/v1/screening", policyPatient, handlePostScreening(s, now)},
+		{fiber.MethodPost, "/v1/screening", policyPatient, handlePostScreening(s, rp, now)},
 		{fiber.MethodGet, "/v1/screening", policyPatient, handleGetScreening(s, now)},
-		{fiber.MethodPost, "/v1/screening/clearance", policyPatient, handlePostClearance(s, now)},
+		{fiber.MethodPost, "/v1/screening/clearance", policyPatient, handlePostClearance(s, rp, now)},
 
-		{fiber.MethodPost, "/v1/plans", policyPatient, handleCreatePlan(s, now)},
+		{fiber.MethodPost, "/v1/plans", policyPatient, handleCreatePlan(s, rp, now)},
 		{fiber.MethodGet, "/v1/plans/current", policyPatient, handleGetCurrentPlan(s, now)},
-		{fiber.MethodPatch, "/v1/plans/:id", policyPatient, handlePatchPlan(s, now)},
+		{fiber.MethodPatch, "/v1/plans/:id", policyPatient, handlePatchPlan(s, rp, now)},
 
-		{fiber.MethodPost, "/v1/sessions", policyPatient, handleBookSession(s, now)},
+		{fiber.MethodPost, "/v1/sessions", policyPatient, handleBookSession(s, rp, now)},
 		{fiber.MethodGet, "/v1/sessions", policyPatient, handleListSessions(s, now)},
-		{fiber.MethodPatch, "/v1/sessions/:id", policyPatient, handlePatchSession(s, now)},
-		{fiber.MethodPost, "/v1/sessions/:id/complete", policyPatient, handleCompleteSession(s, now)},
+		{fiber.MethodPatch, "/v1/sessions/:id", policyPatient, handlePatchSession(s, rp, now)},
+		{fiber.MethodPost, "/v1/sessions/:id/complete", policyPatient, handleCompleteSession(s, rp, now)},
+
+		{fiber.MethodGet, "/v1/reminders", policyPatient, handleListReminders(s, now)},
+		{fiber.MethodPost, "/v1/reminders/:id/done", policyPatient, handleReminderDone(s, now)},
+		{fiber.MethodPost, "/v1/reminders/:id/snooze", policyPatient, handleSnoozeReminder(s, now)},
 	}
 }

@@ -23,6 +23,7 @@ type careStore interface {
 	Session(ctx context.Context, patientID, id string) (models.Session, error)
 	SaveSession(ctx context.Context, s models.Session, prevStatus models.SessionStatus, prev time.Time) error
 	ListSessions(ctx context.Context, q models.SessionQuery) ([]models.Session, error)
+	CancelSourceReminders(ctx context.Context, patientID, sourceID string, now time.Time) error
 }
 
 type screeningRequest struct {
@@ -162,7 +163,7 @@ func handleGetScreening(s careStore, now func() time.Time) fiber.Handler {
 	}
 }
 
-func handlePostScreening(s careStore, now func() time.Time) fiber.Handler {
+func handlePostScreening(s careStore, rp replanner, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req screeningRequest
 		if err := decodeBody(c, &req); err != nil {
@@ -183,12 +184,13 @@ func handlePostScreening(s careStore, now func() time.Time) fiber.Handler {
 		if err != nil {
 			return err
 		}
+		rp.after(c, sc.PatientID, t)
 		c.Status(fiber.StatusCreated)
 		return c.JSON(toScreening(sc, plan, t))
 	}
 }
 
-func handlePostClearance(s careStore, now func() time.Time) fiber.Handler {
+func handlePostClearance(s careStore, rp replanner, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req clearanceRequest
 		if err := decodeBody(c, &req); err != nil {
@@ -216,6 +218,7 @@ func handlePostClearance(s careStore, now func() time.Time) fiber.Handler {
 		if err != nil {
 			return err
 		}
+		rp.after(c, p.ID, t)
 		return c.JSON(toScreening(sc, plan, t))
 	}
 }

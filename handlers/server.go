@@ -20,6 +20,7 @@ type Store interface {
 	deviceStore
 	painLogStore
 	careStore
+	reminderStore
 	Ping(ctx context.Context) error
 }
 
@@ -33,6 +34,8 @@ type Deps struct {
 	Now func() time.Time
 	// PasswordParams are the argon2id costs of new password hashes.
 	PasswordParams auth.Params
+	// Planner re-plans a patient's reminders after a change.
+	Planner Planner
 	// RequestTimeout bounds each request, database calls included.
 	RequestTimeout time.Duration
 }

@@ -92,7 +92,7 @@ func sessionOf(c *fiber.Ctx, s careStore) (models.Session, error) {
 	return s.Session(c.UserContext(), patientID(c), c.Params("id"))
 }
 
-func handleBookSession(s careStore, now func() time.Time) fiber.Handler {
+func handleBookSession(s careStore, rp replanner, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req sessionRequest
 		if err := decodeBody(c, &req); err != nil {
@@ -130,6 +130,7 @@ func handleBookSession(s careStore, now func() time.Time) fiber.Handler {
 		if err := s.CreateSession(ctx, ss); err != nil {
 			return err
 		}
+		rp.after(c, ss.PatientID, t)
 		c.Status(fiber.StatusCreated)
 		return c.JSON(toSession(ss))
 	}
@@ -175,7 +176,7 @@ func handleListSessions(s careStore, now func() time.Time) fiber.Handler {
 	}
 }
 
-func handlePatchSession(s careStore, now func() time.Time) fiber.Handler {
+func handlePatchSession(s careStore, rp replanner, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req sessionPatch
 		if err := decodeBody(c, &req); err != nil {
@@ -202,6 +203,10 @@ func handlePatchSession(s careStore, now func() time.Time) fiber.Handler {
 			if err != nil {
 				return err
 			}
+			// Its reminders stay listed, as cancelled, rather than vanish.
+			if err := s.CancelSourceReminders(ctx, ss.PatientID, ss.ID, t); err != nil {
+				return err
+			}
 		} else {
 			if err := editSession(&ss, req, t); err != nil {
 				return err
@@ -213,6 +218,7 @@ func handlePatchSession(s careStore, now func() time.Time) fiber.Handler {
 		if err := s.SaveSession(ctx, ss, prevStatus, prev); err != nil {
 			return err
 		}
+		rp.after(c, ss.PatientID, t)
 		return c.JSON(toSession(ss))
 	}
 }
@@ -250,7 +256,7 @@ func editSession(ss *models.Session, req sessionPatch, now time.Time) error {
 // handleCompleteSession records that a session took place, once: a retry
 // answers already_completed and starts nothing new. Completing the initial
 // phase's last session moves the plan to maintenance.
-func handleCompleteSession(s careStore, now func() time.Time) fiber.Handler {
+func handleCompleteSession(s careStore, rp replanner, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req completeRequest
 		if len(bytes.TrimSpace(c.Body())) > 0 {
@@ -290,6 +296,9 @@ func handleCompleteSession(s careStore, now func() time.Time) fiber.Handler {
 			if err := advancePlan(ctx, s, ss, t); err != nil {
 				return err
 			}
+		}
+		if changed {
+			rp.after(c, ss.PatientID, t)
 		}
 		r := toSession(ss)
 		r.AlreadyCompleted = !changed

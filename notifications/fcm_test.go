@@ -78,7 +78,7 @@ func TestFCMSenderDelivers(t *testing.T) {
 	s, fake, _ := newTestSender(t, 0)
 	msgs := []Message{testMessage(1), testMessage(2)}
 	msgs[1].Kind = models.KindSessionUpcoming
-	msgs[1].Title, msgs[1].Body, _ = Text("en", models.KindSessionUpcoming, VariantTwoHoursBefore)
+	msgs[1].Title, msgs[1].Body, _ = Text("en", models.KindSessionUpcoming, models.VariantUpcomingHours)
 	msgs[1].TTL = 60 * 24 * time.Hour
 
 	results, err := s.Send(t.Context(), msgs)

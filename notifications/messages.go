@@ -6,13 +6,6 @@ import (
 	"github.com/backcare/backcare/models"
 )
 
-// Variants of session_upcoming: the same reminder kind fires a day and two
-// hours before a session, and the text has to say which.
-const (
-	VariantDayBefore      = "day_before"
-	VariantTwoHoursBefore = "two_hours_before"
-)
-
 // fallbackLocale is the language every kind has a text in.
 const fallbackLocale = "en"
 
@@ -59,11 +52,11 @@ var texts = map[string]map[textKey]text{
 			"How is your back today?",
 			"Take a moment to check in.",
 		},
-		{models.KindSessionUpcoming, VariantDayBefore}: {
+		{models.KindSessionUpcoming, models.VariantUpcomingDayBefore}: {
 			"Massage tomorrow",
 			"Your massage is tomorrow. Open the app for the details.",
 		},
-		{models.KindSessionUpcoming, VariantTwoHoursBefore}: {
+		{models.KindSessionUpcoming, models.VariantUpcomingHours}: {
 			"Massage in 2 hours",
 			"Your massage starts in about 2 hours.",
 		},
@@ -81,8 +74,8 @@ var texts = map[string]map[textKey]text{
 // Text returns the title and body of the push for kind in locale, a BCP 47
 // tag such as "de-DE". It falls back from the tag to its base language and
 // then to English, text by text, so a partial translation still works.
-// variant picks one of a kind's texts (VariantDayBefore for a
-// session_upcoming a day ahead); kinds with one text ignore it. ok is false
+// variant, the reminder's, picks one of a kind's texts (the 24 h and 2 h
+// session_upcoming); kinds with one text ignore it. ok is false
 // when no language has a text for kind and variant.
 func Text(locale string, kind models.ReminderKind, variant string) (title, body string, ok bool) {
 	for _, lang := range []string{baseLanguage(locale), fallbackLocale} {

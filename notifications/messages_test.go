@@ -20,7 +20,7 @@ func kindVariants() []textKey {
 	var keys []textKey
 	for _, info := range models.Catalog {
 		if info.Kind == models.KindSessionUpcoming {
-			keys = append(keys, textKey{info.Kind, VariantDayBefore}, textKey{info.Kind, VariantTwoHoursBefore})
+			keys = append(keys, textKey{info.Kind, models.VariantUpcomingDayBefore}, textKey{info.Kind, models.VariantUpcomingHours})
 			continue
 		}
 		keys = append(keys, textKey{info.Kind, ""})
@@ -120,8 +120,8 @@ func TestTextFallsBack(t *testing.T) {
 		t.Errorf("de-AT heat_ice = %q, want the English text where German has none", title)
 	}
 
-	dayTitle, _, _ := Text("fr-CA", models.KindSessionUpcoming, VariantDayBefore)
-	soonTitle, _, _ := Text("fr-CA", models.KindSessionUpcoming, VariantTwoHoursBefore)
+	dayTitle, _, _ := Text("fr-CA", models.KindSessionUpcoming, models.VariantUpcomingDayBefore)
+	soonTitle, _, _ := Text("fr-CA", models.KindSessionUpcoming, models.VariantUpcomingHours)
 	if !strings.Contains(dayTitle, "tomorrow") || !strings.Contains(soonTitle, "2 hours") || dayTitle == soonTitle {
 		t.Errorf("session_upcoming titles %q and %q do not tell the day before from two hours before", dayTitle, soonTitle)
 	}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/backcare/backcare/auth"
 )
@@ -23,15 +24,25 @@ type config struct {
 	DataDir   string
 	JWTSecret string
 	LogLevel  slog.Level
+	// FCMCredentials is a Firebase service account file; without it pushes
+	// go to an in-process FCM fake that logs them.
+	FCMCredentials string
+	FCMProjectID   string
+	FCMEndpoint    string
+	// DispatchInterval is how often due reminders are claimed and sent.
+	DispatchInterval time.Duration
 }
 
 // loadConfig reads the environment; see the README's configuration table.
 func loadConfig(getenv func(string) string) (config, error) {
 	cfg := config{
-		MongoURI:  getenv("MONGODB_URI"),
-		Database:  orDefault(getenv("MONGODB_DATABASE"), "backcare"),
-		DataDir:   orDefault(getenv("DATA_DIR"), "./data"),
-		JWTSecret: getenv("JWT_SECRET"),
+		MongoURI:       getenv("MONGODB_URI"),
+		Database:       orDefault(getenv("MONGODB_DATABASE"), "backcare"),
+		DataDir:        orDefault(getenv("DATA_DIR"), "./data"),
+		JWTSecret:      getenv("JWT_SECRET"),
+		FCMCredentials: orDefault(getenv("FCM_CREDENTIALS_FILE"), getenv("GOOGLE_APPLICATION_CREDENTIALS")),
+		FCMProjectID:   getenv("FCM_PROJECT_ID"),
+		FCMEndpoint:    getenv("FCM_ENDPOINT"),
 	}
 	var errs []error
 	port, err := strconv.Atoi(orDefault(getenv("PORT"), "8080"))
@@ -52,6 +63,16 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if cfg.JWTSecret != "" && len(cfg.JWTSecret) < auth.MinSecretLength {
 		errs = append(errs, fmt.Errorf("JWT_SECRET must be at least %d bytes", auth.MinSecretLength))
+	}
+	interval, err := time.ParseDuration(orDefault(getenv("DISPATCH_INTERVAL"), "10s"))
+	if err != nil || interval < time.Second || interval > time.Hour {
+		errs = append(errs, fmt.Errorf("DISPATCH_INTERVAL must be a duration from 1s to 1h, got %q", getenv("DISPATCH_INTERVAL")))
+	}
+	cfg.DispatchInterval = interval
+	if cfg.FCMEndpoint != "" {
+		if u, err := url.Parse(cfg.FCMEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("FCM_ENDPOINT must be an http(s) URL, got %q", cfg.FCMEndpoint))
+		}
 	}
 	if cfg.Database == "" || strings.ContainsAny(cfg.Database, `/\. "$`) {
 		errs = append(errs, fmt.Errorf("MONGODB_DATABASE %q is not a valid database name", cfg.Database))
@@ -83,7 +104,23 @@ func (c config) LogValue() slog.Value {
 		slog.String("data_dir", c.DataDir),
 		slog.String("jwt_secret", secret),
 		slog.String("log_level", c.LogLevel.String()),
+		slog.String("push", c.pushTarget()),
+		slog.Duration("dispatch_interval", c.DispatchInterval),
 	)
+}
+
+// pushTarget says where pushes go, without secrets.
+func (c config) pushTarget() string {
+	switch {
+	case c.FCMCredentials != "" && c.FCMEndpoint != "":
+		return "FCM at " + c.FCMEndpoint + " (credentials from file)"
+	case c.FCMCredentials != "":
+		return "FCM (credentials from file)"
+	case c.FCMEndpoint != "":
+		return "FCM-compatible endpoint " + c.FCMEndpoint + " (no credentials)"
+	default:
+		return "in-process FCM fake (pushes are logged, not delivered)"
+	}
 }
 
 // maskURI hides the password of a connection string.

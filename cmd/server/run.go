@@ -21,6 +21,9 @@ import (
 	"github.com/backcare/backcare/auth"
 	"github.com/backcare/backcare/handlers"
 	"github.com/backcare/backcare/jobs"
+	"github.com/backcare/backcare/models"
+	"github.com/backcare/backcare/notifications"
+	"github.com/backcare/backcare/notifications/fcmfake"
 	"github.com/backcare/backcare/store"
 	"github.com/backcare/backcare/store/embedded"
 )
@@ -91,13 +94,29 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	scheduler := jobs.NewScheduler(logger, now, time.Minute)
-	if err := scheduler.Add("0 */10 * * * *", jobs.NewCleanup(jobs.CleanupConfig{Store: st, Logger: logger})); err != nil {
+	sender, stopPush, err := pushSender(ctx, cfg, logger, now)
+	if err != nil {
 		return err
+	}
+	defer stopPush()
+	materializer := jobs.NewMaterializer(jobs.MaterializeConfig{Store: st, Logger: logger})
+	dispatcher := jobs.NewDispatcher(jobs.DispatchConfig{
+		Store: st, Sender: sender, Logger: logger, Metrics: jobs.NewDispatchMetrics(registry), Now: now,
+	})
+	scheduler := jobs.NewScheduler(logger, now, time.Minute)
+	for spec, job := range map[string]jobs.Job{
+		"0 */10 * * * *": jobs.NewCleanup(jobs.CleanupConfig{Store: st, Logger: logger}),
+		"0 */30 * * * *": materializer,
+		"@every " + cfg.DispatchInterval.String(): dispatcher,
+	} {
+		if err := scheduler.Add(spec, job); err != nil {
+			return err
+		}
 	}
 
 	app := handlers.NewServer(handlers.Deps{
 		Store: st, Signer: signer, Logger: logger, Registry: registry, Now: now, PasswordParams: auth.DefaultParams,
+		Planner: materializer,
 	})
 	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
 	if err != nil {
@@ -107,6 +126,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	go func() { serveErr <- app.Listener(ln) }()
 	scheduler.Start()
 	logger.Info("listening", "addr", ln.Addr().String())
+	// Plan everyone's horizon now rather than at the first half hour.
+	planned := make(chan struct{})
+	go func() {
+		defer close(planned)
+		if err := materializer.RunOnce(ctx, now()); err != nil && ctx.Err() == nil {
+			logger.Error("materialize at start", "error", err)
+		}
+	}()
+	defer func() { <-planned }()
 
 	select {
 	case <-ctx.Done():
@@ -142,4 +170,29 @@ func checkHealth(ctx context.Context, port int) error {
 		return fmt.Errorf("health check: status %d", resp.StatusCode)
 	}
 	return nil
+}
+
+// pushSender returns the FCM sender: real FCM with credentials, the given
+// endpoint without, or else an in-process FCM fake that logs each push, so
+// that a developer sees reminders arrive. stop shuts the fake down.
+func pushSender(ctx context.Context, cfg config, logger *slog.Logger, now func() time.Time) (notifications.Sender, func(), error) {
+	fcm := notifications.FCMConfig{ProjectID: cfg.FCMProjectID, CredentialsFile: cfg.FCMCredentials, Endpoint: cfg.FCMEndpoint, Now: now}
+	stop := func() {}
+	if cfg.FCMCredentials == "" && cfg.FCMEndpoint == "" {
+		fake := fcmfake.New()
+		fake.OnReceive(func(r fcmfake.Received) {
+			logger.Info("push (FCM fake)", "token", models.MaskToken(r.Token), "title", r.Title, "body", r.Body,
+				"reminder_id", r.Data["reminder_id"], "kind", r.Data["kind"])
+		})
+		fcm.Endpoint, stop = fake.URL(), fake.Close
+	}
+	if fcm.ProjectID == "" && cfg.FCMCredentials == "" {
+		fcm.ProjectID = "backcare-dev"
+	}
+	sender, err := notifications.NewFCMSender(ctx, fcm)
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return sender, stop, nil
 }

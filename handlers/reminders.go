@@ -1,0 +1,189 @@
+package handlers
+
+import (
+	"context"
+	"log/slog"
+	"regexp"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/backcare/backcare/models"
+	"github.com/backcare/backcare/notifications"
+)
+
+type reminderStore interface {
+	PatientByID(ctx context.Context, id string) (models.Patient, error)
+	ListReminders(ctx context.Context, q models.ReminderQuery) ([]models.Reminder, error)
+	Reminder(ctx context.Context, patientID, id string) (models.Reminder, error)
+	SaveReminder(ctx context.Context, r models.Reminder, prevStatus models.ReminderStatus, prev time.Time) error
+}
+
+// Planner re-plans a patient's reminder occurrences after a change that
+// moves them (the materializer job implements it).
+type Planner interface {
+	Replan(ctx context.Context, patientID string, now time.Time) error
+}
+
+// replanner re-plans a patient's reminders after a handler saved a change.
+type replanner struct {
+	planner Planner
+	logger  *slog.Logger
+}
+
+// after re-plans the reminders of the request's patient. It does not fail
+// the request: what the patient changed is saved, and the periodic
+// materializer plans the occurrences if this attempt did not.
+func (rp replanner) after(c *fiber.Ctx, patientID string, now time.Time) {
+	if err := rp.planner.Replan(c.UserContext(), patientID, now); err != nil {
+		rp.logger.ErrorContext(c.UserContext(), "re-planning reminders failed; the materializer will catch up",
+			"request_id", requestID(c), "patient_id", patientID, "error", err)
+	}
+}
+
+type snoozeRequest struct {
+	Minutes *int `json:"minutes"`
+}
+
+type reminderResponse struct {
+	ID          string     `json:"id"`
+	Kind        string     `json:"kind"`
+	Title       string     `json:"title"`
+	Body        string     `json:"body"`
+	Status      string     `json:"status"`
+	Source      string     `json:"source"`
+	SessionID   string     `json:"session_id,omitempty"`
+	LocalDate   string     `json:"local_date"`
+	DueAt       time.Time  `json:"due_at"`
+	ExpiresAt   time.Time  `json:"expires_at"`
+	SentAt      *time.Time `json:"sent_at,omitempty"`
+	DoneAt      *time.Time `json:"done_at,omitempty"`
+	SnoozedFrom *time.Time `json:"snoozed_from,omitempty"`
+}
+
+func toReminder(r models.Reminder, locale string) reminderResponse {
+	title, body, _ := notifications.Text(locale, r.Kind, r.Variant)
+	resp := reminderResponse{
+		ID: r.ID, Kind: string(r.Kind), Title: title, Body: body, Status: string(r.Status), Source: string(r.Source),
+		LocalDate: r.LocalDate, DueAt: r.DueAt, ExpiresAt: r.ExpiresAt, SentAt: r.SentAt, DoneAt: r.AckedAt, SnoozedFrom: r.SnoozedFrom,
+	}
+	if r.Source == models.SourceSession {
+		resp.SessionID = r.SourceID
+	}
+	// A reminder out for delivery is, to the patient, still upcoming.
+	if r.Status == models.ReminderClaimed {
+		resp.Status = string(models.ReminderPending)
+	}
+	return resp
+}
+
+var validReminderID = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+// maxReminderRange is the widest ?from&to window of the reminders list.
+const maxReminderRange = 62 * 24 * time.Hour
+
+// handleListReminders lists reminders due in ?from&to (RFC 3339 instants;
+// by default the last 7 days and the next 7), past ones with their outcome.
+func handleListReminders(s reminderStore, now func() time.Time) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if err := onlyQueryParams(c, "from", "to", "limit"); err != nil {
+			return err
+		}
+		t := stamp(now)
+		var probs models.Problems
+		from, to := t.AddDate(0, 0, -7), t.AddDate(0, 0, 7)
+		if q := c.Query("from"); q != "" {
+			from = parseInstant(&probs, "from", q)
+		}
+		if q := c.Query("to"); q != "" {
+			to = parseInstant(&probs, "to", q)
+		}
+		limit := pageSize(&probs, c.Query("limit"))
+		if len(probs) == 0 {
+			switch {
+			case !to.After(from):
+				probs.Add("to", "must be after from")
+			case to.Sub(from) > maxReminderRange:
+				probs.Add("to", "must be at most %d days after from", int(maxReminderRange.Hours()/24))
+			}
+		}
+		if err := probs.Err(); err != nil {
+			return err
+		}
+		p, err := s.PatientByID(c.UserContext(), patientID(c))
+		if err != nil {
+			return err
+		}
+		rs, err := s.ListReminders(c.UserContext(), models.ReminderQuery{PatientID: p.ID, From: from, To: to, Limit: limit})
+		if err != nil {
+			return err
+		}
+		items := make([]reminderResponse, len(rs))
+		for i, r := range rs {
+			items[i] = toReminder(r, p.Locale)
+		}
+		return c.JSON(fiber.Map{"items": items})
+	}
+}
+
+// reminderOf loads the reminder named by the {id} path parameter.
+func reminderOf(c *fiber.Ctx, s reminderStore) (models.Patient, models.Reminder, error) {
+	if !validReminderID.MatchString(c.Params("id")) {
+		return models.Patient{}, models.Reminder{}, models.Errorf(models.ErrNotFound, "reminder not found")
+	}
+	p, err := s.PatientByID(c.UserContext(), patientID(c))
+	if err != nil {
+		return p, models.Reminder{}, err
+	}
+	r, err := s.Reminder(c.UserContext(), p.ID, c.Params("id"))
+	return p, r, err
+}
+
+// handleReminderDone records that the patient did what the reminder asked:
+// adherence data. Saying so twice keeps the first time.
+func handleReminderDone(s reminderStore, now func() time.Time) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		p, r, err := reminderOf(c, s)
+		if err != nil {
+			return err
+		}
+		prevStatus, prev := r.Status, r.UpdatedAt
+		done, changed, err := r.MarkDone(stamp(now))
+		if err != nil {
+			return err
+		}
+		if changed {
+			if err := s.SaveReminder(c.UserContext(), done, prevStatus, prev); err != nil {
+				return err
+			}
+		}
+		return c.JSON(toReminder(done, p.Locale))
+	}
+}
+
+// handleSnoozeReminder sends the reminder again in 15 minutes to 4 hours,
+// within its useful life.
+func handleSnoozeReminder(s reminderStore, now func() time.Time) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req snoozeRequest
+		if err := decodeBody(c, &req); err != nil {
+			return err
+		}
+		if req.Minutes == nil {
+			return invalid("minutes", "is required")
+		}
+		p, r, err := reminderOf(c, s)
+		if err != nil {
+			return err
+		}
+		prevStatus, prev := r.Status, r.UpdatedAt
+		snoozed, err := r.Snooze(time.Duration(*req.Minutes)*time.Minute, stamp(now))
+		if err != nil {
+			return err
+		}
+		if err := s.SaveReminder(c.UserContext(), snoozed, prevStatus, prev); err != nil {
+			return err
+		}
+		return c.JSON(toReminder(snoozed, p.Locale))
+	}
+}
