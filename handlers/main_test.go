@@ -50,7 +50,7 @@ func newTestServer(t *testing.T) *testServer {
 		t.Fatal(err)
 	}
 	db := storetest.NewDatabase(t)
-	ts := &testServer{t: t, store: store.New(db), db: db, now: testNow}
+	ts := &testServer{t: t, store: storetest.New(db), db: db, now: testNow}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ts.app = NewServer(Deps{
 		Store: ts.store, Signer: signer, Logger: logger,

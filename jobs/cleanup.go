@@ -11,6 +11,7 @@ import (
 type CleanupStore interface {
 	DeleteExpiredRefreshTokens(ctx context.Context, now time.Time) (int64, error)
 	DeleteExpiredLoginWindows(ctx context.Context, now time.Time) (int64, error)
+	DeleteExpiredClaims(ctx context.Context, before time.Time) (int64, error)
 }
 
 // CleanupConfig configures a Cleanup job.
@@ -20,7 +21,8 @@ type CleanupConfig struct {
 }
 
 // Cleanup deletes what has expired and protects nothing any more: spent or
-// expired refresh tokens and finished sign-in failure windows. The engines
+// expired refresh tokens, finished sign-in failure windows and dispatch
+// claims whose lease ended an hour ago. The engines
 // we support do not all have TTL indexes, so this is a job.
 type Cleanup struct {
 	cfg CleanupConfig
@@ -36,8 +38,9 @@ func (j *Cleanup) Name() string { return "cleanup" }
 func (j *Cleanup) RunOnce(ctx context.Context, now time.Time) error {
 	tokens, errTokens := j.cfg.Store.DeleteExpiredRefreshTokens(ctx, now)
 	windows, errWindows := j.cfg.Store.DeleteExpiredLoginWindows(ctx, now)
-	if tokens+windows > 0 {
-		j.cfg.Logger.Info("cleanup", "refresh_tokens_deleted", tokens, "login_windows_deleted", windows)
+	claims, errClaims := j.cfg.Store.DeleteExpiredClaims(ctx, now.Add(-time.Hour))
+	if tokens+windows+claims > 0 {
+		j.cfg.Logger.Info("cleanup", "refresh_tokens_deleted", tokens, "login_windows_deleted", windows, "claims_deleted", claims)
 	}
-	return errors.Join(errTokens, errWindows)
+	return errors.Join(errTokens, errWindows, errClaims)
 }

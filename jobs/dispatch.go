@@ -136,7 +136,7 @@ func (d *Dispatcher) dispatchBatch(ctx context.Context, now time.Time) (int, err
 	for i, r := range claimed {
 		p := &batch[i]
 		p.r = r
-		p.outcome = models.ReminderOutcome{ID: r.ID, Attempts: r.Attempts}
+		p.outcome = models.ReminderOutcome{ID: r.ID}
 		patient, ok := patients[r.PatientID]
 		if !ok {
 			p.outcome.Status, p.outcome.LastError = models.ReminderCancelled, "patient no longer exists"
@@ -271,23 +271,24 @@ func (d *Dispatcher) settle(p *pending, msgs []notifications.Message, results []
 		o.LastError = lastErr.Error()
 	}
 	var pause time.Time
+	attempts := p.r.Attempts + 1
 	switch {
 	case delivered:
 		// One device is enough; a device that failed gets the next reminder.
-		o.Status, o.SentAt, o.Attempts, o.LastError = models.ReminderSent, &now, o.Attempts+1, ""
+		o.Status, o.SentAt, o.Attempted, o.LastError = models.ReminderSent, &now, true, ""
 	case quota:
 		// Not the reminder's fault: no attempt is counted.
 		pause = now.Add(wait)
 		d.retryAt(o, p.r, pause)
 	case retry:
-		o.Attempts++
-		if o.Attempts >= models.MaxAttempts {
+		o.Attempted = true
+		if attempts >= models.MaxAttempts {
 			o.Status = models.ReminderFailed
 			break
 		}
-		d.retryAt(o, p.r, now.Add(max(wait, d.backoff(o.Attempts))))
+		d.retryAt(o, p.r, now.Add(max(wait, d.backoff(attempts))))
 	default:
-		o.Attempts++
+		o.Attempted = true
 		o.Status = models.ReminderFailed
 	}
 	return dead, pause

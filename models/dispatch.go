@@ -15,8 +15,9 @@ type ReminderOutcome struct {
 	Status ReminderStatus
 	// DueAt moves a reminder that goes back to pending (a retry, quiet
 	// hours); zero leaves it.
-	DueAt     time.Time
-	Attempts  int
+	DueAt time.Time
+	// Attempted counts one more delivery attempt.
+	Attempted bool
 	SentAt    *time.Time
 	LastError string
 }

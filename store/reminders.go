@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -31,11 +32,8 @@ func (s *Store) UpsertReminders(ctx context.Context, rs []models.Reminder) (int6
 			SetUpdate(bson.D{{Key: "$setOnInsert", Value: doc}}).
 			SetUpsert(true))
 	}
-	res, err := s.db.Collection(colReminders).BulkWrite(ctx, writes, options.BulkWrite().SetOrdered(false))
-	if err != nil {
-		return 0, mapErr(err, "reminders")
-	}
-	return res.UpsertedCount, nil
+	upserted, _, err := s.bulkWrite(ctx, colReminders, writes)
+	return upserted, err
 }
 
 // withoutID marshals r without its _id, which an upsert takes from the filter.
@@ -81,60 +79,127 @@ func (s *Store) DeletePendingFrom(ctx context.Context, patientID string, from ti
 
 // ClaimDue leases up to limit due reminders to one dispatcher and returns
 // exactly those it won. Due means pending with due_at reached, or claimed by
-// a dispatcher whose lease ran out (it crashed or hung). Three commands a
-// batch: find candidates, mark them under the conditions re-checked per
-// document (so of two dispatchers racing, each document goes to one), and
-// read back by lease token.
+// a dispatcher whose lease ran out (it crashed or hung).
+//
+// Winning is decided by a unique insert, the one write both engines make
+// atomic: for each candidate, a claim document keyed by the reminder, its
+// due time and the lease window. A retry or a move out of quiet hours has a
+// new due time, so it can be claimed at once; a claim whose dispatcher died
+// can be taken over in a later window, once its lease has run out. Of dispatchers racing for a reminder in one window, exactly
+// one inserts its claim; the rest get a duplicate key and leave it. (A
+// conditional update is atomic per document on MongoDB, but the embedded
+// engine evaluates an update's filter on a snapshot and then writes, so two
+// dispatchers could both "win" it.) The winners are then marked claimed.
+// Three commands a batch: find, insert claims, mark.
 func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease string, leaseUntil time.Time, limit int) ([]models.Reminder, error) {
 	col := s.db.Collection(colReminders)
-	due := bson.A{
+	cur, err := col.Find(ctx, bson.D{{Key: "$or", Value: bson.A{
 		bson.D{{Key: "status", Value: models.ReminderPending}, {Key: "due_at", Value: bson.D{{Key: "$lte", Value: now}}}},
 		bson.D{{Key: "status", Value: models.ReminderClaimed}, {Key: "lease_until", Value: bson.D{{Key: "$lt", Value: now}}}},
-	}
-	cur, err := col.Find(ctx, bson.D{{Key: "$or", Value: due}},
-		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}).SetSort(bson.D{{Key: "due_at", Value: 1}}).SetLimit(int64(limit)))
+	}}}, options.Find().SetSort(bson.D{{Key: "due_at", Value: 1}}).SetLimit(int64(limit)))
 	if err != nil {
 		return nil, mapErr(err, "reminders")
 	}
-	var ids []struct {
-		ID string `bson:"_id"`
-	}
-	if err := cur.All(ctx, &ids); err != nil {
+	var candidates []models.Reminder
+	if err := cur.All(ctx, &candidates); err != nil {
 		return nil, mapErr(err, "reminders")
 	}
-	if len(ids) == 0 {
+	if len(candidates) == 0 {
 		return nil, nil
 	}
-	in := make(bson.A, len(ids))
-	for i, d := range ids {
-		in[i] = d.ID
+	window := now.Truncate(leaseUntil.Sub(now)).Unix()
+	claims := make([]any, len(candidates))
+	for i, r := range candidates {
+		claims[i] = bson.D{
+			{Key: "_id", Value: fmt.Sprintf("%s|%d|%d", r.ID, r.DueAt.UnixMilli(), window)},
+			{Key: "lease_token", Value: lease}, {Key: "expires_at", Value: leaseUntil},
+		}
 	}
-	_, err = col.UpdateMany(ctx,
-		bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: in}}}, {Key: "$or", Value: due}},
+	lost, err := s.insertUnique(ctx, colClaims, claims)
+	if err != nil {
+		return nil, err
+	}
+	won := candidates[:0]
+	ids := bson.A{}
+	for i, r := range candidates {
+		if !lost[i] {
+			r.Status, r.LeaseToken, r.LeaseUntil = models.ReminderClaimed, lease, &leaseUntil
+			won = append(won, r)
+			ids = append(ids, r.ID)
+		}
+	}
+	if len(won) == 0 {
+		return nil, nil
+	}
+	_, err = col.UpdateMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}},
 		bson.D{{Key: "$set", Value: bson.D{
 			{Key: "status", Value: models.ReminderClaimed}, {Key: "lease_token", Value: lease}, {Key: "lease_until", Value: leaseUntil},
 		}}})
 	if err != nil {
 		return nil, mapErr(err, "reminders")
 	}
-	cur, err = col.Find(ctx, bson.D{{Key: "lease_token", Value: lease}})
-	if err != nil {
-		return nil, mapErr(err, "reminders")
-	}
-	won := []models.Reminder{}
-	return won, mapErr(cur.All(ctx, &won), "reminders")
+	return won, nil
 }
 
-// RecordOutcomes writes a batch's results in one bulk write. Each write is
-// conditional on the lease token: a dispatcher whose lease ran out, and
-// whose reminders another has claimed since, changes nothing.
-func (s *Store) RecordOutcomes(ctx context.Context, lease string, outcomes []models.ReminderOutcome, now time.Time) (int64, error) {
-	if len(outcomes) == 0 {
-		return 0, nil
+// insertUnique inserts docs unordered, writeBatch at a time, and reports
+// which ones were refused as duplicates.
+func (s *Store) insertUnique(ctx context.Context, col string, docs []any) (map[int]bool, error) {
+	dup := map[int]bool{}
+	for start := 0; start < len(docs); start += s.writeBatch {
+		chunk := docs[start:min(start+s.writeBatch, len(docs))]
+		_, err := s.db.Collection(col).InsertMany(ctx, chunk, options.InsertMany().SetOrdered(false))
+		var bwe mongo.BulkWriteException
+		switch {
+		case err == nil:
+		case errors.As(err, &bwe) && bwe.WriteConcernError == nil:
+			for _, we := range bwe.WriteErrors {
+				if !mongo.IsDuplicateKeyError(we) {
+					return nil, mapErr(err, col)
+				}
+				dup[start+we.Index] = true
+			}
+		default:
+			return nil, mapErr(err, col)
+		}
 	}
-	writes := make([]mongo.WriteModel, 0, len(outcomes))
+	return dup, nil
+}
+
+// DeleteExpiredClaims removes claim documents whose lease is long over.
+func (s *Store) DeleteExpiredClaims(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.db.Collection(colClaims).DeleteMany(ctx, bson.D{{Key: "expires_at", Value: bson.D{{Key: "$lt", Value: before}}}})
+	if err != nil {
+		return 0, mapErr(err, "claims")
+	}
+	return res.DeletedCount, nil
+}
+
+// RecordOutcomes writes a batch's results. Reminders with the same outcome
+// (in a batch, nearly all were simply sent) share one update, so a batch
+// costs a few update statements, not one per reminder, in one bulk write.
+// Every update is conditional on the lease token: a dispatcher whose lease
+// ran out, and whose reminders another has claimed since, changes nothing.
+func (s *Store) RecordOutcomes(ctx context.Context, lease string, outcomes []models.ReminderOutcome, now time.Time) (int64, error) {
+	type group struct {
+		o   models.ReminderOutcome
+		ids bson.A
+	}
+	var groups []*group
+	byKey := map[string]*group{}
 	for _, o := range outcomes {
-		set := bson.D{{Key: "status", Value: o.Status}, {Key: "attempts", Value: o.Attempts}, {Key: "updated_at", Value: now}}
+		key := fmt.Sprint(o.Status, o.DueAt.UnixMilli(), o.Attempted, o.SentAt != nil, o.LastError)
+		g, ok := byKey[key]
+		if !ok {
+			g = &group{o: o}
+			byKey[key] = g
+			groups = append(groups, g)
+		}
+		g.ids = append(g.ids, o.ID)
+	}
+	writes := make([]mongo.WriteModel, 0, len(groups))
+	for _, g := range groups {
+		o := g.o
+		set := bson.D{{Key: "status", Value: o.Status}, {Key: "updated_at", Value: now}}
 		if !o.DueAt.IsZero() {
 			set = append(set, bson.E{Key: "due_at", Value: o.DueAt})
 		}
@@ -144,18 +209,19 @@ func (s *Store) RecordOutcomes(ctx context.Context, lease string, outcomes []mod
 		if o.LastError != "" {
 			set = append(set, bson.E{Key: "last_error", Value: o.LastError})
 		}
-		writes = append(writes, mongo.NewUpdateOneModel().
-			SetFilter(bson.D{{Key: "_id", Value: o.ID}, {Key: "lease_token", Value: lease}}).
-			SetUpdate(bson.D{
-				{Key: "$set", Value: set},
-				{Key: "$unset", Value: bson.D{{Key: "lease_token", Value: ""}, {Key: "lease_until", Value: ""}}},
-			}))
+		update := bson.D{
+			{Key: "$set", Value: set},
+			{Key: "$unset", Value: bson.D{{Key: "lease_token", Value: ""}, {Key: "lease_until", Value: ""}}},
+		}
+		if o.Attempted {
+			update = append(update, bson.E{Key: "$inc", Value: bson.D{{Key: "attempts", Value: 1}}})
+		}
+		writes = append(writes, mongo.NewUpdateManyModel().
+			SetFilter(bson.D{{Key: "lease_token", Value: lease}, {Key: "_id", Value: bson.D{{Key: "$in", Value: g.ids}}}}).
+			SetUpdate(update))
 	}
-	res, err := s.db.Collection(colReminders).BulkWrite(ctx, writes, options.BulkWrite().SetOrdered(false))
-	if err != nil {
-		return 0, mapErr(err, "reminders")
-	}
-	return res.ModifiedCount, nil
+	_, modified, err := s.bulkWrite(ctx, colReminders, writes)
+	return modified, err
 }
 
 // ListReminders returns a patient's reminders due in [From, To), earliest first.

@@ -26,16 +26,47 @@ const (
 	colSessions      = "sessions"
 	colReminders     = "reminders"
 	colDispatchState = "dispatch_state"
+	colClaims        = "reminder_claims"
 )
 
 // Store is the repository over one database.
 type Store struct {
 	db *mongo.Database
+	// writeBatch is the most writes one bulk-write command carries.
+	writeBatch int
+}
+
+// Option changes how a Store talks to its database.
+type Option func(*Store)
+
+// WithWriteBatch caps the writes per bulk-write command at n; the embedded
+// engine needs a small cap (see embedded.WriteBatch).
+func WithWriteBatch(n int) Option {
+	return func(s *Store) { s.writeBatch = n }
 }
 
 // New returns a Store over db.
-func New(db *mongo.Database) *Store {
-	return &Store{db: db}
+func New(db *mongo.Database, opts ...Option) *Store {
+	s := &Store{db: db, writeBatch: 1000}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// bulkWrite sends writes unordered, at most writeBatch per command, and
+// adds up what they did.
+func (s *Store) bulkWrite(ctx context.Context, col string, writes []mongo.WriteModel) (upserted, modified int64, err error) {
+	for start := 0; start < len(writes); start += s.writeBatch {
+		chunk := writes[start:min(start+s.writeBatch, len(writes))]
+		res, err := s.db.Collection(col).BulkWrite(ctx, chunk, options.BulkWrite().SetOrdered(false))
+		if err != nil {
+			return upserted, modified, mapErr(err, col)
+		}
+		upserted += res.UpsertedCount
+		modified += res.ModifiedCount
+	}
+	return upserted, modified, nil
 }
 
 // Ping reports whether the database answers.
@@ -85,6 +116,9 @@ var indexes = map[string][]index{
 		{name: "lease_token", keys: bson.D{{Key: "lease_token", Value: 1}}},
 		{name: "patient_due", keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "due_at", Value: 1}}},
 		{name: "patient_source", keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "source_id", Value: 1}, {Key: "status", Value: 1}}},
+	},
+	colClaims: {
+		{name: "expires", keys: bson.D{{Key: "expires_at", Value: 1}}},
 	},
 	colPainLogs: {
 		{name: "patient_logged_at", keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "logged_at", Value: -1}, {Key: "_id", Value: -1}}},

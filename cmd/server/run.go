@@ -52,11 +52,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	now := time.Now
 
 	uri := cfg.MongoURI
+	var engine *embedded.Engine
+	clientOpts := options.Client().SetServerSelectionTimeout(10 * time.Second).SetTimeout(30 * time.Second)
+	var storeOpts []store.Option
 	if uri == "" {
+		clientOpts.SetMaxPoolSize(embedded.MaxPoolSize)
+		storeOpts = append(storeOpts, store.WithWriteBatch(embedded.WriteBatch))
 		// The engine logs every connection at info; only its errors matter here.
 		engineLog := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: max(cfg.LogLevel, slog.LevelError)})).
 			With("component", "embedded-db")
-		engine, err := embedded.Start(ctx, filepath.Join(cfg.DataDir, "db"), engineLog)
+		engine, err = embedded.Start(ctx, filepath.Join(cfg.DataDir, "db"), engineLog)
 		if err != nil {
 			return err
 		}
@@ -66,7 +71,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		}()
 		uri = engine.URI()
 	}
-	client, err := mongo.Connect(options.Client().ApplyURI(uri).SetServerSelectionTimeout(10 * time.Second).SetTimeout(30 * time.Second))
+	client, err := mongo.Connect(clientOpts.ApplyURI(uri))
 	if err != nil {
 		return fmt.Errorf("connect to database: %w", err)
 	}
@@ -75,9 +80,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		defer cancel()
 		err = errors.Join(err, client.Disconnect(dctx))
 	}()
-	st := store.New(client.Database(cfg.Database))
+	st := store.New(client.Database(cfg.Database), storeOpts...)
 	ictx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	err = st.EnsureIndexes(ictx)
+	if err == nil && engine != nil {
+		err = engine.IndexIDs(ictx, cfg.Database)
+	}
 	cancel()
 	if err != nil {
 		return err

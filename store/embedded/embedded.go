@@ -5,6 +5,7 @@ package embedded
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,11 +13,26 @@ import (
 	"path/filepath"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
+	// The SQLite driver FerretDB uses, for IndexIDs.
+	_ "modernc.org/sqlite"
+)
+
+// Limits for clients of the engine. FerretDB 1.24 keeps every statement of
+// an update or bulk-write command open (one SQLite connection each) until
+// the command ends, and each statement needs one more connection for its
+// transaction; SQLite gets 100 connections. Past that, commands wait for each
+// other forever. So clients keep commands few and small: at most
+// MaxPoolSize commands at once, of at most WriteBatch writes each
+// (4 × (20 + 1) < 100).
+const (
+	MaxPoolSize = 4
+	WriteBatch  = 20
 )
 
 // Engine is a running embedded database.
 type Engine struct {
 	uri    string
+	dir    string
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -43,12 +59,54 @@ func Start(ctx context.Context, dir string, logger *slog.Logger) (*Engine, error
 		return nil, fmt.Errorf("embedded engine: %w", err)
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	e := &Engine{cancel: cancel, done: make(chan error, 1)}
+	e := &Engine{dir: abs, cancel: cancel, done: make(chan error, 1)}
 	go func() { e.done <- f.Run(runCtx) }()
 	// MongoDBURI waits for the listener, which Run starts; calling it before
 	// Run would deadlock.
 	e.uri = f.MongoDBURI()
 	return e, nil
+}
+
+// IndexIDs makes _id lookups in database dbName use an index.
+//
+// FerretDB 1.24 keeps each collection in a SQLite table with one JSON
+// column. It indexes _id as the expression `_ferretdb_sjson->"_id"` but
+// looks documents up by `_ferretdb_sjson->'$._id'`, which SQLite does not
+// match to that index; so every fetch, update and upsert by _id reads the
+// whole table, and 5,000 updates on a 5,000-document collection take
+// minutes. This adds an index on the expression the lookups use, to every
+// collection that exists. FerretDB does not know of it and needs not: SQLite
+// maintains it and drops it with its table. Call it after the collections
+// are created (EnsureIndexes creates them).
+func (e *Engine) IndexIDs(ctx context.Context, dbName string) error {
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(e.dir, dbName+".sqlite")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		return fmt.Errorf("open %s: %w", dbName, err)
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, `SELECT table_name FROM _ferretdb_collections`)
+	if err != nil {
+		return fmt.Errorf("list collections of %s: %w", dbName, err)
+	}
+	var tables []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			rows.Close()
+			return err
+		}
+		tables = append(tables, t)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
+	for _, t := range tables {
+		q := fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %q ON %q (_ferretdb_sjson->'$._id')`, t+"_id_lookup", t)
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("index %s: %w", t, err)
+		}
+	}
+	return nil
 }
 
 // URI is the connection string of the running engine.

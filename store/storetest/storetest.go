@@ -54,7 +54,9 @@ func Client(t testing.TB) *mongo.Client {
 		return client
 	}
 	uri := os.Getenv("MONGODB_URI")
+	opts := options.Client()
 	if uri == "" {
+		opts.SetMaxPoolSize(embedded.MaxPoolSize)
 		dir, err := os.MkdirTemp("", "backcare-test-*")
 		if err != nil {
 			t.Fatal(err)
@@ -67,7 +69,7 @@ func Client(t testing.TB) *mongo.Client {
 		}
 		uri = engine.URI()
 	}
-	c, err := mongo.Connect(options.Client().ApplyURI(uri))
+	c, err := mongo.Connect(opts.ApplyURI(uri))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,6 +87,14 @@ func NewDatabase(t testing.TB) *mongo.Database {
 	if err := store.New(db).EnsureIndexes(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	mu.Lock()
+	e := engine
+	mu.Unlock()
+	if e != nil {
+		if err := e.IndexIDs(context.Background(), db.Name()); err != nil {
+			t.Fatal(err)
+		}
+	}
 	t.Cleanup(func() { _ = db.Drop(context.Background()) })
 	return db
 }
@@ -92,5 +102,13 @@ func NewDatabase(t testing.TB) *mongo.Database {
 // NewStore returns a store over a fresh database.
 func NewStore(t testing.TB) *store.Store {
 	t.Helper()
-	return store.New(NewDatabase(t))
+	return New(NewDatabase(t))
+}
+
+// New returns a store over db with the limits the test engine needs.
+func New(db *mongo.Database) *store.Store {
+	if os.Getenv("MONGODB_URI") == "" {
+		return store.New(db, store.WithWriteBatch(embedded.WriteBatch))
+	}
+	return store.New(db)
 }
