@@ -5,7 +5,7 @@ PKGS     := ./...
 # timeout leaves room for that on a 2-core machine.
 TEST_TIMEOUT ?= 20m
 
-.PHONY: run test build lint vet fmt-check docker
+.PHONY: run test build vet fmt-check docker demo
 
 run:
 	$(GO) run ./cmd/server
@@ -25,3 +25,7 @@ vet:
 
 docker:
 	docker build -t backcare .
+
+# With `make run` going in another terminal: shows aftercare pushes arriving.
+demo:
+	./scripts/demo.sh
