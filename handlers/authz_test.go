@@ -70,6 +70,13 @@ var ownedResources = map[string]ownedResource{
 	"/v1/sessions/:id": func(ts *testServer, token string) (string, any, string) {
 		return bookPastSession(ts, token), map[string]any{"action": "cancel"}, "/v1/sessions"
 	},
+	"/v1/reports/:id": func(ts *testServer, token string) (string, any, string) {
+		r := ts.do("POST", "/v1/reports", token, map[string]any{})
+		if r.status != http.StatusCreated {
+			ts.t.Fatalf("setup: %d %s", r.status, r.body)
+		}
+		return r.json(ts.t)["id"].(string), nil, r.json(ts.t)["url"].(string)
+	},
 	"/v1/reminders/:id/done":   ownedReminder(nil),
 	"/v1/reminders/:id/snooze": ownedReminder(map[string]any{"minutes": 30}),
 	"/v1/sessions/:id/complete": func(ts *testServer, token string) (string, any, string) {

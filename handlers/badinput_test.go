@@ -107,6 +107,19 @@ func bodyEndpoints(logID, planID, sessionID string) []bodyEndpoint {
 		{method: "PATCH", path: "/v1/pain-logs/" + logID, auth: true,
 			valid:  map[string]any{"score": 2, "note": "calmer"},
 			fields: painFields, domain: painDomain},
+		{method: "DELETE", path: "/v1/me", auth: true,
+			valid:  map[string]any{"password": "not the password, so nothing is erased"},
+			fields: map[string]string{"password": "string"},
+			domain: []badBody{{"empty password", map[string]any{"password": ""}, "password"}}},
+		{method: "POST", path: "/v1/reports", auth: true,
+			valid:  map[string]any{"from": "2026-11-01", "to": "2026-11-22", "valid_days": 7},
+			fields: map[string]string{"from": "string", "to": "string", "valid_days": "int"},
+			domain: []badBody{
+				{"valid for 0 days", map[string]any{"valid_days": 0}, "valid_days"},
+				{"valid for 31 days", map[string]any{"valid_days": 31}, "valid_days"},
+				{"ends before it starts", map[string]any{"from": "2026-11-22", "to": "2026-11-01"}, "to"},
+				{"not a date", map[string]any{"from": "1 Nov"}, "from"},
+			}},
 		{method: "POST", path: "/v1/screening", auth: true,
 			valid:  allNo(),
 			fields: map[string]string{"answers": "object"},
@@ -279,6 +292,17 @@ func TestBadInputIsRefusedAndStoresNothing(t *testing.T) {
 	t.Run("id that is not a UUID", func(t *testing.T) {
 		expectProblem(t, ts.do("PUT", "/v1/pain-logs/not-a-uuid", token, painLog(testNow, 3)), http.StatusBadRequest, "id")
 	})
+	for _, q := range []struct{ path, field string }{
+		{"/v1/insights?from=2026-13-01", "from"}, {"/v1/insights?from[$gt]=", "from[$gt]"},
+		{"/v1/me/export?format=xml", "format"}, {"/v1/me/export?format[$ne]=x", "format[$ne]"},
+		{"/v1/reminders?limit=-1", "limit"}, {"/v1/reminders?%24where=1", "$where"},
+		{"/v1/sessions?from=tomorrow", "from"}, {"/v1/sessions?status[$ne]=x", "status[$ne]"},
+	} {
+		cases++
+		t.Run("GET "+q.path, func(t *testing.T) {
+			expectProblem(t, ts.do("GET", q.path, token, nil), http.StatusBadRequest, q.field)
+		})
+	}
 	for _, q := range []struct{ query, field string }{
 		{"limit=0", "limit"}, {"limit=ten", "limit"}, {"from=2026-13-01", "from"}, {"to=yesterday", "to"},
 		{"from=2026-11-10&to=2026-11-01", "to"}, {"from=2020-01-01&to=2026-01-01", "to"},

@@ -56,6 +56,7 @@ func newTestServer(t *testing.T) *testServer {
 		Store: ts.store, Signer: signer, Logger: logger,
 		Registry: prometheus.NewRegistry(), Now: func() time.Time { return ts.now }, PasswordParams: auth.DefaultParams,
 		Planner: jobs.NewMaterializer(jobs.MaterializeConfig{Store: ts.store, Logger: logger}),
+		BaseURL: "https://api.backcare.test",
 	})
 	return ts
 }
@@ -142,6 +143,19 @@ func (ts *testServer) doOverHTTP(method, path, token, body string) response {
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	return response{status: resp.StatusCode, header: resp.Header, body: raw}
+}
+
+// serve starts the app on a loopback port for clients outside the test
+// (a browser) and returns its base URL.
+func (ts *testServer) serve() string {
+	ts.t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	go func() { _ = ts.app.Listener(ln) }()
+	ts.t.Cleanup(func() { _ = ts.app.Shutdown() })
+	return "http://" + ln.Addr().String()
 }
 
 // register signs a new patient up and returns the access and refresh tokens.

@@ -45,6 +45,8 @@ func routes(d Deps) []route {
 
 		{fiber.MethodGet, "/v1/me", policyPatient, handleGetMe(s)},
 		{fiber.MethodPatch, "/v1/me", policyPatient, handlePatchMe(s, rp, now)},
+		{fiber.MethodDelete, "/v1/me", policyPatient, handleErase(s, now)},
+		{fiber.MethodGet, "/v1/me/export", policyPatient, handleExport(s, d.BaseURL, now)},
 
 		{fiber.MethodPost, "/v1/devices", policyPatient, handleRegisterDevice(s, d.Logger, now)},
 		{fiber.MethodGet, "/v1/devices", policyPatient, handleListDevices(s)},
@@ -72,5 +74,11 @@ func routes(d Deps) []route {
 		{fiber.MethodGet, "/v1/reminders", policyPatient, handleListReminders(s, now)},
 		{fiber.MethodPost, "/v1/reminders/:id/done", policyPatient, handleReminderDone(s, now)},
 		{fiber.MethodPost, "/v1/reminders/:id/snooze", policyPatient, handleSnoozeReminder(s, now)},
+
+		{fiber.MethodGet, "/v1/insights", policyPatient, handleInsights(s, now)},
+		{fiber.MethodPost, "/v1/reports", policyPatient, handleCreateReport(s, now)},
+		{fiber.MethodDelete, "/v1/reports/:id", policyPatient, handleRevokeReport(s, now)},
+		// The share link: its token is the credential, so it needs no sign-in.
+		{fiber.MethodGet, "/r/:token", policyPublicNoStore, handleReportPage(s, now)},
 	}
 }

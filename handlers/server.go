@@ -21,6 +21,7 @@ type Store interface {
 	painLogStore
 	careStore
 	reminderStore
+	recordStore
 	Ping(ctx context.Context) error
 }
 
@@ -36,6 +37,8 @@ type Deps struct {
 	PasswordParams auth.Params
 	// Planner re-plans a patient's reminders after a change.
 	Planner Planner
+	// BaseURL is the API's public address; it scopes the ids in exports.
+	BaseURL string
 	// RequestTimeout bounds each request, database calls included.
 	RequestTimeout time.Duration
 }

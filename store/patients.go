@@ -77,7 +77,10 @@ func (s *Store) RecordLoginFailure(ctx context.Context, email string, now time.T
 	}
 	err := s.db.Collection(colLoginAttempts).FindOneAndUpdate(ctx,
 		bson.D{{Key: "_id", Value: id}},
-		bson.D{{Key: "$inc", Value: bson.D{{Key: "failures", Value: 1}}}, {Key: "$set", Value: bson.D{{Key: "window_end", Value: end}}}},
+		bson.D{
+			{Key: "$inc", Value: bson.D{{Key: "failures", Value: 1}}},
+			{Key: "$set", Value: bson.D{{Key: "email", Value: models.NormalizeEmail(email)}, {Key: "window_end", Value: end}}},
+		},
 		upsertReturnAfter(),
 	).Decode(&doc)
 	return doc.Failures, mapErr(err, "login attempts")

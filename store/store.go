@@ -27,6 +27,8 @@ const (
 	colReminders     = "reminders"
 	colDispatchState = "dispatch_state"
 	colClaims        = "reminder_claims"
+	colReports       = "reports"
+	colAudit         = "audit"
 )
 
 // Store is the repository over one database.
@@ -90,9 +92,18 @@ var indexes = map[string][]index{
 	colRefreshTokens: {
 		{name: "family", keys: bson.D{{Key: "family_id", Value: 1}}},
 		{name: "expires", keys: bson.D{{Key: "expires_at", Value: 1}}},
+		{name: "patient", keys: bson.D{{Key: "patient_id", Value: 1}}},
 	},
 	colLoginAttempts: {
 		{name: "window_end", keys: bson.D{{Key: "window_end", Value: 1}}},
+		{name: "email", keys: bson.D{{Key: "email", Value: 1}}},
+	},
+	colReports: {
+		{name: "token_hash_unique", keys: bson.D{{Key: "token_hash", Value: 1}}, unique: true},
+		{name: "patient", keys: bson.D{{Key: "patient_id", Value: 1}}},
+	},
+	colAudit: {
+		{name: "subject_at", keys: bson.D{{Key: "subject", Value: 1}, {Key: "at", Value: 1}}},
 	},
 	colDevices: {
 		{name: "token_unique", keys: bson.D{{Key: "token", Value: 1}}, unique: true},
@@ -103,6 +114,7 @@ var indexes = map[string][]index{
 	},
 	colPlans: {
 		{name: "open_unique", keys: bson.D{{Key: "open_key", Value: 1}}, unique: true},
+		{name: "patient", keys: bson.D{{Key: "patient_id", Value: 1}}},
 	},
 	colSessions: {
 		{name: "patient_scheduled_at", keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "scheduled_at", Value: 1}}},

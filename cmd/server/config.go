@@ -31,6 +31,8 @@ type config struct {
 	FCMEndpoint    string
 	// DispatchInterval is how often due reminders are claimed and sent.
 	DispatchInterval time.Duration
+	// BaseURL is the server's public address, which scopes the ids in exports.
+	BaseURL string
 }
 
 // loadConfig reads the environment; see the README's configuration table.
@@ -69,6 +71,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 		errs = append(errs, fmt.Errorf("DISPATCH_INTERVAL must be a duration from 1s to 1h, got %q", getenv("DISPATCH_INTERVAL")))
 	}
 	cfg.DispatchInterval = interval
+	cfg.BaseURL = orDefault(getenv("BASE_URL"), fmt.Sprintf("http://localhost:%d", cfg.Port))
+	if u, err := url.Parse(cfg.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("BASE_URL must be an absolute http(s) URL, got %q", cfg.BaseURL))
+	}
 	if cfg.FCMEndpoint != "" {
 		if u, err := url.Parse(cfg.FCMEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("FCM_ENDPOINT must be an http(s) URL, got %q", cfg.FCMEndpoint))
@@ -102,6 +108,7 @@ func (c config) LogValue() slog.Value {
 		slog.String("mongodb", db),
 		slog.String("database", c.Database),
 		slog.String("data_dir", c.DataDir),
+		slog.String("base_url", c.BaseURL),
 		slog.String("jwt_secret", secret),
 		slog.String("log_level", c.LogLevel.String()),
 		slog.String("push", c.pushTarget()),

@@ -124,7 +124,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	app := handlers.NewServer(handlers.Deps{
 		Store: st, Signer: signer, Logger: logger, Registry: registry, Now: now, PasswordParams: auth.DefaultParams,
-		Planner: materializer,
+		Planner: materializer, BaseURL: cfg.BaseURL,
 	})
 	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
 	if err != nil {

@@ -1,0 +1,126 @@
+package export
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/backcare/backcare/models"
+)
+
+func intPtr(v int) *int { return &v }
+
+func mustLoadLocation(t *testing.T, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
+
+func readCSV(t *testing.T, data []byte) [][]string {
+	t.Helper()
+	rows, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+	if err != nil {
+		t.Fatalf("reading the CSV back: %v\n%s", err, data)
+	}
+	return rows
+}
+
+func TestPainLogsCSVRoundTrip(t *testing.T) {
+	berlin := mustLoadLocation(t, "Europe/Berlin")
+	tricky := "Sore after \"the big\" lift, then rested;\nsecond line, with a comma"
+	logs := []models.PainLog{
+		{
+			ID: "p1:22222222-2222-4222-8222-222222222222", PatientID: "p1",
+			LoggedAt:  time.Date(2026, 3, 2, 7, 30, 15, 0, berlin),
+			LocalDate: "2026-03-02", Score: 6,
+			Areas:     []models.BodyArea{"neck", "lower_back"},
+			Stiffness: intPtr(4), Stress: intPtr(0),
+			Note:     tricky,
+			RedFlags: []models.RedFlag{"fever", "leg_weakness"},
+		},
+		{
+			ID: "p1:11111111-1111-4111-8111-111111111111", PatientID: "p1",
+			LoggedAt:  time.Date(2026, 3, 1, 20, 0, 0, 0, time.UTC),
+			LocalDate: "2026-03-01", Score: 0,
+		},
+		{
+			ID: "p1:00000000-0000-4000-8000-000000000000", PatientID: "p1",
+			LoggedAt: time.Date(2026, 2, 1, 9, 0, 0, 0, time.UTC), Deleted: true,
+		},
+		{
+			// Stored without a local date: it is dated in the patient's zone,
+			// where 23:30 UTC is already the next day.
+			ID: "p1:33333333-3333-4333-8333-333333333333", PatientID: "p1",
+			LoggedAt: time.Date(2026, 3, 3, 23, 30, 0, 0, time.UTC), Score: 10,
+			SleepQuality: intPtr(2),
+		},
+	}
+	var buf bytes.Buffer
+	if err := PainLogsCSV(&buf, logs, berlin); err != nil {
+		t.Fatal(err)
+	}
+	got := readCSV(t, buf.Bytes())
+	want := [][]string{
+		{"id", "logged_at", "local_date", "score", "areas", "stiffness", "sleep_quality", "stress", "note", "red_flags"},
+		{"11111111-1111-4111-8111-111111111111", "2026-03-01T20:00:00Z", "2026-03-01", "0", "", "", "", "", "", ""},
+		{"22222222-2222-4222-8222-222222222222", "2026-03-02T06:30:15Z", "2026-03-02", "6", "neck;lower_back", "4", "", "0", tricky, "fever;leg_weakness"},
+		{"33333333-3333-4333-8333-333333333333", "2026-03-03T23:30:00Z", "2026-03-04", "10", "", "", "2", "", "", ""},
+	}
+	if !slices.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("rows:\n got %q\nwant %q", got, want)
+	}
+}
+
+func TestPainLogsCSVEmpty(t *testing.T) {
+	var buf bytes.Buffer
+	if err := PainLogsCSV(&buf, nil, time.UTC); err != nil {
+		t.Fatal(err)
+	}
+	if got := readCSV(t, buf.Bytes()); len(got) != 1 || got[0][0] != "id" {
+		t.Errorf("rows = %q, want the header alone", got)
+	}
+}
+
+func TestPainLogsCSVDefusesFormulas(t *testing.T) {
+	tests := []struct{ note, want string }{
+		{"=HYPERLINK(\"http://evil.example\",\"click\")", "'=HYPERLINK(\"http://evil.example\",\"click\")"},
+		{"+1+cmd|' /C calc'!A0", "'+1+cmd|' /C calc'!A0"},
+		{"-2+3", "'-2+3"},
+		{"@SUM(1+1)", "'@SUM(1+1)"},
+		{"\t=1+1", "'\t=1+1"},
+		{"\r=1+1", "'\r=1+1"},
+		{"felt better = less pain", "felt better = less pain"},
+		{"'quoted already", "'quoted already"},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		logs := []models.PainLog{{
+			ID: "p1:44444444-4444-4444-8444-444444444444", PatientID: "p1",
+			LoggedAt: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC), LocalDate: "2026-03-01", Note: tt.note,
+		}}
+		var buf bytes.Buffer
+		if err := PainLogsCSV(&buf, logs, time.UTC); err != nil {
+			t.Fatal(err)
+		}
+		rows := readCSV(t, buf.Bytes())
+		if got := rows[1][8]; got != tt.want {
+			t.Errorf("note %q: cell = %q, want %q", tt.note, got, tt.want)
+		}
+	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+func TestPainLogsCSVReportsWriteErrors(t *testing.T) {
+	if err := PainLogsCSV(failingWriter{}, nil, time.UTC); err == nil {
+		t.Error("PainLogsCSV returned no error for a failing writer")
+	}
+}

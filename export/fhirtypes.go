@@ -1,0 +1,145 @@
+package export
+
+// The FHIR R4 JSON shapes the export writes: only the elements it fills.
+// Every optional element is omitted when empty, because FHIR forbids empty
+// strings, arrays and objects (invariant ele-1).
+
+type bundle struct {
+	ResourceType string        `json:"resourceType"`
+	Type         string        `json:"type"`
+	Timestamp    string        `json:"timestamp"`
+	Entry        []bundleEntry `json:"entry"`
+}
+
+type bundleEntry struct {
+	FullURL  string `json:"fullUrl"`
+	Resource any    `json:"resource"`
+}
+
+type identifier struct {
+	System string `json:"system"`
+	Value  string `json:"value"`
+}
+
+type coding struct {
+	System  string `json:"system"`
+	Code    string `json:"code"`
+	Display string `json:"display,omitempty"`
+}
+
+type codeableConcept struct {
+	Coding []coding `json:"coding,omitempty"`
+	Text   string   `json:"text,omitempty"`
+}
+
+type reference struct {
+	Reference string `json:"reference,omitempty"`
+	// Type names the kind of resource a display-only reference stands for.
+	Type    string `json:"type,omitempty"`
+	Display string `json:"display,omitempty"`
+}
+
+type annotation struct {
+	Text string `json:"text"`
+}
+
+type patientResource struct {
+	ResourceType  string          `json:"resourceType"`
+	ID            string          `json:"id"`
+	Identifier    []identifier    `json:"identifier"`
+	Name          []humanName     `json:"name,omitempty"`
+	Communication []communication `json:"communication,omitempty"`
+}
+
+type humanName struct {
+	Text string `json:"text"`
+}
+
+type communication struct {
+	Language  codeableConcept `json:"language"`
+	Preferred bool            `json:"preferred"`
+}
+
+type observation struct {
+	ResourceType      string                 `json:"resourceType"`
+	ID                string                 `json:"id"`
+	Identifier        []identifier           `json:"identifier"`
+	Status            string                 `json:"status"`
+	Category          []codeableConcept      `json:"category"`
+	Code              codeableConcept        `json:"code"`
+	Subject           reference              `json:"subject"`
+	EffectiveDateTime string                 `json:"effectiveDateTime"`
+	Performer         []reference            `json:"performer"`
+	ValueInteger      int                    `json:"valueInteger"`
+	Note              []annotation           `json:"note,omitempty"`
+	BodySite          *codeableConcept       `json:"bodySite,omitempty"`
+	Component         []observationComponent `json:"component,omitempty"`
+}
+
+type observationComponent struct {
+	Code                 codeableConcept  `json:"code"`
+	ValueInteger         *int             `json:"valueInteger,omitempty"`
+	ValueCodeableConcept *codeableConcept `json:"valueCodeableConcept,omitempty"`
+}
+
+type appointment struct {
+	ResourceType    string                   `json:"resourceType"`
+	ID              string                   `json:"id"`
+	Identifier      []identifier             `json:"identifier"`
+	Status          string                   `json:"status"`
+	Description     string                   `json:"description"`
+	Start           string                   `json:"start"`
+	End             string                   `json:"end"`
+	MinutesDuration int                      `json:"minutesDuration"`
+	Comment         string                   `json:"comment,omitempty"`
+	Participant     []appointmentParticipant `json:"participant"`
+}
+
+type appointmentParticipant struct {
+	Actor  reference `json:"actor"`
+	Status string    `json:"status"`
+}
+
+type carePlan struct {
+	ResourceType string             `json:"resourceType"`
+	ID           string             `json:"id"`
+	Identifier   []identifier       `json:"identifier"`
+	Status       string             `json:"status"`
+	Intent       string             `json:"intent"`
+	Title        string             `json:"title"`
+	Description  string             `json:"description"`
+	Subject      reference          `json:"subject"`
+	Period       period             `json:"period"`
+	Activity     []carePlanActivity `json:"activity"`
+}
+
+type period struct {
+	Start string `json:"start"`
+}
+
+// carePlanActivity has a reference or a detail, never both (invariant cpp-3).
+type carePlanActivity struct {
+	Reference *reference              `json:"reference,omitempty"`
+	Detail    *carePlanActivityDetail `json:"detail,omitempty"`
+}
+
+type carePlanActivityDetail struct {
+	Kind            string          `json:"kind"`
+	Code            codeableConcept `json:"code"`
+	Status          string          `json:"status"`
+	ScheduledTiming timing          `json:"scheduledTiming"`
+	Description     string          `json:"description"`
+}
+
+type timing struct {
+	Repeat timingRepeat `json:"repeat"`
+}
+
+type timingRepeat struct {
+	Count        int    `json:"count,omitempty"`
+	Duration     int    `json:"duration"`
+	DurationUnit string `json:"durationUnit"`
+	Frequency    int    `json:"frequency"`
+	Period       int    `json:"period"`
+	PeriodUnit   string `json:"periodUnit"`
+}

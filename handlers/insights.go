@@ -1,0 +1,77 @@
+package handlers
+
+import (
+	"context"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/backcare/backcare/models"
+)
+
+type recordStore interface {
+	PatientByID(ctx context.Context, id string) (models.Patient, error)
+	RecordsOf(ctx context.Context, patientID string) (models.PatientRecords, error)
+	CurrentPlan(ctx context.Context, patientID string) (models.Plan, error)
+	ErasePatient(ctx context.Context, p models.Patient) error
+	AppendAudit(ctx context.Context, e models.AuditEntry) error
+	CreateReport(ctx context.Context, r models.Report) error
+	ReportByTokenHash(ctx context.Context, hash string) (models.Report, error)
+	RevokeReport(ctx context.Context, patientID, id string, now time.Time) error
+}
+
+// insightsOf computes a patient's insights over [from, to] (local dates;
+// empty means the last 30 days) from everything held about them.
+func insightsOf(recs models.PatientRecords, plan *models.Plan, from, to string, now time.Time) (models.Insights, error) {
+	loc := recs.Patient.Location()
+	today := models.LocalDateOf(now, loc)
+	if to == "" {
+		to = today
+	}
+	if from == "" {
+		t, err := time.Parse(time.DateOnly, to)
+		if err != nil {
+			return models.Insights{}, invalid("to", "must be a date as YYYY-MM-DD")
+		}
+		from = t.AddDate(0, 0, -29).Format(time.DateOnly)
+	}
+	return models.ComputeInsights(models.InsightsInput{
+		From: from, To: to, Today: today, Logs: recs.PainLogs, Sessions: recs.Sessions,
+		Plan: plan, Reminders: recs.Reminders, Loc: loc,
+	})
+}
+
+// patientRecords reads everything about the request's patient and their
+// open plan, if any.
+func patientRecords(c *fiber.Ctx, s recordStore, patientID string) (models.PatientRecords, *models.Plan, error) {
+	recs, err := s.RecordsOf(c.UserContext(), patientID)
+	if err != nil {
+		return recs, nil, err
+	}
+	for _, p := range recs.Plans {
+		if p.Status != models.PlanCompleted {
+			return recs, &p, nil
+		}
+	}
+	return recs, nil, nil
+}
+
+// handleInsights answers ?from&to (local dates, by default the last 30
+// days) with the patient's progress figures, each with the number of data
+// points it rests on.
+func handleInsights(s recordStore, now func() time.Time) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if err := onlyQueryParams(c, "from", "to"); err != nil {
+			return err
+		}
+		recs, plan, err := patientRecords(c, s, patientID(c))
+		if err != nil {
+			return err
+		}
+		in, err := insightsOf(recs, plan, c.Query("from"), c.Query("to"), stamp(now))
+		if err != nil {
+			return err
+		}
+		return c.JSON(toInsightsJSON(in))
+	}
+}

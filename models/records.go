@@ -1,0 +1,68 @@
+package models
+
+import "time"
+
+// Audit actions.
+const (
+	AuditSignIn       = "sign_in"
+	AuditSignInFailed = "sign_in_failed"
+	AuditExport       = "export"
+	AuditErasure      = "erasure"
+	AuditReportRead   = "report_read"
+	AuditReportCreate = "report_create"
+	AuditReportRevoke = "report_revoke"
+)
+
+// AuditEntry records who did what to whose data, when, and how it went. It
+// never carries health data: no scores, notes, conditions or answers, only
+// ids and the action's name.
+type AuditEntry struct {
+	ID string    `bson:"_id"`
+	At time.Time `bson:"at"`
+	// Subject is the patient whose data was touched.
+	Subject string `bson:"subject"`
+	// Actor is who acted: "patient", or "report:<id>" for a share link.
+	Actor   string `bson:"actor"`
+	Action  string `bson:"action"`
+	Outcome string `bson:"outcome"`
+	// Detail is a short, health-free note such as an export's format.
+	Detail    string `bson:"detail,omitempty"`
+	RequestID string `bson:"request_id,omitempty"`
+}
+
+// Report is a share link to a clinician report. Only the hash of its token
+// is kept; the link itself exists only in the patient's hands.
+type Report struct {
+	ID        string     `bson:"_id"`
+	PatientID string     `bson:"patient_id"`
+	TokenHash string     `bson:"token_hash"`
+	From      string     `bson:"from"`
+	To        string     `bson:"to"`
+	CreatedAt time.Time  `bson:"created_at"`
+	ExpiresAt time.Time  `bson:"expires_at"`
+	RevokedAt *time.Time `bson:"revoked_at,omitempty"`
+}
+
+// Report limits.
+const (
+	MaxReportValidity     = 30 * 24 * time.Hour
+	DefaultReportValidity = 7 * 24 * time.Hour
+)
+
+// Live reports whether the link can be read at now.
+func (r Report) Live(now time.Time) bool {
+	return r.RevokedAt == nil && now.Before(r.ExpiresAt)
+}
+
+// PatientRecords is everything held about one patient.
+type PatientRecords struct {
+	Patient    Patient
+	PainLogs   []PainLog
+	Screenings []Screening
+	Plans      []Plan
+	Sessions   []Session
+	Reminders  []Reminder
+	Devices    []Device
+	Reports    []Report
+	Audit      []AuditEntry
+}
