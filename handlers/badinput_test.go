@@ -119,6 +119,7 @@ func bodyEndpoints(logID, planID, sessionID string) []bodyEndpoint {
 				{"valid for 31 days", map[string]any{"valid_days": 31}, "valid_days"},
 				{"ends before it starts", map[string]any{"from": "2026-11-22", "to": "2026-11-01"}, "to"},
 				{"not a date", map[string]any{"from": "1 Nov"}, "from"},
+				{"367 days", map[string]any{"from": "2025-11-21", "to": "2026-11-22"}, "to"},
 			}},
 		{method: "POST", path: "/v1/screening", auth: true,
 			valid:  allNo(),

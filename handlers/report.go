@@ -65,6 +65,13 @@ func handleCreateReport(s recordStore, now func() time.Time) fiber.Handler {
 		}
 		var probs models.Problems
 		from, to = dateRange(&probs, from, to)
+		if f, err := time.Parse(time.DateOnly, from); err == nil && len(probs) == 0 {
+			// The report's figures are insights over the period, which
+			// span at most MaxInsightsDays days, both ends included.
+			if last, _ := time.Parse(time.DateOnly, to); last.Sub(f) >= models.MaxInsightsDays*24*time.Hour {
+				probs.Add("to", "must be less than %d days after from", models.MaxInsightsDays)
+			}
+		}
 		if err := probs.Err(); err != nil {
 			return err
 		}
