@@ -380,6 +380,32 @@ func dateRange(probs *models.Problems, from, to string) (string, string) {
 	return from, to
 }
 
+// instantWindow reads ?from&to (RFC 3339 instants, defaulting to defFrom
+// and defTo) and ?limit for a listing by time, and caps the window at maxSpan.
+func instantWindow(c *fiber.Ctx, defFrom, defTo time.Time, maxSpan time.Duration) (from, to time.Time, limit int, err error) {
+	if err := onlyQueryParams(c, "from", "to", "limit"); err != nil {
+		return from, to, 0, err
+	}
+	var probs models.Problems
+	from, to = defFrom, defTo
+	if q := c.Query("from"); q != "" {
+		from = parseInstant(&probs, "from", q)
+	}
+	if q := c.Query("to"); q != "" {
+		to = parseInstant(&probs, "to", q)
+	}
+	limit = pageSize(&probs, c.Query("limit"))
+	if len(probs) == 0 {
+		switch {
+		case !to.After(from):
+			probs.Add("to", "must be after from")
+		case to.Sub(from) > maxSpan:
+			probs.Add("to", "must be at most %d days after from", int(maxSpan.Hours()/24))
+		}
+	}
+	return from, to, limit, probs.Err()
+}
+
 // cursorJSON is the content of an opaque page cursor.
 type cursorJSON struct {
 	At time.Time `json:"t"`

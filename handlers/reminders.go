@@ -86,28 +86,9 @@ const maxReminderRange = 62 * 24 * time.Hour
 // by default the last 7 days and the next 7), past ones with their outcome.
 func handleListReminders(s reminderStore, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if err := onlyQueryParams(c, "from", "to", "limit"); err != nil {
-			return err
-		}
 		t := stamp(now)
-		var probs models.Problems
-		from, to := t.AddDate(0, 0, -7), t.AddDate(0, 0, 7)
-		if q := c.Query("from"); q != "" {
-			from = parseInstant(&probs, "from", q)
-		}
-		if q := c.Query("to"); q != "" {
-			to = parseInstant(&probs, "to", q)
-		}
-		limit := pageSize(&probs, c.Query("limit"))
-		if len(probs) == 0 {
-			switch {
-			case !to.After(from):
-				probs.Add("to", "must be after from")
-			case to.Sub(from) > maxReminderRange:
-				probs.Add("to", "must be at most %d days after from", int(maxReminderRange.Hours()/24))
-			}
-		}
-		if err := probs.Err(); err != nil {
+		from, to, limit, err := instantWindow(c, t.AddDate(0, 0, -7), t.AddDate(0, 0, 7), maxReminderRange)
+		if err != nil {
 			return err
 		}
 		p, err := s.PatientByID(c.UserContext(), patientID(c))

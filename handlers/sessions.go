@@ -140,28 +140,9 @@ func handleBookSession(s careStore, rp replanner, now func() time.Time) fiber.Ha
 // instants; by default from 90 days ago to a year ahead).
 func handleListSessions(s careStore, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if err := onlyQueryParams(c, "from", "to", "limit"); err != nil {
-			return err
-		}
 		t := stamp(now)
-		var probs models.Problems
-		from, to := t.AddDate(0, 0, -90), t.AddDate(1, 0, 0)
-		if q := c.Query("from"); q != "" {
-			from = parseInstant(&probs, "from", q)
-		}
-		if q := c.Query("to"); q != "" {
-			to = parseInstant(&probs, "to", q)
-		}
-		limit := pageSize(&probs, c.Query("limit"))
-		if len(probs) == 0 {
-			switch {
-			case !to.After(from):
-				probs.Add("to", "must be after from")
-			case to.Sub(from) > 3*maxRangeDays*24*time.Hour:
-				probs.Add("to", "must be at most %d days after from", 3*maxRangeDays)
-			}
-		}
-		if err := probs.Err(); err != nil {
+		from, to, limit, err := instantWindow(c, t.AddDate(0, 0, -90), t.AddDate(1, 0, 0), 3*maxRangeDays*24*time.Hour)
+		if err != nil {
 			return err
 		}
 		sessions, err := s.ListSessions(c.UserContext(), models.SessionQuery{PatientID: patientID(c), From: from, To: to, Limit: limit})
