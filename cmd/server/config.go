@@ -112,7 +112,7 @@ func (c config) LogValue() slog.Value {
 		slog.String("jwt_secret", secret),
 		slog.String("log_level", c.LogLevel.String()),
 		slog.String("push", c.pushTarget()),
-		slog.Duration("dispatch_interval", c.DispatchInterval),
+		slog.String("dispatch_interval", c.DispatchInterval.String()),
 	)
 }
 
