@@ -80,16 +80,9 @@ func (s *Store) Plan(ctx context.Context, patientID, id string) (models.Plan, er
 // SavePlan replaces a plan if it has not changed since it was read (its
 // updated_at is still prev): two edits cannot silently overwrite each other.
 func (s *Store) SavePlan(ctx context.Context, p models.Plan, prev time.Time) error {
-	res, err := s.db.Collection(colPlans).ReplaceOne(ctx, bson.D{
+	return s.replaceIf(ctx, colPlans, bson.D{
 		{Key: "_id", Value: p.ID}, {Key: "patient_id", Value: p.PatientID}, {Key: "updated_at", Value: prev},
-	}, toPlanDoc(p))
-	if err != nil {
-		return mapErr(err, "plan")
-	}
-	if res.MatchedCount == 0 {
-		return models.Errorf(models.ErrConflict, "the plan changed meanwhile; fetch it and try again")
-	}
-	return nil
+	}, toPlanDoc(p), "the plan changed meanwhile; fetch it and try again")
 }
 
 // CreateSession stores a booked session.
@@ -109,17 +102,10 @@ func (s *Store) Session(ctx context.Context, patientID, id string) (models.Sessi
 // what was read: of two requests completing one session, one wins and the
 // other sees a conflict, so completion is recorded once.
 func (s *Store) SaveSession(ctx context.Context, ss models.Session, prevStatus models.SessionStatus, prev time.Time) error {
-	res, err := s.db.Collection(colSessions).ReplaceOne(ctx, bson.D{
+	return s.replaceIf(ctx, colSessions, bson.D{
 		{Key: "_id", Value: ss.ID}, {Key: "patient_id", Value: ss.PatientID},
 		{Key: "status", Value: prevStatus}, {Key: "updated_at", Value: prev},
-	}, ss)
-	if err != nil {
-		return mapErr(err, "session")
-	}
-	if res.MatchedCount == 0 {
-		return models.Errorf(models.ErrConflict, "the session changed meanwhile; fetch it and try again")
-	}
-	return nil
+	}, ss, "the session changed meanwhile; fetch it and try again")
 }
 
 // ListSessions returns sessions starting in [From, To), earliest first.

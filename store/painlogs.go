@@ -54,18 +54,9 @@ func (s *Store) PainLog(ctx context.Context, patientID, clientID string) (models
 // UpdatePainLog replaces a live entry if it has not changed since it was
 // read (its updated_at is still prev), so two edits cannot silently overwrite each other.
 func (s *Store) UpdatePainLog(ctx context.Context, l models.PainLog, prev time.Time) error {
-	res, err := s.db.Collection(colPainLogs).ReplaceOne(ctx, bson.D{
-		{Key: "_id", Value: l.ID},
-		{Key: "deleted", Value: false},
-		{Key: "updated_at", Value: prev},
-	}, l)
-	if err != nil {
-		return mapErr(err, "pain log")
-	}
-	if res.MatchedCount == 0 {
-		return models.Errorf(models.ErrConflict, "the pain log changed or was deleted meanwhile; fetch it and try again")
-	}
-	return nil
+	return s.replaceIf(ctx, colPainLogs, bson.D{
+		{Key: "_id", Value: l.ID}, {Key: "deleted", Value: false}, {Key: "updated_at", Value: prev},
+	}, l, "the pain log changed or was deleted meanwhile; fetch it and try again")
 }
 
 // DeletePainLog turns a patient's entry into a tombstone: the health data

@@ -247,17 +247,10 @@ func (s *Store) Reminder(ctx context.Context, patientID, id string) (models.Remi
 // SaveReminder writes a patient's change (done, snooze) if the reminder is
 // still as read: not claimed meanwhile by a dispatcher, not changed by another request.
 func (s *Store) SaveReminder(ctx context.Context, r models.Reminder, prevStatus models.ReminderStatus, prev time.Time) error {
-	res, err := s.db.Collection(colReminders).ReplaceOne(ctx, bson.D{
+	return s.replaceIf(ctx, colReminders, bson.D{
 		{Key: "_id", Value: r.ID}, {Key: "patient_id", Value: r.PatientID},
 		{Key: "status", Value: prevStatus}, {Key: "updated_at", Value: prev},
-	}, r)
-	if err != nil {
-		return mapErr(err, "reminder")
-	}
-	if res.MatchedCount == 0 {
-		return models.Errorf(models.ErrConflict, "the reminder is being sent or changed right now; try again")
-	}
-	return nil
+	}, r, "the reminder is being sent or changed right now; try again")
 }
 
 // FCMPausedUntil returns until when every dispatcher holds back sends after

@@ -169,6 +169,20 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 	return nil
 }
 
+// replaceIf replaces the document matching filter with doc, and reports a
+// conflict when none matches: the optimistic-concurrency write of a
+// read-change-write, whose filter pins what was read.
+func (s *Store) replaceIf(ctx context.Context, col string, filter bson.D, doc any, conflict string) error {
+	res, err := s.db.Collection(col).ReplaceOne(ctx, filter, doc)
+	if err != nil {
+		return mapErr(err, col)
+	}
+	if res.MatchedCount == 0 {
+		return models.Errorf(models.ErrConflict, "%s", conflict)
+	}
+	return nil
+}
+
 // mapErr turns driver errors into application errors: a missing document is
 // not found, a duplicate key is a conflict, anything else stays internal.
 func mapErr(err error, what string) error {
