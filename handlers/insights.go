@@ -12,6 +12,7 @@ import (
 type recordStore interface {
 	PatientByID(ctx context.Context, id string) (models.Patient, error)
 	RecordsOf(ctx context.Context, patientID string) (models.PatientRecords, error)
+	ProgressOf(ctx context.Context, patientID string) (models.PatientRecords, error)
 	CurrentPlan(ctx context.Context, patientID string) (models.Plan, error)
 	ErasePatient(ctx context.Context, p models.Patient) error
 	AppendAudit(ctx context.Context, e models.AuditEntry) error
@@ -41,19 +42,14 @@ func insightsOf(recs models.PatientRecords, plan *models.Plan, from, to string, 
 	})
 }
 
-// patientRecords reads everything about the request's patient and their
-// open plan, if any.
-func patientRecords(c *fiber.Ctx, s recordStore, patientID string) (models.PatientRecords, *models.Plan, error) {
-	recs, err := s.RecordsOf(c.UserContext(), patientID)
-	if err != nil {
-		return recs, nil, err
-	}
+// openPlan returns the plan of recs that is not completed, or nil.
+func openPlan(recs models.PatientRecords) *models.Plan {
 	for _, p := range recs.Plans {
 		if p.Status != models.PlanCompleted {
-			return recs, &p, nil
+			return &p
 		}
 	}
-	return recs, nil, nil
+	return nil
 }
 
 // handleInsights answers ?from&to (local dates, by default the last 30
@@ -64,11 +60,11 @@ func handleInsights(s recordStore, now func() time.Time) fiber.Handler {
 		if err := onlyQueryParams(c, "from", "to"); err != nil {
 			return err
 		}
-		recs, plan, err := patientRecords(c, s, patientID(c))
+		recs, err := s.ProgressOf(c.UserContext(), patientID(c))
 		if err != nil {
 			return err
 		}
-		in, err := insightsOf(recs, plan, c.Query("from"), c.Query("to"), stamp(now))
+		in, err := insightsOf(recs, openPlan(recs), c.Query("from"), c.Query("to"), stamp(now))
 		if err != nil {
 			return err
 		}

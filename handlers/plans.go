@@ -245,13 +245,13 @@ func handlePatchPlan(s careStore, rp replanner, now func() time.Time) fiber.Hand
 		if err := decodeBody(c, &req); err != nil {
 			return err
 		}
+		if _, err := uuid.Parse(c.Params("id")); err != nil {
+			return models.Errorf(models.ErrNotFound, "plan not found")
+		}
 		ctx, t := c.UserContext(), stamp(now)
 		p, err := s.PatientByID(ctx, patientID(c))
 		if err != nil {
 			return err
-		}
-		if _, err := uuid.Parse(c.Params("id")); err != nil {
-			return models.Errorf(models.ErrNotFound, "plan not found")
 		}
 		plan, err := s.Plan(ctx, p.ID, c.Params("id"))
 		if err != nil {

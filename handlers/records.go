@@ -37,10 +37,11 @@ func handleExport(s recordStore, baseURL string, now func() time.Time) fiber.Han
 			return invalid("format", "must be json, csv or fhir")
 		}
 		t := stamp(now)
-		recs, plan, err := patientRecords(c, s, patientID(c))
+		recs, err := s.RecordsOf(c.UserContext(), patientID(c))
 		if err != nil {
 			return err
 		}
+		plan := openPlan(recs)
 		if err := audit(c, s, t, recs.Patient.ID, "patient", models.AuditExport, format); err != nil {
 			return err
 		}

@@ -133,13 +133,14 @@ func handleReportPage(s recordStore, now func() time.Time) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		recs, plan, err := patientRecords(c, s, rep.PatientID)
+		recs, err := s.ProgressOf(c.UserContext(), rep.PatientID)
 		if models.ErrorCode(err) == models.ErrNotFound {
 			return c.Status(fiber.StatusNotFound).SendString(notFoundPage)
 		}
 		if err != nil {
 			return err
 		}
+		plan := openPlan(recs)
 		in, err := insightsOf(recs, plan, rep.From, rep.To, t)
 		if err != nil {
 			return err

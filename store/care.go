@@ -73,8 +73,8 @@ func (s *Store) CurrentPlan(ctx context.Context, patientID string) (models.Plan,
 // Plan returns one of a patient's plans.
 func (s *Store) Plan(ctx context.Context, patientID, id string) (models.Plan, error) {
 	var d planDoc
-	err := s.db.Collection(colPlans).FindOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "patient_id", Value: patientID}}).Decode(&d)
-	return d.Plan, mapErr(err, "plan")
+	err := s.findOwned(ctx, colPlans, patientID, id, &d, "plan")
+	return d.Plan, err
 }
 
 // SavePlan replaces a plan if it has not changed since it was read (its
@@ -94,8 +94,8 @@ func (s *Store) CreateSession(ctx context.Context, ss models.Session) error {
 // Session returns one of a patient's sessions; another patient's is not found.
 func (s *Store) Session(ctx context.Context, patientID, id string) (models.Session, error) {
 	var ss models.Session
-	err := s.db.Collection(colSessions).FindOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "patient_id", Value: patientID}}).Decode(&ss)
-	return ss, mapErr(err, "session")
+	err := s.findOwned(ctx, colSessions, patientID, id, &ss, "session")
+	return ss, err
 }
 
 // SaveSession replaces a session if its status and updated_at are still

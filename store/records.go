@@ -55,44 +55,58 @@ func (s *Store) RevokeReport(ctx context.Context, patientID, id string, now time
 	return nil
 }
 
-// RecordsOf reads everything the store holds about a patient, for an
-// export: every collection that has the patient's id.
-func (s *Store) RecordsOf(ctx context.Context, patientID string) (models.PatientRecords, error) {
+// ProgressOf reads what a patient's progress is computed from: the
+// patient, pain logs, sessions, plans and reminders. Insights and the
+// clinician report need no more, so they do not read the rest.
+func (s *Store) ProgressOf(ctx context.Context, patientID string) (models.PatientRecords, error) {
 	var r models.PatientRecords
 	p, err := s.PatientByID(ctx, patientID)
 	if err != nil {
 		return r, err
 	}
 	r.Patient = p
-	byPatient := bson.D{{Key: "patient_id", Value: patientID}}
-	for _, q := range []struct {
-		col string
-		dst any
-	}{
-		{colPainLogs, &r.PainLogs}, {colScreenings, &r.Screenings}, {colSessions, &r.Sessions},
-		{colReminders, &r.Reminders}, {colDevices, &r.Devices}, {colReports, &r.Reports},
-	} {
-		cur, err := s.db.Collection(q.col).Find(ctx, byPatient)
-		if err != nil {
-			return r, mapErr(err, q.col)
-		}
-		if err := cur.All(ctx, q.dst); err != nil {
-			return r, mapErr(err, q.col)
-		}
+	if err := s.readByPatient(ctx, patientID, colPainLogs, &r.PainLogs); err != nil {
+		return r, err
 	}
-	cur, err := s.db.Collection(colPlans).Find(ctx, byPatient)
-	if err != nil {
-		return r, mapErr(err, colPlans)
+	if err := s.readByPatient(ctx, patientID, colSessions, &r.Sessions); err != nil {
+		return r, err
+	}
+	if err := s.readByPatient(ctx, patientID, colReminders, &r.Reminders); err != nil {
+		return r, err
 	}
 	var plans []planDoc
-	if err := cur.All(ctx, &plans); err != nil {
-		return r, mapErr(err, colPlans)
+	if err := s.readByPatient(ctx, patientID, colPlans, &plans); err != nil {
+		return r, err
 	}
 	for _, d := range plans {
 		r.Plans = append(r.Plans, d.Plan)
 	}
+	return r, nil
+}
+
+// RecordsOf reads everything the store holds about a patient, for an
+// export: every collection that has the patient's id, and the audit trail.
+func (s *Store) RecordsOf(ctx context.Context, patientID string) (models.PatientRecords, error) {
+	r, err := s.ProgressOf(ctx, patientID)
+	if err != nil {
+		return r, err
+	}
+	for col, dst := range map[string]any{colScreenings: &r.Screenings, colDevices: &r.Devices, colReports: &r.Reports} {
+		if err := s.readByPatient(ctx, patientID, col, dst); err != nil {
+			return r, err
+		}
+	}
 	r.Audit, err = s.AuditOf(ctx, patientID)
 	return r, err
+}
+
+// readByPatient decodes every document of col that belongs to patientID into dst.
+func (s *Store) readByPatient(ctx context.Context, patientID, col string, dst any) error {
+	cur, err := s.db.Collection(col).Find(ctx, bson.D{{Key: "patient_id", Value: patientID}})
+	if err != nil {
+		return mapErr(err, col)
+	}
+	return mapErr(cur.All(ctx, dst), col)
 }
 
 // ErasePatient deletes everything held about a patient except the audit

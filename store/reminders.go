@@ -240,8 +240,8 @@ func (s *Store) ListReminders(ctx context.Context, q models.ReminderQuery) ([]mo
 // Reminder returns one of a patient's reminders.
 func (s *Store) Reminder(ctx context.Context, patientID, id string) (models.Reminder, error) {
 	var r models.Reminder
-	err := s.db.Collection(colReminders).FindOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "patient_id", Value: patientID}}).Decode(&r)
-	return r, mapErr(err, "reminder")
+	err := s.findOwned(ctx, colReminders, patientID, id, &r, "reminder")
+	return r, err
 }
 
 // SaveReminder writes a patient's change (done, snooze) if the reminder is
@@ -320,6 +320,9 @@ func (s *Store) PatientsByID(ctx context.Context, ids []string) (map[string]mode
 // LoggedDays tells which of the patients logged pain on which local dates:
 // the keys are "<patient id>|<local date>".
 func (s *Store) LoggedDays(ctx context.Context, patientIDs, dates []string) (map[string]bool, error) {
+	if len(dates) == 0 {
+		return map[string]bool{}, nil
+	}
 	cur, err := s.db.Collection(colPainLogs).Find(ctx, bson.D{
 		{Key: "patient_id", Value: bson.D{{Key: "$in", Value: patientIDs}}},
 		{Key: "local_date", Value: bson.D{{Key: "$in", Value: dates}}},

@@ -169,6 +169,13 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 	return nil
 }
 
+// findOwned decodes into dst the document of col with id that belongs to
+// patientID: another patient's id is simply not found.
+func (s *Store) findOwned(ctx context.Context, col, patientID, id string, dst any, what string) error {
+	err := s.db.Collection(col).FindOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "patient_id", Value: patientID}}).Decode(dst)
+	return mapErr(err, what)
+}
+
 // replaceIf replaces the document matching filter with doc, and reports a
 // conflict when none matches: the optimistic-concurrency write of a
 // read-change-write, whose filter pins what was read.
