@@ -31,6 +31,7 @@ var statusOf = map[string]int{
 	models.ErrUnauthorized: http.StatusUnauthorized,
 	models.ErrForbidden:    http.StatusForbidden,
 	models.ErrRateLimited:  http.StatusTooManyRequests,
+	models.ErrUnavailable:  http.StatusServiceUnavailable,
 	models.ErrInternal:     http.StatusInternalServerError,
 }
 
@@ -44,7 +45,7 @@ var codeOf = map[int]string{
 	http.StatusRequestEntityTooLarge: "too_large",
 	http.StatusUnsupportedMediaType:  "unsupported_media_type",
 	http.StatusTooManyRequests:       models.ErrRateLimited,
-	http.StatusServiceUnavailable:    "unavailable",
+	http.StatusServiceUnavailable:    models.ErrUnavailable,
 }
 
 // errorHandler answers every error as application/problem+json. Only

@@ -16,7 +16,10 @@ const (
 	ErrUnauthorized = "unauthorized"
 	ErrForbidden    = "forbidden"
 	ErrRateLimited  = "rate_limited"
-	ErrInternal     = "internal"
+	// ErrUnavailable: a dependency (the database) cannot be reached right
+	// now; the caller should retry after RetryAfter.
+	ErrUnavailable = "unavailable"
+	ErrInternal    = "internal"
 )
 
 // FieldError names one field of a request and what is wrong with it.

@@ -165,6 +165,34 @@ func (s *Store) insertUnique(ctx context.Context, col string, docs []any) (map[i
 	return dup, nil
 }
 
+// ReleaseClaims gives back reminders a dispatcher claimed under lease but
+// did not send (it is shutting down), so that any dispatcher, this one
+// after a restart included, can claim them at once instead of after the
+// lease. The lease's claim documents go first: while they exist, a claim of
+// the same reminder in the same lease window is refused as a duplicate.
+// Only reminders still held under lease are changed, so a dispatcher that
+// lost its lease meanwhile gives back nothing. It returns how many it gave
+// back.
+func (s *Store) ReleaseClaims(ctx context.Context, lease string, ids []string, now time.Time) (int64, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	if _, err := s.db.Collection(colClaims).DeleteMany(ctx, bson.D{{Key: "lease_token", Value: lease}}); err != nil {
+		return 0, mapErr(err, "claims")
+	}
+	res, err := s.db.Collection(colReminders).UpdateMany(ctx, bson.D{
+		{Key: "lease_token", Value: lease}, {Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}},
+		{Key: "status", Value: models.ReminderClaimed},
+	}, bson.D{
+		{Key: "$set", Value: bson.D{{Key: "status", Value: models.ReminderPending}, {Key: "updated_at", Value: now}}},
+		{Key: "$unset", Value: bson.D{{Key: "lease_token", Value: ""}, {Key: "lease_until", Value: ""}}},
+	})
+	if err != nil {
+		return 0, mapErr(err, "reminders")
+	}
+	return res.ModifiedCount, nil
+}
+
 // DeleteExpiredClaims removes claim documents whose lease is long over.
 func (s *Store) DeleteExpiredClaims(ctx context.Context, before time.Time) (int64, error) {
 	res, err := s.db.Collection(colClaims).DeleteMany(ctx, bson.D{{Key: "expires_at", Value: bson.D{{Key: "$lt", Value: before}}}})

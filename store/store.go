@@ -6,10 +6,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
 
 	"github.com/backcare/backcare/models"
 )
@@ -73,7 +75,7 @@ func (s *Store) bulkWrite(ctx context.Context, col string, writes []mongo.WriteM
 
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error {
-	return s.db.RunCommand(ctx, bson.D{{Key: "ping", Value: 1}}).Err()
+	return mapErr(s.db.RunCommand(ctx, bson.D{{Key: "ping", Value: 1}}).Err(), "database")
 }
 
 // index is one index the store's queries rely on.
@@ -131,6 +133,7 @@ var indexes = map[string][]index{
 	},
 	colClaims: {
 		{name: "expires", keys: bson.D{{Key: "expires_at", Value: 1}}},
+		{name: "lease_token", keys: bson.D{{Key: "lease_token", Value: 1}}},
 	},
 	colPainLogs: {
 		{name: "patient_logged_at", keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "logged_at", Value: -1}, {Key: "_id", Value: -1}}},
@@ -191,7 +194,8 @@ func (s *Store) replaceIf(ctx context.Context, col string, filter bson.D, doc an
 }
 
 // mapErr turns driver errors into application errors: a missing document is
-// not found, a duplicate key is a conflict, anything else stays internal.
+// not found, a duplicate key is a conflict, an unreachable or silent
+// database is unavailable, anything else stays internal.
 func mapErr(err error, what string) error {
 	switch {
 	case err == nil:
@@ -200,9 +204,27 @@ func mapErr(err error, what string) error {
 		return models.Errorf(models.ErrNotFound, "%s not found", what)
 	case mongo.IsDuplicateKeyError(err):
 		return models.Errorf(models.ErrConflict, "%s already exists", what)
+	case unreachable(err):
+		// The driver's text stays in the chain for the log; the caller is
+		// told only that the database is away.
+		return fmt.Errorf("%s: %v: %w", what, err, &models.Error{
+			Code: models.ErrUnavailable, Message: "the database cannot be reached right now; try again shortly",
+			RetryAfter: unavailableRetryAfter,
+		})
 	default:
 		return fmt.Errorf("%s: %w", what, err)
 	}
+}
+
+// unavailableRetryAfter is the wait suggested to callers while the database
+// is away: about one server-selection attempt of the driver.
+const unavailableRetryAfter = 5 * time.Second
+
+// unreachable reports whether err means the database could not be reached
+// or did not answer in time, rather than that it refused the operation.
+func unreachable(err error) bool {
+	return mongo.IsNetworkError(err) || mongo.IsTimeout(err) ||
+		errors.As(err, &topology.ServerSelectionError{}) || errors.Is(err, topology.ErrTopologyClosed)
 }
 
 func upsertReturnAfter() options.Lister[options.FindOneAndUpdateOptions] {

@@ -37,10 +37,18 @@ type Engine struct {
 	done   chan error
 }
 
-// Start runs the engine on a loopback port with its files under dir, which
-// is created if needed and keeps the data across restarts. logger receives
-// the engine's own logs; they are many, so pass one at warn level or above.
+// Start runs the engine on a free loopback port with its files under dir,
+// which is created if needed and keeps the data across restarts. logger
+// receives the engine's own logs; they are many, so pass one at warn level
+// or above.
 func Start(ctx context.Context, dir string, logger *slog.Logger) (*Engine, error) {
+	return StartAt(ctx, dir, "127.0.0.1:0", logger)
+}
+
+// StartAt is Start listening on addr (host:port): a fixed address lets a
+// client reconnect to an engine that is stopped and started again, as
+// fault tests do.
+func StartAt(ctx context.Context, dir, addr string, logger *slog.Logger) (*Engine, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("embedded engine dir: %w", err)
@@ -49,7 +57,7 @@ func Start(ctx context.Context, dir string, logger *slog.Logger) (*Engine, error
 		return nil, fmt.Errorf("embedded engine dir: %w", err)
 	}
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener: ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
+		Listener: ferretdb.ListenerConfig{TCP: addr},
 		Logger:   logger,
 		Handler:  "sqlite",
 		// The SQLite handler wants a directory URI that ends in a slash.
