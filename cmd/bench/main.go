@@ -99,8 +99,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	profile := flags.Bool("cpuprofile", false, "write a CPU profile of each scenario to .bench/cpu-<scenario>.prof")
 	child := flags.String("scenario", "", "run one scenario in this process (used by the runner)")
 	out := flags.String("out", "", "with -scenario: the file the rows are written to")
+	fakeFCM := flags.Bool("fcmfake", false, "serve an FCM fake until stdin closes (used by the scenarios)")
 	if err := flags.Parse(args); err != nil {
 		return err
+	}
+	if *fakeFCM {
+		return runFakeFCM(os.Stdin, stdout)
 	}
 	env := benchEnv{MongoURI: os.Getenv("MONGODB_URI"), Quick: *quick}
 	if *child != "" {
