@@ -20,8 +20,12 @@ type accountStore interface {
 	ClearLoginFailures(ctx context.Context, email string, now time.Time) error
 	CreateRefreshToken(ctx context.Context, t models.RefreshToken) error
 	UseRefreshToken(ctx context.Context, hash string, now time.Time) (models.RefreshToken, error)
-	RefreshFamilyOf(ctx context.Context, hash string) (string, error)
+	RefreshTokenByHash(ctx context.Context, hash string) (models.RefreshToken, error)
 	RevokeRefreshFamily(ctx context.Context, familyID string, now time.Time) error
+	RevokePatientRefreshTokens(ctx context.Context, patientID string, now time.Time) error
+	PatientByID(ctx context.Context, id string) (models.Patient, error)
+	SetPassword(ctx context.Context, patientID, hash string, now time.Time) error
+	auditStore
 }
 
 // maxLoginFailures is how many failed sign-ins an account gets per window
@@ -52,13 +56,18 @@ type tokenResponse struct {
 	ExpiresIn    int    `json:"expires_in"`
 }
 
-func handleRegister(s accountStore, signer *auth.Signer, params auth.Params, rp replanner, logger *slog.Logger, now func() time.Time) fiber.Handler {
+func handleRegister(s accountStore, signer *auth.Signer, params auth.Params, rl *rateLimiter, rp replanner, logger *slog.Logger, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req registerRequest
 		if err := decodeBody(c, &req); err != nil {
 			return err
 		}
 		p := models.NewPatient(uuid.NewString(), req.Email, req.Name, req.Timezone, stamp(now))
+		if p.Email != "" {
+			if err := rl.byAccount("register", p.Email, rl.limits.Register); err != nil {
+				return err
+			}
+		}
 		if req.Locale != "" {
 			p.Locale = req.Locale
 		}
@@ -89,7 +98,7 @@ func handleRegister(s accountStore, signer *auth.Signer, params auth.Params, rp 
 	}
 }
 
-func handleLogin(s accountStore, signer *auth.Signer, logger *slog.Logger, now func() time.Time) fiber.Handler {
+func handleLogin(s accountStore, signer *auth.Signer, rl *rateLimiter, logger *slog.Logger, now func() time.Time) fiber.Handler {
 	// An unknown email is checked against this hash, so that it costs the
 	// same time as a wrong password and the two cannot be told apart.
 	dummyHash, _ := auth.HashPassword(uuid.NewString(), auth.DefaultParams)
@@ -109,6 +118,9 @@ func handleLogin(s accountStore, signer *auth.Signer, logger *slog.Logger, now f
 				probs.Add("password", "is required")
 			}
 			return probs.Err()
+		}
+		if err := rl.byAccount("login", email, rl.limits.Login); err != nil {
+			return err
 		}
 		failures, windowEnd, err := s.LoginFailures(ctx, email, t)
 		if err != nil {
@@ -136,6 +148,13 @@ func handleLogin(s accountStore, signer *auth.Signer, logger *slog.Logger, now f
 				return err
 			}
 			logger.InfoContext(ctx, "sign-in failed", "request_id", requestID(c), "failures_in_window", n)
+			// A wrong guess at an unknown email touches nobody's account,
+			// so only the log has it.
+			if found {
+				if err := auditAccount(c, s, t, p.ID, models.AuditSignInFailed, "failed"); err != nil {
+					return err
+				}
+			}
 			if n >= maxLoginFailures {
 				return tooManyLogins(windowEnd.Sub(t))
 			}
@@ -146,6 +165,9 @@ func handleLogin(s accountStore, signer *auth.Signer, logger *slog.Logger, now f
 		}
 		tokens, err := startSession(ctx, s, signer, p.ID, uuid.NewString(), t)
 		if err != nil {
+			return err
+		}
+		if err := auditAccount(c, s, t, p.ID, models.AuditSignIn, "ok"); err != nil {
 			return err
 		}
 		logger.InfoContext(ctx, "signed in", "request_id", requestID(c), "patient_id", p.ID)
@@ -160,7 +182,7 @@ func tooManyLogins(wait time.Duration) error {
 
 // handleRefresh rotates a refresh token: the old one is spent, a new one of
 // the same family is issued. Presenting a spent token revokes the family.
-func handleRefresh(s accountStore, signer *auth.Signer, now func() time.Time) fiber.Handler {
+func handleRefresh(s accountStore, signer *auth.Signer, rl *rateLimiter, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req refreshRequest
 		if err := decodeBody(c, &req); err != nil {
@@ -169,8 +191,20 @@ func handleRefresh(s accountStore, signer *auth.Signer, now func() time.Time) fi
 		if req.RefreshToken == "" {
 			return invalid("refresh_token", "is required")
 		}
-		t := stamp(now)
-		old, err := s.UseRefreshToken(c.UserContext(), auth.HashOpaqueToken(req.RefreshToken), t)
+		t, hash := stamp(now), auth.HashOpaqueToken(req.RefreshToken)
+		// The account is counted before the token is spent, so that a
+		// refused refresh leaves the phone's token usable.
+		presented, err := s.RefreshTokenByHash(c.UserContext(), hash)
+		switch {
+		case models.ErrorCode(err) == models.ErrNotFound:
+		case err != nil:
+			return err
+		default:
+			if err := rl.byAccount("refresh", presented.PatientID, rl.limits.Refresh); err != nil {
+				return err
+			}
+		}
+		old, err := s.UseRefreshToken(c.UserContext(), hash, t)
 		if err != nil {
 			return err
 		}
@@ -193,18 +227,99 @@ func handleLogout(s accountStore, now func() time.Time) fiber.Handler {
 		if req.RefreshToken == "" {
 			return invalid("refresh_token", "is required")
 		}
-		family, err := s.RefreshFamilyOf(c.UserContext(), auth.HashOpaqueToken(req.RefreshToken))
+		presented, err := s.RefreshTokenByHash(c.UserContext(), auth.HashOpaqueToken(req.RefreshToken))
 		switch {
 		case models.ErrorCode(err) == models.ErrNotFound:
 		case err != nil:
 			return err
 		default:
-			if err := s.RevokeRefreshFamily(c.UserContext(), family, stamp(now)); err != nil {
+			if err := s.RevokeRefreshFamily(c.UserContext(), presented.FamilyID, stamp(now)); err != nil {
 				return err
 			}
 		}
 		return c.SendStatus(fiber.StatusNoContent)
 	}
+}
+
+type passwordChangeRequest struct {
+	CurrentPassword string `json:"current_password"`
+	NewPassword     string `json:"new_password"`
+}
+
+// handleChangePassword replaces the password after checking the current
+// one. Every refresh token of the patient is revoked, so a phone that was
+// signed in by someone else is signed out; this phone gets a new sign-in.
+// Wrong current passwords count as failed sign-ins, so this route cannot
+// be used to guess around the sign-in limit.
+func handleChangePassword(s accountStore, signer *auth.Signer, params auth.Params, now func() time.Time) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req passwordChangeRequest
+		if err := decodeBody(c, &req); err != nil {
+			return err
+		}
+		var probs models.Problems
+		if req.CurrentPassword == "" {
+			probs.Add("current_password", "is required")
+		}
+		if err := models.ValidatePassword(req.NewPassword); err != nil {
+			probs.Add("new_password", "%s", err)
+		}
+		if err := probs.Err(); err != nil {
+			return err
+		}
+		ctx, t := c.UserContext(), stamp(now)
+		p, err := s.PatientByID(ctx, patientID(c))
+		if err != nil {
+			return err
+		}
+		failures, windowEnd, err := s.LoginFailures(ctx, p.Email, t)
+		if err != nil {
+			return err
+		}
+		if failures >= maxLoginFailures {
+			return tooManyLogins(windowEnd.Sub(t))
+		}
+		ok, err := auth.CheckPassword(req.CurrentPassword, p.PasswordHash)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			n, err := s.RecordLoginFailure(ctx, p.Email, t)
+			if err != nil {
+				return err
+			}
+			if err := auditAccount(c, s, t, p.ID, models.AuditPasswordChange, "failed"); err != nil {
+				return err
+			}
+			if n >= maxLoginFailures {
+				return tooManyLogins(windowEnd.Sub(t))
+			}
+			return models.Errorf(models.ErrUnauthorized, "the current password is wrong; nothing was changed")
+		}
+		hash, err := auth.HashPassword(req.NewPassword, params)
+		if err != nil {
+			return err
+		}
+		if err := s.SetPassword(ctx, p.ID, hash, t); err != nil {
+			return err
+		}
+		if err := s.RevokePatientRefreshTokens(ctx, p.ID, t); err != nil {
+			return err
+		}
+		if err := auditAccount(c, s, t, p.ID, models.AuditPasswordChange, "ok"); err != nil {
+			return err
+		}
+		tokens, err := startSession(ctx, s, signer, p.ID, uuid.NewString(), t)
+		if err != nil {
+			return err
+		}
+		return c.JSON(tokens)
+	}
+}
+
+// auditAccount records an account event by the patient: ids and outcome only.
+func auditAccount(c *fiber.Ctx, s auditStore, now time.Time, patientID, action, outcome string) error {
+	return appendAudit(c, s, models.AuditEntry{At: now, Subject: patientID, Actor: "patient", Action: action, Outcome: outcome})
 }
 
 // startSession issues an access token and a new refresh token in family.

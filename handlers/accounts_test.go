@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"testing"
@@ -110,4 +111,85 @@ func TestAccessTokenRequired(t *testing.T) {
 	expectProblem(t, ts.do("GET", "/v1/me", access+"x", nil), http.StatusUnauthorized, "")
 	ts.now = ts.now.Add(16 * 60e9)
 	expectProblem(t, ts.do("GET", "/v1/me", access, nil), http.StatusUnauthorized, "")
+}
+
+func TestChangePassword(t *testing.T) {
+	ts := newTestServer(t)
+	access, refresh := ts.register("pw@example.com", "UTC")
+	otherPhone := ts.do("POST", "/v1/auth/login", "", map[string]any{"email": "pw@example.com", "password": "correct horse battery"}).json(t)
+
+	t.Run("bad input changes nothing", func(t *testing.T) {
+		before := ts.documents()
+		expectProblem(t, ts.do("POST", "/v1/me/password", access, map[string]any{"new_password": "long enough new one"}), http.StatusBadRequest, "current_password")
+		expectProblem(t, ts.do("POST", "/v1/me/password", access, map[string]any{"current_password": "correct horse battery", "new_password": "short"}), http.StatusBadRequest, "new_password")
+		expectProblem(t, ts.do("POST", "/v1/me/password", access, map[string]any{"current_password": "x", "new_password": "long enough new one", "patient_id": "p"}), http.StatusBadRequest, "patient_id")
+		expectProblem(t, ts.do("POST", "/v1/me/password", "", map[string]any{"current_password": "correct horse battery", "new_password": "long enough new one"}), http.StatusUnauthorized, "")
+		if after := ts.documents(); after != before {
+			t.Fatalf("documents %d -> %d", before, after)
+		}
+	})
+	t.Run("a wrong current password changes nothing", func(t *testing.T) {
+		r := ts.do("POST", "/v1/me/password", access, map[string]any{"current_password": "not the password", "new_password": "long enough new one"})
+		expectProblem(t, r, http.StatusUnauthorized, "")
+		ts.login("pw@example.com")
+	})
+	r := ts.do("POST", "/v1/me/password", access, map[string]any{"current_password": "correct horse battery", "new_password": "staple battery horse correct"})
+	if r.status != http.StatusOK || r.header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("change: %d %v %s", r.status, r.header, r.body)
+	}
+	fresh := r.json(t)["refresh_token"].(string)
+	t.Run("every earlier sign-in is revoked", func(t *testing.T) {
+		for _, old := range []string{refresh, otherPhone["refresh_token"].(string)} {
+			expectProblem(t, ts.do("POST", "/v1/auth/refresh", "", map[string]any{"refresh_token": old}), http.StatusUnauthorized, "")
+		}
+		if r := ts.do("POST", "/v1/auth/refresh", "", map[string]any{"refresh_token": fresh}); r.status != http.StatusOK {
+			t.Fatalf("the new sign-in: %d %s", r.status, r.body)
+		}
+	})
+	t.Run("only the new password signs in", func(t *testing.T) {
+		expectProblem(t, ts.do("POST", "/v1/auth/login", "", map[string]any{"email": "pw@example.com", "password": "correct horse battery"}), http.StatusUnauthorized, "")
+		if r := ts.do("POST", "/v1/auth/login", "", map[string]any{"email": "pw@example.com", "password": "staple battery horse correct"}); r.status != http.StatusOK {
+			t.Fatalf("login with the new password: %d %s", r.status, r.body)
+		}
+	})
+	t.Run("wrong current passwords count as failed sign-ins", func(t *testing.T) {
+		signIn := ts.do("POST", "/v1/auth/login", "", map[string]any{"email": "pw@example.com", "password": "staple battery horse correct"})
+		if signIn.status != http.StatusOK {
+			t.Fatalf("login: %d %s", signIn.status, signIn.body)
+		}
+		access := signIn.json(t)["access_token"].(string)
+		wrong := map[string]any{"current_password": "a wrong guess", "new_password": "long enough new one"}
+		for i := 1; i < maxLoginFailures; i++ {
+			expectProblem(t, ts.do("POST", "/v1/me/password", access, wrong), http.StatusUnauthorized, "")
+		}
+		expectProblem(t, ts.do("POST", "/v1/me/password", access, wrong), http.StatusTooManyRequests, "")
+		r := ts.do("POST", "/v1/auth/login", "", map[string]any{"email": "pw@example.com", "password": "staple battery horse correct"})
+		expectProblem(t, r, http.StatusTooManyRequests, "")
+	})
+	t.Run("each account event is audited without secrets", func(t *testing.T) {
+		me := ts.do("GET", "/v1/me", r.json(t)["access_token"].(string), nil)
+		if me.status != http.StatusOK {
+			t.Fatalf("GET /v1/me: %d %s", me.status, me.body)
+		}
+		entries, err := ts.store.AuditOf(context.Background(), me.json(t)["id"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int{}
+		for _, e := range entries {
+			got[e.Action+"/"+e.Outcome]++
+			if e.Actor != "patient" || e.Detail != "" || e.RequestID == "" {
+				t.Errorf("entry %+v: want actor patient, no detail, a request id", e)
+			}
+		}
+		want := map[string]int{
+			"sign_in/ok": 4, "sign_in_failed/failed": 1,
+			"password_change/failed": 1 + maxLoginFailures, "password_change/ok": 1,
+		}
+		for k, n := range want {
+			if got[k] != n {
+				t.Errorf("%s: %d entries, want %d (all: %v)", k, got[k], n, got)
+			}
+		}
+	})
 }

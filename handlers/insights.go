@@ -15,7 +15,7 @@ type recordStore interface {
 	ProgressOf(ctx context.Context, patientID string) (models.PatientRecords, error)
 	CurrentPlan(ctx context.Context, patientID string) (models.Plan, error)
 	ErasePatient(ctx context.Context, p models.Patient) error
-	AppendAudit(ctx context.Context, e models.AuditEntry) error
+	auditStore
 	CreateReport(ctx context.Context, r models.Report) error
 	ReportByTokenHash(ctx context.Context, hash string) (models.Report, error)
 	RevokeReport(ctx context.Context, patientID, id string, now time.Time) error

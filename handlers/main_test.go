@@ -43,7 +43,18 @@ type testServer struct {
 	sessions int
 }
 
-func newTestServer(t *testing.T) *testServer {
+// roomyLimits keep rate limits out of the way of tables that send hundreds
+// of requests from one address; ratelimit_test.go tests the limits.
+var roomyLimits = RateLimits{
+	Register: RouteLimits{PerIP: RateLimit{100_000, time.Hour}, PerAccount: RateLimit{100_000, time.Hour}},
+	Login:    RouteLimits{PerIP: RateLimit{100_000, time.Hour}, PerAccount: RateLimit{100_000, time.Hour}},
+	Refresh:  RouteLimits{PerIP: RateLimit{100_000, time.Hour}, PerAccount: RateLimit{100_000, time.Hour}},
+	Device:   RouteLimits{PerIP: RateLimit{100_000, time.Hour}, PerAccount: RateLimit{100_000, time.Hour}},
+}
+
+// newTestServer serves the API on a fresh database, with the fixed clock
+// ts.now; options change the dependencies before the server is made.
+func newTestServer(t *testing.T, options ...func(*Deps)) *testServer {
 	t.Helper()
 	signer, err := auth.NewSigner([]byte(strings.Repeat("k", 32)))
 	if err != nil {
@@ -52,12 +63,16 @@ func newTestServer(t *testing.T) *testServer {
 	db := storetest.NewDatabase(t)
 	ts := &testServer{t: t, store: storetest.New(db), db: db, now: testNow}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ts.app = NewServer(Deps{
+	d := Deps{
 		Store: ts.store, Signer: signer, Logger: logger,
 		Registry: prometheus.NewRegistry(), Now: func() time.Time { return ts.now }, PasswordParams: auth.DefaultParams,
 		Planner: jobs.NewMaterializer(jobs.MaterializeConfig{Store: ts.store, Logger: logger}),
-		BaseURL: "https://api.backcare.test",
-	})
+		BaseURL: "https://api.backcare.test", RateLimits: roomyLimits,
+	}
+	for _, o := range options {
+		o(&d)
+	}
+	ts.app = NewServer(d)
 	return ts
 }
 

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"regexp"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -92,6 +94,21 @@ func withRequestLog(logger *slog.Logger, metrics *httpMetrics, onError fiber.Err
 		}
 		logger.Log(c.UserContext(), level, "request", attrs...)
 		return nil
+	}
+}
+
+// withRecover turns a handler's panic into a plain 500: the stack goes to
+// the log, never to the client, and the server keeps serving.
+func withRecover(logger *slog.Logger) fiber.Handler {
+	return func(c *fiber.Ctx) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				logger.ErrorContext(c.UserContext(), "handler panic", "request_id", requestID(c),
+					"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				err = models.Errorf(models.ErrInternal, "internal error")
+			}
+		}()
+		return c.Next()
 	}
 }
 

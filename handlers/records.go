@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"context"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -16,13 +17,20 @@ type eraseRequest struct {
 	Password string `json:"password"`
 }
 
-// audit appends an entry to the trail. A failed write fails the request:
-// an export or erasure that leaves no trace must not happen.
-func audit(c *fiber.Ctx, s recordStore, now time.Time, subject, actor, action, detail string) error {
-	return s.AppendAudit(c.UserContext(), models.AuditEntry{
-		ID: uuid.NewString(), At: now, Subject: subject, Actor: actor, Action: action,
-		Outcome: "ok", Detail: detail, RequestID: requestID(c),
-	})
+type auditStore interface {
+	AppendAudit(ctx context.Context, e models.AuditEntry) error
+}
+
+// audit appends a successful action to the trail. A failed write fails the
+// request: an export or erasure that leaves no trace must not happen.
+func audit(c *fiber.Ctx, s auditStore, now time.Time, subject, actor, action, detail string) error {
+	return appendAudit(c, s, models.AuditEntry{At: now, Subject: subject, Actor: actor, Action: action, Outcome: "ok", Detail: detail})
+}
+
+// appendAudit gives e its id and the request's id and appends it.
+func appendAudit(c *fiber.Ctx, s auditStore, e models.AuditEntry) error {
+	e.ID, e.RequestID = uuid.NewString(), requestID(c)
+	return s.AppendAudit(c.UserContext(), e)
 }
 
 // handleExport answers ?format=json (everything held about the patient),

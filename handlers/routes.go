@@ -32,23 +32,30 @@ type route struct {
 func routes(d Deps) []route {
 	s, now := d.Store, d.Now
 	rp := replanner{planner: d.Planner, logger: d.Logger}
+	rl := &rateLimiter{limits: d.RateLimits, counts: newLimiter(now), clientIP: clientIPFunc(d.TrustedProxies)}
+	lim := d.RateLimits
 	return []route{
 		{fiber.MethodGet, "/healthz", policyPublic, handleHealthz()},
 		{fiber.MethodGet, "/readyz", policyPublic, handleReadyz(s)},
 		{fiber.MethodGet, "/metrics", policyPublic, adaptor.HTTPHandler(promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{}))},
 		{fiber.MethodGet, "/openapi.yaml", policyPublic, handleOpenAPI()},
 
-		{fiber.MethodPost, "/v1/auth/register", policyPublicNoStore, handleRegister(s, d.Signer, d.PasswordParams, rp, d.Logger, now)},
-		{fiber.MethodPost, "/v1/auth/login", policyPublicNoStore, handleLogin(s, d.Signer, d.Logger, now)},
-		{fiber.MethodPost, "/v1/auth/refresh", policyPublicNoStore, handleRefresh(s, d.Signer, now)},
+		{fiber.MethodPost, "/v1/auth/register", policyPublicNoStore,
+			rl.limitByIP("register", lim.Register, handleRegister(s, d.Signer, d.PasswordParams, rl, rp, d.Logger, now))},
+		{fiber.MethodPost, "/v1/auth/login", policyPublicNoStore,
+			rl.limitByIP("login", lim.Login, handleLogin(s, d.Signer, rl, d.Logger, now))},
+		{fiber.MethodPost, "/v1/auth/refresh", policyPublicNoStore,
+			rl.limitByIP("refresh", lim.Refresh, handleRefresh(s, d.Signer, rl, now))},
 		{fiber.MethodPost, "/v1/auth/logout", policyPublicNoStore, handleLogout(s, now)},
 
 		{fiber.MethodGet, "/v1/me", policyPatient, handleGetMe(s)},
 		{fiber.MethodPatch, "/v1/me", policyPatient, handlePatchMe(s, rp, now)},
 		{fiber.MethodDelete, "/v1/me", policyPatient, handleErase(s, now)},
 		{fiber.MethodGet, "/v1/me/export", policyPatient, handleExport(s, d.BaseURL, now)},
+		{fiber.MethodPost, "/v1/me/password", policyPatient, handleChangePassword(s, d.Signer, d.PasswordParams, now)},
 
-		{fiber.MethodPost, "/v1/devices", policyPatient, handleRegisterDevice(s, d.Logger, now)},
+		{fiber.MethodPost, "/v1/devices", policyPatient,
+			rl.limitByIP("device", lim.Device, handleRegisterDevice(s, rl, d.Logger, now))},
 		{fiber.MethodGet, "/v1/devices", policyPatient, handleListDevices(s)},
 		{fiber.MethodDelete, "/v1/devices/:id", policyPatient, handleDeleteDevice(s)},
 

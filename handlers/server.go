@@ -5,9 +5,12 @@ package handlers
 import (
 	"context"
 	"log/slog"
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/cors"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/backcare/backcare/auth"
@@ -41,6 +44,14 @@ type Deps struct {
 	BaseURL string
 	// RequestTimeout bounds each request, database calls included.
 	RequestTimeout time.Duration
+	// TrustedProxies may name the client in X-Forwarded-For; see clientIPFunc.
+	TrustedProxies []netip.Prefix
+	// CORSOrigins are the web origins that may call the API from a browser.
+	// None by default: the phone app is not a browser, and the report page
+	// is served from this origin.
+	CORSOrigins []string
+	// RateLimits default to DefaultRateLimits.
+	RateLimits RateLimits
 }
 
 // BodyLimit is the largest request body accepted; the largest real one, a
@@ -52,6 +63,9 @@ func NewServer(d Deps) *fiber.App {
 	if d.RequestTimeout == 0 {
 		d.RequestTimeout = 10 * time.Second
 	}
+	if d.RateLimits == (RateLimits{}) {
+		d.RateLimits = DefaultRateLimits
+	}
 	onError := errorHandler(d.Logger)
 	app := fiber.New(fiber.Config{
 		AppName:               "backcare",
@@ -62,7 +76,18 @@ func NewServer(d Deps) *fiber.App {
 		WriteTimeout:          15 * time.Second,
 		IdleTimeout:           60 * time.Second,
 	})
-	app.Use(withRequestLog(d.Logger, newHTTPMetrics(d.Registry), onError), withDeadline(d.RequestTimeout))
+	app.Use(withRequestLog(d.Logger, newHTTPMetrics(d.Registry), onError), withRecover(d.Logger), withDeadline(d.RequestTimeout))
+	if len(d.CORSOrigins) > 0 {
+		// Bearer tokens travel in a header, not in cookies, so credentials
+		// are never allowed, and origins are listed, never "*".
+		app.Use(cors.New(cors.Config{
+			AllowOrigins:  strings.Join(d.CORSOrigins, ","),
+			AllowMethods:  "GET,POST,PUT,PATCH,DELETE",
+			AllowHeaders:  "Authorization,Content-Type,X-Request-Id",
+			ExposeHeaders: "Retry-After,X-Request-Id",
+			MaxAge:        600,
+		}))
+	}
 	for _, r := range routes(d) {
 		handlers := []fiber.Handler{}
 		if r.policy == policyPatient {

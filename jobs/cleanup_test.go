@@ -30,10 +30,10 @@ func TestCleanupDeletesOnlyWhatExpired(t *testing.T) {
 	if err := job.RunOnce(ctx, now); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RefreshFamilyOf(ctx, "old"); models.ErrorCode(err) != models.ErrNotFound {
+	if _, err := s.RefreshTokenByHash(ctx, "old"); models.ErrorCode(err) != models.ErrNotFound {
 		t.Fatalf("expired token still there: %v", err)
 	}
-	if _, err := s.RefreshFamilyOf(ctx, "live"); err != nil {
+	if _, err := s.RefreshTokenByHash(ctx, "live"); err != nil {
 		t.Fatalf("live token deleted: %v", err)
 	}
 	if n, _, _ := s.LoginFailures(ctx, "a@example.com", now.Add(-time.Hour)); n != 0 {

@@ -6,11 +6,13 @@ import "time"
 const (
 	AuditSignIn       = "sign_in"
 	AuditSignInFailed = "sign_in_failed"
-	AuditExport       = "export"
-	AuditErasure      = "erasure"
-	AuditReportRead   = "report_read"
-	AuditReportCreate = "report_create"
-	AuditReportRevoke = "report_revoke"
+	// AuditPasswordChange is recorded for a change and for a refused one.
+	AuditPasswordChange = "password_change"
+	AuditExport         = "export"
+	AuditErasure        = "erasure"
+	AuditReportRead     = "report_read"
+	AuditReportCreate   = "report_create"
+	AuditReportRevoke   = "report_revoke"
 )
 
 // AuditEntry records who did what to whose data, when, and how it went. It

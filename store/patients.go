@@ -51,6 +51,21 @@ func (s *Store) UpdateProfile(ctx context.Context, p models.Patient) error {
 	return nil
 }
 
+// SetPassword replaces a patient's password hash.
+func (s *Store) SetPassword(ctx context.Context, patientID, hash string, now time.Time) error {
+	res, err := s.db.Collection(colPatients).UpdateOne(ctx, bson.D{{Key: "_id", Value: patientID}}, bson.D{{Key: "$set", Value: bson.D{
+		{Key: "password_hash", Value: hash},
+		{Key: "updated_at", Value: now},
+	}}})
+	if err != nil {
+		return mapErr(err, "patient")
+	}
+	if res.MatchedCount == 0 {
+		return models.Errorf(models.ErrNotFound, "patient not found")
+	}
+	return nil
+}
+
 // loginWindow is the fixed window in which failed sign-ins are counted.
 const loginWindow = 15 * time.Minute
 

@@ -55,17 +55,27 @@ func (s *Store) UseRefreshToken(ctx context.Context, hash string, now time.Time)
 	return t, refused
 }
 
-// RefreshFamilyOf returns the family of the token with hash, or not found.
-func (s *Store) RefreshFamilyOf(ctx context.Context, hash string) (string, error) {
+// RefreshTokenByHash returns the token with hash, used or not, or not found.
+func (s *Store) RefreshTokenByHash(ctx context.Context, hash string) (models.RefreshToken, error) {
 	var t models.RefreshToken
 	err := s.db.Collection(colRefreshTokens).FindOne(ctx, bson.D{{Key: "_id", Value: hash}}).Decode(&t)
-	return t.FamilyID, mapErr(err, "refresh token")
+	return t, mapErr(err, "refresh token")
 }
 
 // RevokeRefreshFamily revokes every token of a sign-in's family.
 func (s *Store) RevokeRefreshFamily(ctx context.Context, familyID string, now time.Time) error {
 	_, err := s.db.Collection(colRefreshTokens).UpdateMany(ctx,
 		bson.D{{Key: "family_id", Value: familyID}, {Key: "revoked_at", Value: bson.D{{Key: "$exists", Value: false}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "revoked_at", Value: now}}}},
+	)
+	return mapErr(err, "refresh token")
+}
+
+// RevokePatientRefreshTokens revokes every refresh token of a patient, on
+// every device: after a password change, only the new sign-in stays.
+func (s *Store) RevokePatientRefreshTokens(ctx context.Context, patientID string, now time.Time) error {
+	_, err := s.db.Collection(colRefreshTokens).UpdateMany(ctx,
+		bson.D{{Key: "patient_id", Value: patientID}, {Key: "revoked_at", Value: bson.D{{Key: "$exists", Value: false}}}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "revoked_at", Value: now}}}},
 	)
 	return mapErr(err, "refresh token")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/backcare/backcare/auth"
+	"github.com/backcare/backcare/handlers"
 )
 
 // config is everything read from the environment, validated at start.
@@ -31,8 +33,17 @@ type config struct {
 	FCMEndpoint    string
 	// DispatchInterval is how often due reminders are claimed and sent.
 	DispatchInterval time.Duration
+	// FCMSendTimeout bounds one send to FCM; the SDK sets no deadline.
+	FCMSendTimeout time.Duration
+	// ShutdownGrace is how long in-flight requests and jobs get to finish
+	// after SIGTERM.
+	ShutdownGrace time.Duration
 	// BaseURL is the server's public address, which scopes the ids in exports.
 	BaseURL string
+	// TrustedProxies are the load balancers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// CORSOrigins are the browser origins allowed to call the API.
+	CORSOrigins []string
 }
 
 // loadConfig reads the environment; see the README's configuration table.
@@ -71,6 +82,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 		errs = append(errs, fmt.Errorf("DISPATCH_INTERVAL must be a duration from 1s to 1h, got %q", getenv("DISPATCH_INTERVAL")))
 	}
 	cfg.DispatchInterval = interval
+	cfg.FCMSendTimeout, err = time.ParseDuration(orDefault(getenv("FCM_SEND_TIMEOUT"), "30s"))
+	if err != nil || cfg.FCMSendTimeout < 100*time.Millisecond || cfg.FCMSendTimeout > 5*time.Minute {
+		errs = append(errs, fmt.Errorf("FCM_SEND_TIMEOUT must be a duration from 100ms to 5m, got %q", getenv("FCM_SEND_TIMEOUT")))
+	}
+	cfg.ShutdownGrace, err = time.ParseDuration(orDefault(getenv("SHUTDOWN_GRACE"), "20s"))
+	if err != nil || cfg.ShutdownGrace < time.Second || cfg.ShutdownGrace > 10*time.Minute {
+		errs = append(errs, fmt.Errorf("SHUTDOWN_GRACE must be a duration from 1s to 10m, got %q", getenv("SHUTDOWN_GRACE")))
+	}
 	cfg.BaseURL = orDefault(getenv("BASE_URL"), fmt.Sprintf("http://localhost:%d", cfg.Port))
 	if u, err := url.Parse(cfg.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("BASE_URL must be an absolute http(s) URL, got %q", cfg.BaseURL))
@@ -80,10 +99,36 @@ func loadConfig(getenv func(string) string) (config, error) {
 			errs = append(errs, fmt.Errorf("FCM_ENDPOINT must be an http(s) URL, got %q", cfg.FCMEndpoint))
 		}
 	}
+	cfg.TrustedProxies, err = handlers.ParseTrustedProxies(getenv("TRUSTED_PROXIES"))
+	if err != nil {
+		errs = append(errs, fmt.Errorf("TRUSTED_PROXIES must be comma-separated addresses or CIDR prefixes: %w", err))
+	}
+	cfg.CORSOrigins, err = parseOrigins(getenv("CORS_ALLOWED_ORIGINS"))
+	if err != nil {
+		errs = append(errs, err)
+	}
 	if cfg.Database == "" || strings.ContainsAny(cfg.Database, `/\. "$`) {
 		errs = append(errs, fmt.Errorf("MONGODB_DATABASE %q is not a valid database name", cfg.Database))
 	}
 	return cfg, errors.Join(errs...)
+}
+
+// parseOrigins reads a comma-separated list of exact web origins such as
+// https://clinic.example. "*" is refused: health data is not for any site.
+func parseOrigins(list string) ([]string, error) {
+	var origins []string
+	for _, o := range strings.Split(list, ",") {
+		o = strings.TrimSpace(o)
+		if o == "" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil {
+			return nil, fmt.Errorf("CORS_ALLOWED_ORIGINS must list origins such as https://clinic.example (never *), got %q", o)
+		}
+		origins = append(origins, u.Scheme+"://"+strings.ToLower(u.Host))
+	}
+	return origins, nil
 }
 
 func orDefault(v, def string) string {
@@ -113,6 +158,10 @@ func (c config) LogValue() slog.Value {
 		slog.String("log_level", c.LogLevel.String()),
 		slog.String("push", c.pushTarget()),
 		slog.String("dispatch_interval", c.DispatchInterval.String()),
+		slog.String("fcm_send_timeout", c.FCMSendTimeout.String()),
+		slog.String("shutdown_grace", c.ShutdownGrace.String()),
+		slog.Any("trusted_proxies", c.TrustedProxies),
+		slog.Any("cors_allowed_origins", c.CORSOrigins),
 	)
 }
 

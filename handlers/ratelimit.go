@@ -1,0 +1,135 @@
+package handlers
+
+import (
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/backcare/backcare/models"
+)
+
+// RateLimit allows Requests per Window to one key.
+type RateLimit struct {
+	Requests int
+	Window   time.Duration
+}
+
+// RouteLimits are a route's two limits: per client IP, counted before the
+// body is read, and per account, counted once the account is known.
+type RouteLimits struct {
+	PerIP      RateLimit
+	PerAccount RateLimit
+}
+
+// RateLimits are the limits on the routes an attacker would hammer: the
+// password guesses, account creation, token refresh and device sign-up.
+type RateLimits struct {
+	Register RouteLimits
+	Login    RouteLimits
+	Refresh  RouteLimits
+	Device   RouteLimits
+}
+
+// DefaultRateLimits leave a phone far below them: it signs in rarely,
+// refreshes every 15 minutes and registers a device at start-up. The per-IP
+// limits are a few times the per-account ones because a clinic's Wi-Fi or a
+// mobile carrier puts many patients behind one address.
+var DefaultRateLimits = RateLimits{
+	Register: RouteLimits{PerIP: RateLimit{30, time.Hour}, PerAccount: RateLimit{5, time.Hour}},
+	Login:    RouteLimits{PerIP: RateLimit{100, 15 * time.Minute}, PerAccount: RateLimit{20, 15 * time.Minute}},
+	Refresh:  RouteLimits{PerIP: RateLimit{300, 15 * time.Minute}, PerAccount: RateLimit{30, 15 * time.Minute}},
+	Device:   RouteLimits{PerIP: RateLimit{120, 15 * time.Minute}, PerAccount: RateLimit{20, 15 * time.Minute}},
+}
+
+// maxLimiterKeys bounds the limiter's memory. A flood of distinct keys
+// first sweeps out ended windows; past the bound new keys pass uncounted,
+// because refusing them would lock out every newcomer. Sign-in failures
+// stay limited per account by the database counter either way.
+const maxLimiterKeys = 200_000
+
+// limiter counts requests per key in fixed windows, in this process. Each
+// instance counts on its own, so n instances allow n times the limit; the
+// limits are set low enough for that.
+type limiter struct {
+	now func() time.Time
+
+	mu      sync.Mutex
+	windows map[string]limiterWindow
+}
+
+type limiterWindow struct {
+	count int
+	end   time.Time
+}
+
+func newLimiter(now func() time.Time) *limiter {
+	return &limiter{now: now, windows: map[string]limiterWindow{}}
+}
+
+// allow counts one request for key and reports whether it is within limit;
+// if not, wait is how long until the window ends.
+func (l *limiter) allow(key string, limit RateLimit) (ok bool, wait time.Duration) {
+	if limit.Requests <= 0 {
+		return true, 0
+	}
+	t := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w, found := l.windows[key]
+	if !found || !t.Before(w.end) {
+		if !found && len(l.windows) >= maxLimiterKeys && !l.sweep(t) {
+			return true, 0
+		}
+		w = limiterWindow{end: t.Truncate(limit.Window).Add(limit.Window)}
+	}
+	if w.count >= limit.Requests {
+		return false, w.end.Sub(t)
+	}
+	w.count++
+	l.windows[key] = w
+	return true, 0
+}
+
+// sweep forgets ended windows and reports whether room was made.
+func (l *limiter) sweep(t time.Time) bool {
+	for k, w := range l.windows {
+		if !t.Before(w.end) {
+			delete(l.windows, k)
+		}
+	}
+	return len(l.windows) < maxLimiterKeys
+}
+
+// rateLimiter applies RateLimits to requests.
+type rateLimiter struct {
+	limits   RateLimits
+	counts   *limiter
+	clientIP func(c *fiber.Ctx) string
+}
+
+// byAccount counts a request against the account's limit for route.
+// account is an email or a patient id.
+func (r *rateLimiter) byAccount(route, account string, l RouteLimits) error {
+	return r.check("account|"+route+"|"+account, l.PerAccount, "too many requests for this account; wait and try again")
+}
+
+func (r *rateLimiter) check(key string, limit RateLimit, message string) error {
+	ok, wait := r.counts.allow(key, limit)
+	if ok {
+		return nil
+	}
+	return &models.Error{Code: models.ErrRateLimited, RetryAfter: max(wait, time.Second), Message: message}
+}
+
+// limitByIP runs next only if the client IP is within the route's limit,
+// so that a flood is refused before any body is decoded or password hashed.
+func (r *rateLimiter) limitByIP(route string, l RouteLimits, next fiber.Handler) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		err := r.check("ip|"+route+"|"+r.clientIP(c), l.PerIP, "too many requests from this network; wait and try again")
+		if err != nil {
+			return err
+		}
+		return next(c)
+	}
+}
