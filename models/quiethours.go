@@ -38,7 +38,8 @@ func (q QuietHours) Contains(t time.Time, loc *time.Location) bool {
 // EndAfter returns the instant the quiet hours that contain t end: End on the
 // local day t is in, or on the next when t is before midnight in a window
 // that crosses it. An End that a spring-forward change skips moves forward by
-// the gap; one that a fall-back change repeats is the first instance after t.
+// the gap (or, if that lands in the next quiet hours, to their end); one that
+// a fall-back change repeats is the first instance after t.
 // A t outside quiet hours is returned as it is.
 func (q QuietHours) EndAfter(t time.Time, loc *time.Location) time.Time {
 	if !q.Contains(t, loc) {
@@ -50,10 +51,18 @@ func (q QuietHours) EndAfter(t time.Time, loc *time.Location) time.Time {
 		day = day.AddDate(0, 0, 1)
 	}
 	first, last := wallClockInstances(day, end, loc)
+	until := last
 	if first.After(t) {
-		return first
+		until = first
 	}
-	return last
+	// A spring-forward change can skip End together with the open time
+	// after it when that is shorter than the gap (03:00–02:30 loses
+	// 02:30–03:00): the clock then runs straight into the next quiet hours,
+	// and the reminder waits for their end.
+	if until.After(t) && q.Contains(until, loc) {
+		return q.EndAfter(until, loc)
+	}
+	return until
 }
 
 // ApplyQuietHours returns when a reminder due at due may be sent in loc: due
