@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"time"
 
@@ -328,16 +329,20 @@ func handleListPainLogs(s painLogStore, now func() time.Time) fiber.Handler {
 }
 
 // onlyQueryParams refuses query parameters the route does not know, so that
-// a probe such as ?from[$ne]= is answered, not ignored.
+// a probe such as ?from[$ne]= is answered, not ignored, and parameters given
+// twice, which a proxy or cache in front may read differently from us.
 func onlyQueryParams(c *fiber.Ctx, allowed ...string) error {
 	var probs models.Problems
+	seen := map[string]bool{}
 	c.Context().QueryArgs().VisitAll(func(k, _ []byte) {
-		for _, a := range allowed {
-			if string(k) == a {
-				return
-			}
+		key := string(k)
+		switch {
+		case !slices.Contains(allowed, key):
+			probs.Add(key, "is not a query parameter of this route")
+		case seen[key]:
+			probs.Add(key, "must be given once")
 		}
-		probs.Add(string(k), "is not a query parameter of this route")
+		seen[key] = true
 	})
 	return probs.Err()
 }

@@ -177,6 +177,11 @@ func handlePostScreening(s careStore, rp replanner, now func() time.Time) fiber.
 		if err := sc.Validate(); err != nil {
 			return err
 		}
+		// An erased account's access token stays valid for minutes; its
+		// answers must not be stored after the erasure.
+		if _, err := s.PatientByID(c.UserContext(), sc.PatientID); err != nil {
+			return err
+		}
 		if err := s.CreateScreening(c.UserContext(), sc); err != nil {
 			return err
 		}
