@@ -186,6 +186,12 @@ func DailyReminders(p Patient, plan *Plan, next NextSession, from, to time.Time)
 	}
 	last := civilDay(to, loc)
 	for day := civilDay(from, loc); !day.After(last); day = day.AddDate(0, 0, 1) {
+		// A date the zone skips altogether (30 December 2011 in Pacific/Apia)
+		// gets nothing: moved forward by the gap, its occurrences would land
+		// on the next date's, at the same instants.
+		if civilDay(wallClockAt(day, 0, loc), loc).After(day) {
+			continue
+		}
 		date := formatCivilDay(day)
 		if wants(p, KindDailyCheckin) {
 			add(KindDailyCheckin, SourceDaily, "", day, preferredMinutes(p, KindDailyCheckin))
