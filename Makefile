@@ -4,8 +4,15 @@ PKGS     := ./...
 # The race detector slows the embedded engine several times over; the
 # timeout leaves room for that on a 2-core machine.
 TEST_TIMEOUT ?= 20m
+# How long each fuzz target runs: briefly in `make test`, longer in `make fuzz`.
+FUZZTIME ?= 10s
+FUZZTIME_LONG ?= 5m
+GOVULNCHECK_VERSION := v1.8.0
+# The offline copy of the Go vulnerability database beside the clone, when
+# there is one; otherwise govulncheck asks vuln.go.dev.
+VULNDB := ../shared/vulndb
 
-.PHONY: run test build vet fmt-check docker demo
+.PHONY: run test build vet fmt-check vuln fuzz-short fuzz docker demo
 
 run:
 	$(GO) run ./cmd/server
@@ -13,7 +20,7 @@ run:
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o bin/backcare ./cmd/server
 
-test: fmt-check vet
+test: fmt-check vet vuln fuzz-short
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 
 fmt-check:
@@ -22,6 +29,24 @@ fmt-check:
 
 vet:
 	$(GO) vet $(PKGS)
+
+# Fails on a known vulnerability that the code can reach.
+vuln:
+	@bin=$$($(GO) env GOBIN); gopath=$$($(GO) env GOPATH); bin=$${bin:-$${gopath%%:*}/bin}; \
+	if ! "$$bin/govulncheck" -version 2>/dev/null | grep -q "govulncheck@$(GOVULNCHECK_VERSION)"; then \
+		echo "installing govulncheck $(GOVULNCHECK_VERSION) into $$bin"; \
+		$(GO) install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION) || exit 1; \
+	fi; \
+	if [ -d "$(VULNDB)" ]; then db="file://$$(cd "$(VULNDB)" && pwd)"; else db=https://vuln.go.dev; fi; \
+	echo "govulncheck -db $$db $(PKGS)"; \
+	"$$bin/govulncheck" -db "$$db" $(PKGS)
+
+# Every fuzz target for FUZZTIME each (scripts/fuzz.sh).
+fuzz-short:
+	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
+
+fuzz:
+	FUZZTIME=$(FUZZTIME_LONG) ./scripts/fuzz.sh
 
 docker:
 	docker build -t backcare .
