@@ -80,16 +80,21 @@ type secureServer struct {
 	spareUses int
 }
 
-func startSecure(t *testing.T) *secureServer {
+// startSecure runs the program; env holds extra name, value pairs.
+func startSecure(t *testing.T, env ...string) *secureServer {
 	t.Helper()
 	fcm := fcmfake.New()
 	t.Cleanup(fcm.Close)
-	s := &secureServer{server: startServer(t, map[string]string{
+	vars := map[string]string{
 		"DATA_DIR": t.TempDir(), "JWT_SECRET": jwtSecret, "FCM_ENDPOINT": fcm.URL(),
 		// No dispatch during a test: a reminder sent mid-test would change
 		// the data that tests compare before and after.
 		"DISPATCH_INTERVAL": "1h",
-	})}
+	}
+	for i := 0; i+1 < len(env); i += 2 {
+		vars[env[i]] = env[i+1]
+	}
+	s := &secureServer{server: startServer(t, vars)}
 	t.Cleanup(s.stop)
 	// Each connection comes from the next loopback address, so that the
 	// per-IP rate limits (API6, tested with the limiter) do not answer in
@@ -249,7 +254,7 @@ func expectInvalid(t *testing.T, a answer, field string) {
 
 // patient is one signed-up account.
 type patient struct {
-	id, email, name, access, refresh string
+	id, email, access, refresh string
 	// marker is a string put in the patient's own data (notes, names,
 	// tokens), so that an answer to someone else showing it is caught.
 	marker string
@@ -257,7 +262,7 @@ type patient struct {
 
 func (s *secureServer) signUp(t *testing.T, name string) patient {
 	t.Helper()
-	p := patient{name: name, email: fmt.Sprintf("%s-%d@example.com", strings.ToLower(name), s.emails.Add(1))}
+	p := patient{email: fmt.Sprintf("%s-%d@example.com", strings.ToLower(name), s.emails.Add(1))}
 	p.marker = "marker" + strings.ReplaceAll(uuid.NewString(), "-", "")
 	pair := expect(t, s.send("POST", "/v1/auth/register", "", map[string]any{
 		"email": p.email, "password": password, "name": name, "timezone": "UTC",
@@ -750,6 +755,14 @@ func TestAPI2BrokenAuthentication(t *testing.T) {
 		expect(t, s.send("POST", "/v1/auth/logout", "", map[string]any{"refresh_token": p.refresh}), http.StatusNoContent)
 		expect(t, refresh(p.refresh), http.StatusUnauthorized)
 	})
+	t.Run("a password change signs out every other device", func(t *testing.T) {
+		cases += 2
+		p := s.signUp(t, "Changer")
+		second := expect(t, s.send("POST", "/v1/auth/login", "", map[string]any{"email": p.email, "password": password}), http.StatusOK).object(t)
+		expect(t, s.send("POST", "/v1/me/password", p.access, map[string]any{"current_password": password, "new_password": "another long passphrase"}), http.StatusOK)
+		expect(t, refresh(p.refresh), http.StatusUnauthorized)
+		expect(t, refresh(second["refresh_token"].(string)), http.StatusUnauthorized)
+	})
 	t.Run("unknown refresh tokens", func(t *testing.T) {
 		for _, tok := range []string{strings.Repeat("A", 43), pat.access, "x"} {
 			cases++
@@ -916,6 +929,9 @@ func TestAPI3PropertyExposure(t *testing.T) {
 	}
 	if walked < 30 {
 		t.Fatalf("walked only %d JSON answers", walked)
+	}
+	if log := s.out.String(); strings.Contains(log, token) || strings.Contains(log, password) || strings.Contains(log, p.refresh) {
+		t.Error("the server's log holds a push token, a password or a refresh token")
 	}
 	t.Logf("%d JSON answers walked", walked)
 
@@ -1213,7 +1229,8 @@ func TestAPI5FunctionLevelAuthorization(t *testing.T) {
 // API8: security misconfiguration.
 
 func TestAPI8SecurityMisconfiguration(t *testing.T) {
-	s := startSecure(t)
+	const clinic = "https://clinic.example"
+	s := startSecure(t, "CORS_ALLOWED_ORIGINS", clinic)
 	p := s.signUp(t, "Pat")
 	t.Run("patient answers are not cached and carry a request id", func(t *testing.T) {
 		for _, path := range []string{"/v1/me", "/v1/pain-logs", "/v1/me/export?format=csv"} {
@@ -1242,13 +1259,20 @@ func TestAPI8SecurityMisconfiguration(t *testing.T) {
 			}
 		}
 	})
-	t.Run("CORS never allows any origin with credentials", func(t *testing.T) {
+	t.Run("CORS allows only the listed origin, never any, never with credentials", func(t *testing.T) {
 		for _, method := range []string{"OPTIONS", "GET"} {
-			a := s.send(method, "/v1/me", p.access, nil, "Origin", "https://attacker.example",
-				"Access-Control-Request-Method", "GET", "Access-Control-Request-Headers", "authorization")
-			origin, creds := a.header.Get("Access-Control-Allow-Origin"), a.header.Get("Access-Control-Allow-Credentials")
-			if creds == "true" && (origin == "*" || origin == "https://attacker.example") {
-				t.Errorf("%s: Allow-Origin %q with credentials", method, origin)
+			for _, from := range []string{clinic, "https://attacker.example", "null"} {
+				a := s.send(method, "/v1/me", p.access, nil, "Origin", from,
+					"Access-Control-Request-Method", "GET", "Access-Control-Request-Headers", "authorization")
+				origin, creds := a.header.Get("Access-Control-Allow-Origin"), a.header.Get("Access-Control-Allow-Credentials")
+				switch {
+				case origin == "*" || creds != "":
+					t.Errorf("%s from %s: Allow-Origin %q, Allow-Credentials %q", method, from, origin, creds)
+				case from == clinic && origin != clinic:
+					t.Errorf("%s from the listed origin: Allow-Origin %q", method, origin)
+				case from != clinic && origin != "":
+					t.Errorf("%s from %s: Allow-Origin %q", method, from, origin)
+				}
 			}
 		}
 	})
