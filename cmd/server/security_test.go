@@ -96,9 +96,10 @@ func startSecure(t *testing.T, env ...string) *secureServer {
 	}
 	s := &secureServer{server: startServer(t, vars)}
 	t.Cleanup(s.stop)
-	// Each connection comes from the next loopback address, so that the
-	// per-IP rate limits (API6, tested with the limiter) do not answer in
-	// place of the check a test is about.
+	// Each connection comes from the next loopback address (Linux routes
+	// all of 127.0.0.0/8 to loopback), so that the per-IP rate limits
+	// (API6, tested with the limiter) do not answer in place of the check
+	// a test is about.
 	var next atomic.Uint32
 	dialer := &net.Dialer{Timeout: 10 * time.Second}
 	s.dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
