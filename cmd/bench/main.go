@@ -254,8 +254,8 @@ func runInChild(ctx context.Context, self, name string, env benchEnv, profile bo
 	if usage, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		cpu := time.Duration(usage.Utime.Nano() + usage.Stime.Nano())
 		rows = append(rows,
-			row{Scenario: name, Metric: "process peak RSS", Value: round(float64(usage.Maxrss)/1024, 1), Unit: "MB"},
-			row{Scenario: name, Metric: "process CPU", Value: round(cpu.Seconds(), 2), Unit: "s"},
+			row{Scenario: name, Metric: "scenario process peak RSS (or its largest child's)", Value: round(float64(usage.Maxrss)/1024, 1), Unit: "MB"},
+			row{Scenario: name, Metric: "scenario process CPU (with its children)", Value: round(cpu.Seconds(), 2), Unit: "s"},
 		)
 	}
 	rows = append(rows, row{Scenario: name, Metric: "wall time (incl. seeding)", Value: round(wall.Seconds(), 1), Unit: "s"})
