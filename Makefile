@@ -12,7 +12,7 @@ GOVULNCHECK_VERSION := v1.8.0
 # there is one; otherwise govulncheck asks vuln.go.dev.
 VULNDB := ../shared/vulndb
 
-.PHONY: run test build vet fmt-check vuln fuzz-short fuzz docker demo
+.PHONY: run test build vet fmt-check vuln fuzz-short fuzz docker demo bench
 
 run:
 	$(GO) run ./cmd/server
@@ -54,3 +54,10 @@ docker:
 # With `make run` going in another terminal: shows aftercare pushes arriving.
 demo:
 	./scripts/demo.sh
+
+# Dispatch, the send stage, the phone-app API and database cost, measured
+# side by side (docs/BENCHMARKS.md). With MONGODB_URI set it measures that
+# MongoDB instead of the embedded engine. BENCH_FLAGS=-quick for a smoke run,
+# BENCH_FLAGS=-only=dispatch-1,send for some scenarios.
+bench:
+	MONGODB_URI="$(MONGODB_URI)" $(GO) run ./cmd/bench $(BENCH_FLAGS)
