@@ -17,6 +17,7 @@ import (
 type DispatchStore interface {
 	ClaimDue(ctx context.Context, now time.Time, lease string, leaseUntil time.Time, limit int) ([]models.Reminder, error)
 	RecordOutcomes(ctx context.Context, lease string, outcomes []models.ReminderOutcome, now time.Time) (int64, error)
+	ReleaseClaims(ctx context.Context, lease string, ids []string, now time.Time) (int64, error)
 	PatientsByID(ctx context.Context, ids []string) (map[string]models.Patient, error)
 	DevicesOf(ctx context.Context, patientIDs []string) (map[string][]models.Device, error)
 	OpenPlansOf(ctx context.Context, patientIDs []string) (map[string]models.Plan, error)
@@ -79,6 +80,10 @@ func (d *Dispatcher) Name() string { return "dispatch" }
 // quotaPause is the least wait after FCM answers QUOTA_EXCEEDED.
 const quotaPause = 60 * time.Second
 
+// giveBackTimeout bounds the writes that hand a stopped batch back: they run
+// after the run's context has ended, so they get their own short one.
+const giveBackTimeout = 5 * time.Second
+
 // RunOnce claims and sends due reminders, a batch at a time, until none
 // are due or MaxBatches have gone.
 func (d *Dispatcher) RunOnce(ctx context.Context, now time.Time) error {
@@ -116,19 +121,19 @@ func (d *Dispatcher) dispatchBatch(ctx context.Context, now time.Time) (int, err
 	ids, dates := patientsAndDates(claimed)
 	patients, err := d.cfg.Store.PatientsByID(ctx, ids)
 	if err != nil {
-		return 0, err
+		return 0, d.giveBack(ctx, lease, claimed, err)
 	}
 	devices, err := d.cfg.Store.DevicesOf(ctx, ids)
 	if err != nil {
-		return 0, err
+		return 0, d.giveBack(ctx, lease, claimed, err)
 	}
 	plans, err := d.cfg.Store.OpenPlansOf(ctx, ids)
 	if err != nil {
-		return 0, err
+		return 0, d.giveBack(ctx, lease, claimed, err)
 	}
 	logged, err := d.cfg.Store.LoggedDays(ctx, ids, dates)
 	if err != nil {
-		return 0, err
+		return 0, d.giveBack(ctx, lease, claimed, err)
 	}
 
 	batch := make([]pending, len(claimed))
@@ -163,9 +168,7 @@ func (d *Dispatcher) dispatchBatch(ctx context.Context, now time.Time) (int, err
 		results, err = d.cfg.Sender.Send(ctx, msgs)
 		d.cfg.Metrics.sendSeconds.Observe(d.cfg.Now().Sub(start).Seconds())
 		if err != nil && ctx.Err() != nil {
-			// Shutting down mid-send: leave the claim to expire, so another
-			// dispatcher sends these (with the same collapse key) later.
-			return 0, err
+			return 0, d.stopMidSend(ctx, lease, batch, results, err)
 		}
 	}
 	sentAt := d.cfg.Now()
@@ -197,6 +200,66 @@ func (d *Dispatcher) dispatchBatch(ctx context.Context, now time.Time) (int, err
 		return 0, err
 	}
 	return len(claimed), nil
+}
+
+// stopMidSend records the reminders of a batch whose send was cut short
+// (the server is shutting down) that FCM accepted, and gives back the rest,
+// so that a restarted or another instance sends them at once rather than
+// after the lease. FCM may have delivered some of those given back before
+// the cut: they go again, under the same collapse key, so the phone replaces
+// the notification rather than showing two.
+func (d *Dispatcher) stopMidSend(ctx context.Context, lease string, batch []pending, results []notifications.Result, cause error) error {
+	var done []models.ReminderOutcome
+	var unsent []models.Reminder
+	sentAt := d.cfg.Now()
+	for i := range batch {
+		p := &batch[i]
+		delivered := false
+		for _, m := range p.msgs {
+			delivered = delivered || results[m].Outcome == notifications.Delivered
+		}
+		switch {
+		case delivered:
+			p.outcome.Status, p.outcome.SentAt, p.outcome.Attempted, p.outcome.LastError = models.ReminderSent, &sentAt, true, ""
+		case len(p.msgs) > 0:
+			unsent = append(unsent, p.r)
+			continue
+		}
+		done = append(done, p.outcome)
+		d.cfg.Metrics.observe(p.r, p.outcome, sentAt)
+	}
+	if len(done) > 0 {
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), giveBackTimeout)
+		defer cancel()
+		if _, err := d.cfg.Store.RecordOutcomes(wctx, lease, done, sentAt); err != nil {
+			// Their lease runs out and they are sent again, replacing
+			// the notification shown.
+			d.cfg.Logger.Warn("dispatch stopped mid-send: could not record what was sent", "reminders", len(done), "error", err)
+		}
+	}
+	return d.giveBack(ctx, lease, unsent, cause)
+}
+
+// giveBack releases the claims of reminders a batch will not send because
+// it stopped with cause, and returns cause. When the release fails too (the
+// database is away), the lease runs out instead and they are sent late.
+func (d *Dispatcher) giveBack(ctx context.Context, lease string, rs []models.Reminder, cause error) error {
+	if len(rs) == 0 {
+		return cause
+	}
+	ids := make([]string, len(rs))
+	for i, r := range rs {
+		ids[i] = r.ID
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), giveBackTimeout)
+	defer cancel()
+	n, err := d.cfg.Store.ReleaseClaims(wctx, lease, ids, d.cfg.Now())
+	if err != nil {
+		d.cfg.Logger.Warn("dispatch stopped: claims left to run out", "reminders", len(ids), "lease", d.cfg.Lease, "error", err)
+		return cause
+	}
+	d.cfg.Logger.Info("dispatch stopped: unsent reminders given back", "reminders", n, "cause", cause)
+	return cause
 }
 
 // recheck decides, just before sending, whether a claimed reminder should

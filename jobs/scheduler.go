@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/backcare/backcare/models"
 )
 
 // Job is one periodic task. RunOnce does one pass at the given time; cron
@@ -52,7 +54,16 @@ func (s *Scheduler) Add(spec string, job Job) error {
 		defer cancel()
 		start := s.now()
 		if err := job.RunOnce(ctx, start); err != nil {
-			s.logger.Error("job failed", "job", job.Name(), "error", err)
+			switch {
+			case s.ctx.Err() != nil:
+				s.logger.Info("job stopped for shutdown", "job", job.Name(), "error", err)
+			case models.ErrorCode(err) == models.ErrUnavailable:
+				// An outage is reported by /readyz and the store's
+				// callers; each tick need not shout about it.
+				s.logger.Warn("job skipped: database unavailable", "job", job.Name(), "error", err)
+			default:
+				s.logger.Error("job failed", "job", job.Name(), "error", err)
+			}
 			return
 		}
 		s.logger.Debug("job done", "job", job.Name(), "duration_ms", s.now().Sub(start).Milliseconds())
@@ -67,7 +78,9 @@ func (s *Scheduler) Add(spec string, job Job) error {
 func (s *Scheduler) Start() { s.cron.Start() }
 
 // Stop stops ticking and waits for running jobs until ctx ends; then it
-// cancels them.
+// cancels them and waits for them to return, which they do promptly: a job
+// honours its context, and the dispatcher hands back what it had claimed
+// but not sent before it returns.
 func (s *Scheduler) Stop(ctx context.Context) {
 	done := s.cron.Stop()
 	select {
@@ -75,6 +88,7 @@ func (s *Scheduler) Stop(ctx context.Context) {
 	case <-ctx.Done():
 	}
 	s.cancel()
+	<-done.Done()
 }
 
 // cronLogger sends cron's own messages to slog.
