@@ -106,14 +106,14 @@ func readWriteThroughput(env benchEnv) (float64, error) {
 
 // bareRequest has the fields the real PUT body has, decoded the same strict way.
 type bareRequest struct {
-	LoggedAt     string   `json:"logged_at"`
-	Score        *int     `json:"score"`
-	Areas        []string `json:"areas"`
-	Stiffness    *int     `json:"stiffness"`
-	SleepQuality *int     `json:"sleep_quality"`
-	Stress       *int     `json:"stress"`
-	Note         string   `json:"note"`
-	RedFlags     []string `json:"red_flags"`
+	LoggedAt     string            `json:"logged_at"`
+	Score        *int              `json:"score"`
+	Areas        []models.BodyArea `json:"areas"`
+	Stiffness    *int              `json:"stiffness"`
+	SleepQuality *int              `json:"sleep_quality"`
+	Stress       *int              `json:"stress"`
+	Note         string            `json:"note"`
+	RedFlags     []models.RedFlag  `json:"red_flags"`
 }
 
 // bareBaselinePatient owns every entry the bare handler writes: it has no
@@ -167,8 +167,8 @@ func serveBaseline(ctx context.Context, env benchEnv) error {
 		l := models.PainLog{
 			ID: models.PainLogDocID(bareBaselinePatient, c.Params("id")), PatientID: bareBaselinePatient,
 			LoggedAt: at.UTC().Truncate(time.Millisecond), LocalDate: at.UTC().Format(time.DateOnly), Score: *req.Score,
-			Areas: typed[models.BodyArea](req.Areas), Stiffness: req.Stiffness, SleepQuality: req.SleepQuality, Stress: req.Stress,
-			Note: req.Note, RedFlags: typed[models.RedFlag](req.RedFlags), CreatedAt: t, UpdatedAt: t,
+			Areas: req.Areas, Stiffness: req.Stiffness, SleepQuality: req.SleepQuality, Stress: req.Stress,
+			Note: req.Note, RedFlags: req.RedFlags, CreatedAt: t, UpdatedAt: t,
 		}
 		if _, err := logs.InsertOne(c.UserContext(), l); err != nil {
 			return c.SendStatus(fiber.StatusInternalServerError)
@@ -189,15 +189,4 @@ func serveBaseline(ctx context.Context, env benchEnv) error {
 	case err := <-serveErr:
 		return err
 	}
-}
-
-func typed[T ~string](values []string) []T {
-	if len(values) == 0 {
-		return nil
-	}
-	out := make([]T, len(values))
-	for i, v := range values {
-		out[i] = T(v)
-	}
-	return out
 }
