@@ -770,6 +770,20 @@ func TestAPI2BrokenAuthentication(t *testing.T) {
 			expect(t, refresh(tok), http.StatusUnauthorized)
 		}
 	})
+	t.Run("a share link opens only while it lives, and only whole", func(t *testing.T) {
+		link := expect(t, s.send("POST", "/v1/reports", pat.access, map[string]any{}), http.StatusCreated).object(t)
+		url := link["url"].(string)
+		expect(t, s.send("GET", url, "", nil), http.StatusOK)
+		altered := []byte(url)
+		altered[len(altered)-1] ^= 1
+		for _, u := range []string{string(altered), url[:len(url)-1], url + "A", "/r/" + strings.ToUpper(strings.TrimPrefix(url, "/r/"))} {
+			cases++
+			expect(t, s.send("GET", u, "", nil), http.StatusNotFound)
+		}
+		cases++
+		expect(t, s.send("DELETE", "/v1/reports/"+link["id"].(string), pat.access, nil), http.StatusNoContent)
+		expect(t, s.send("GET", url, "", nil), http.StatusNotFound)
+	})
 	t.Run("an erased patient's tokens change nothing", func(t *testing.T) {
 		gone := s.signUp(t, "Erased")
 		expect(t, s.send("DELETE", "/v1/me", gone.access, map[string]any{"password": password}), http.StatusNoContent)
