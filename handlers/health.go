@@ -7,6 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/backcare/backcare/api"
+	"github.com/backcare/backcare/models"
 )
 
 // handleHealthz answers while the process runs; it checks nothing else, so
@@ -17,14 +18,18 @@ func handleHealthz() fiber.Handler {
 	}
 }
 
-// handleReadyz answers 200 only when the database answers a ping.
+// handleReadyz answers 200 only when the database is prepared and answers
+// a ping, and otherwise 503 unavailable, whatever the ping's error.
 func handleReadyz(s interface{ Ping(context.Context) error }) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
 		defer cancel()
 		if err := s.Ping(ctx); err != nil {
-			c.Status(fiber.StatusServiceUnavailable)
-			return c.JSON(fiber.Map{"status": "unavailable", "database": "unreachable"})
+			return &models.Error{
+				Code:       models.ErrUnavailable,
+				Message:    "not ready; the database cannot be reached or is not prepared yet",
+				RetryAfter: 5 * time.Second,
+			}
 		}
 		return c.JSON(fiber.Map{"status": "ready", "database": "ok"})
 	}

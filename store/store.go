@@ -150,7 +150,7 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 	for col, want := range indexes {
 		specs, err := s.db.Collection(col).Indexes().ListSpecifications(ctx)
 		if err != nil {
-			return fmt.Errorf("list indexes on %s: %w", col, err)
+			return mapErr(err, "list indexes on "+col)
 		}
 		have := map[string]bool{}
 		for _, spec := range specs {

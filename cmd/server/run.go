@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,8 +29,10 @@ import (
 	"github.com/backcare/backcare/store/embedded"
 )
 
-// shutdownGrace is how long in-flight requests and jobs get to finish after SIGTERM.
-const shutdownGrace = 20 * time.Second
+// maxPrepareWait caps the wait between attempts to prepare a database that
+// cannot be reached; each attempt itself waits the driver's server
+// selection timeout first.
+const maxPrepareWait = 15 * time.Second
 
 // run is the whole program: it returns when ctx is cancelled and everything
 // it started has stopped. Tests call it too, with PORT=0.
@@ -80,15 +83,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		defer cancel()
 		err = errors.Join(err, client.Disconnect(dctx))
 	}()
-	st := store.New(client.Database(cfg.Database), storeOpts...)
-	ictx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	err = st.EnsureIndexes(ictx)
-	if err == nil && engine != nil {
-		err = engine.IndexIDs(ictx, cfg.Database)
+	st := &readiness{Store: store.New(client.Database(cfg.Database), storeOpts...)}
+	prepare := func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := st.EnsureIndexes(ctx); err != nil {
+			return err
+		}
+		if engine != nil {
+			return engine.IndexIDs(ctx, cfg.Database)
+		}
+		return nil
 	}
-	cancel()
-	if err != nil {
-		return err
+	if engine != nil {
+		// The embedded engine runs in this process: it is there, or the
+		// start fails.
+		if err := prepare(ctx); err != nil {
+			return err
+		}
+		st.ready.Store(true)
 	}
 
 	key, err := cfg.signingKey()
@@ -124,7 +137,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	app := handlers.NewServer(handlers.Deps{
 		Store: st, Signer: signer, Logger: logger, Registry: registry, Now: now, PasswordParams: auth.DefaultParams,
-		Planner: materializer, BaseURL: cfg.BaseURL,
+		Planner: materializer, BaseURL: cfg.BaseURL, TrustedProxies: cfg.TrustedProxies, CORSOrigins: cfg.CORSOrigins,
 	})
 	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
 	if err != nil {
@@ -132,17 +145,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- app.Listener(ln) }()
-	scheduler.Start()
 	logger.Info("listening", "addr", ln.Addr().String())
-	// Plan everyone's horizon now rather than at the first half hour.
-	planned := make(chan struct{})
+	// An external database may be down at start: the server answers at
+	// once (/readyz and the API say 503) and prepares the database when it
+	// can be reached. The jobs start only then.
+	started := make(chan struct{})
 	go func() {
-		defer close(planned)
+		defer close(started)
+		if !st.ready.Load() {
+			if !prepareDatabase(ctx, prepare, logger) {
+				return
+			}
+			st.ready.Store(true)
+			logger.Info("database ready")
+		}
+		scheduler.Start()
+		// Plan everyone's horizon now rather than at the first half hour.
 		if err := materializer.RunOnce(ctx, now()); err != nil && ctx.Err() == nil {
 			logger.Error("materialize at start", "error", err)
 		}
 	}()
-	defer func() { <-planned }()
 
 	select {
 	case <-ctx.Done():
@@ -150,14 +172,64 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return fmt.Errorf("serve: %w", err)
 	}
 	logger.Info("shutting down: finishing in-flight requests and jobs")
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
+	// After this the scheduler has started or never will: Stop cannot race Start.
+	<-started
+	jobsStopped := make(chan struct{})
+	go func() {
+		defer close(jobsStopped)
+		scheduler.Stop(sctx)
+	}()
 	if err := app.ShutdownWithContext(sctx); err != nil {
 		logger.Error("http shutdown", "error", err)
 	}
-	scheduler.Stop(sctx)
+	<-jobsStopped
 	logger.Info("stopped")
 	return nil
+}
+
+// readiness is the store as the HTTP API sees it: /readyz pings through
+// it, and it is not ready until the database has been prepared.
+type readiness struct {
+	*store.Store
+	ready atomic.Bool
+}
+
+// Ping reports the database unavailable until it has its indexes, and then
+// whether it answers.
+func (r *readiness) Ping(ctx context.Context) error {
+	if !r.ready.Load() {
+		return models.Errorf(models.ErrUnavailable, "the database is not prepared yet")
+	}
+	return r.Store.Ping(ctx)
+}
+
+// prepareDatabase runs prepare until it succeeds, waiting between attempts
+// with capped exponential backoff; it reports false if ctx ended first.
+func prepareDatabase(ctx context.Context, prepare func(context.Context) error, logger *slog.Logger) bool {
+	wait := time.Second
+	for attempt := 1; ; attempt++ {
+		err := prepare(ctx)
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		// The driver's text names the whole topology; "unreachable" says it.
+		reason := err.Error()
+		if models.ErrorCode(err) == models.ErrUnavailable {
+			reason = "database unreachable"
+		}
+		logger.Warn("database not ready; retrying", "attempt", attempt, "retry_in", wait.String(), "reason", reason)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, maxPrepareWait)
+	}
 }
 
 // checkHealth asks a running server for /healthz. The container image has
@@ -184,7 +256,10 @@ func checkHealth(ctx context.Context, port int) error {
 // endpoint without, or else an in-process FCM fake that logs each push, so
 // that a developer sees reminders arrive. stop shuts the fake down.
 func pushSender(ctx context.Context, cfg config, logger *slog.Logger, now func() time.Time) (notifications.Sender, func(), error) {
-	fcm := notifications.FCMConfig{ProjectID: cfg.FCMProjectID, CredentialsFile: cfg.FCMCredentials, Endpoint: cfg.FCMEndpoint, Now: now}
+	fcm := notifications.FCMConfig{
+		ProjectID: cfg.FCMProjectID, CredentialsFile: cfg.FCMCredentials, Endpoint: cfg.FCMEndpoint,
+		SendTimeout: cfg.FCMSendTimeout, Now: now,
+	}
 	stop := func() {}
 	if cfg.FCMCredentials == "" && cfg.FCMEndpoint == "" {
 		fake := fcmfake.New()

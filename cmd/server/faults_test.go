@@ -1,0 +1,418 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/backcare/backcare/notifications/fcmfake"
+	"github.com/backcare/backcare/store/embedded"
+)
+
+// faultSecret is the JWT_SECRET of servers on an external database.
+const faultSecret = "fault-tests-signing-key-0123456789abcdef"
+
+// freeAddr returns a loopback address nothing listens on, for an engine
+// that starts after the server that connects to it.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}
+
+// dbEngine is an embedded engine on a fixed address and data dir, which a
+// test stops and starts again as a database outage would. It stops when
+// the test ends, after the servers the test stops itself.
+type dbEngine struct {
+	t         *testing.T
+	dir, addr string
+	running   *embedded.Engine
+}
+
+func newEngine(t *testing.T, addr string) *dbEngine {
+	e := &dbEngine{t: t, dir: t.TempDir(), addr: addr}
+	t.Cleanup(e.stop)
+	return e
+}
+
+func (e *dbEngine) start() {
+	e.t.Helper()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	running, err := embedded.StartAt(context.Background(), e.dir, e.addr, quiet)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.running = running
+}
+
+func (e *dbEngine) stop() {
+	if e.running == nil {
+		return
+	}
+	if err := e.running.Close(); err != nil {
+		e.t.Error(err)
+	}
+	e.running = nil
+}
+
+// externalDB is the environment of a server on the database at addr. A
+// one-second server selection keeps the 503s of an outage quick.
+func externalDB(t *testing.T, addr string) map[string]string {
+	return map[string]string{
+		"MONGODB_URI": "mongodb://" + addr + "/?serverSelectionTimeoutMS=1000",
+		"JWT_SECRET":  faultSecret,
+		"DATA_DIR":    t.TempDir(),
+	}
+}
+
+// waitUntil polls cond until it holds, or fails the test after timeout.
+func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %s: %s", timeout, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// logged counts the server's log lines with message msg.
+func logged(s *server, msg string) int {
+	return strings.Count(s.out.String(), `"msg":"`+msg+`"`)
+}
+
+// expectUnavailable checks a 503 problem with code unavailable, a
+// Retry-After, and nothing of the driver's own text.
+func expectUnavailable(t *testing.T, s *server, method, path, token string, body any) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, s.base+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var p map[string]any
+	_ = json.Unmarshal(raw, &p)
+	if resp.StatusCode != http.StatusServiceUnavailable || p["code"] != "unavailable" ||
+		resp.Header.Get("Content-Type") != "application/problem+json" || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("%s %s: %d %s %q (Retry-After %q), want a 503 unavailable problem with Retry-After",
+			method, path, resp.StatusCode, resp.Header.Get("Content-Type"), raw, resp.Header.Get("Retry-After"))
+	}
+	for _, leak := range []string{"selection", "topology", "connection", "127.0.0.1"} {
+		if strings.Contains(string(raw), leak) {
+			t.Fatalf("%s %s: the answer shows the driver's text %q: %s", method, path, leak, raw)
+		}
+	}
+}
+
+func register(s *server, email string) string {
+	return s.must(s.call("POST", "/v1/auth/register", "", map[string]any{
+		"email": email, "password": "a long passphrase", "name": "Sam", "timezone": "UTC",
+	}), 201).body["access_token"].(string)
+}
+
+// TestStartsWithoutTheDatabase starts the server while its database is not
+// running: it answers at once, /readyz and the API say 503, the jobs wait;
+// once the database starts, it prepares it and serves.
+func TestStartsWithoutTheDatabase(t *testing.T) {
+	addr := freeAddr(t)
+	env := externalDB(t, addr)
+	env["DISPATCH_INTERVAL"] = "1s"
+	env["LOG_LEVEL"] = "debug"
+	db := newEngine(t, addr)
+	s := startServer(t, env)
+	defer s.stop()
+
+	s.must(s.call("GET", "/healthz", "", nil), 200)
+	expectUnavailable(t, s, "GET", "/readyz", "", nil)
+	expectUnavailable(t, s, "POST", "/v1/auth/register", "", map[string]any{
+		"email": "early@example.com", "password": "a long passphrase", "name": "Early", "timezone": "UTC",
+	})
+	// Two failed attempts to prepare the database span more than one
+	// dispatch interval: had the jobs started, they would have logged.
+	waitUntil(t, 30*time.Second, "two warnings about the database", func() bool { return logged(s, "database not ready; retrying") >= 2 })
+	if strings.Contains(s.out.String(), `"job":`) {
+		t.Fatalf("jobs ran before the database was ready:\n%s", s.out)
+	}
+
+	db.start()
+	waitUntil(t, 60*time.Second, "/readyz 200 after the database started", func() bool {
+		return s.call("GET", "/readyz", "", nil).status == 200
+	})
+	if logged(s, "database ready") != 1 {
+		t.Fatalf("no database ready line:\n%s", s.out)
+	}
+	register(s, "late@example.com")
+	waitUntil(t, 30*time.Second, "a dispatch run once the database is ready", func() bool {
+		return strings.Contains(s.out.String(), `"job":"dispatch"`)
+	})
+}
+
+// remindersOf returns the status of each reminder of the patient's
+// session, by reminder id.
+func remindersOf(s *server, access, session string) map[string]string {
+	out := map[string]string{}
+	for _, it := range s.must(s.call("GET", "/v1/reminders", access, nil), 200).body["items"].([]any) {
+		if m := it.(map[string]any); m["session_id"] == session {
+			out[m["id"].(string)] = m["status"].(string)
+		}
+	}
+	return out
+}
+
+// pushesOf counts what the fake received for each reminder.
+func pushesOf(fake *fcmfake.Server) map[string]int {
+	n := map[string]int{}
+	for _, r := range fake.Received() {
+		n[r.Data["reminder_id"]]++
+	}
+	return n
+}
+
+// patientWithPhone signs a patient up with no quiet hours (so that the test
+// passes at any hour) and one phone.
+func patientWithPhone(s *server, email string) string {
+	access := register(s, email)
+	s.must(s.call("PATCH", "/v1/me", access, map[string]any{"quiet_hours": map[string]any{"start": "00:00", "end": "00:00"}}), 200)
+	s.must(s.call("POST", "/v1/devices", access, map[string]any{
+		"token": "fault-phone-" + strings.Repeat("q", 30), "platform": "android", "app_version": "1.0.0",
+	}), 201)
+	return access
+}
+
+// TestDatabaseOutageMidRun stops the database under a running server and
+// starts it again on the same files: requests get 503 meanwhile, the
+// server recovers without a restart, and the reminders that fell due during
+// the outage are sent, each exactly once.
+func TestDatabaseOutageMidRun(t *testing.T) {
+	addr := freeAddr(t)
+	db := newEngine(t, addr)
+	db.start()
+	fake := fcmfake.New()
+	defer fake.Close()
+	env := externalDB(t, addr)
+	env["DISPATCH_INTERVAL"] = "1s"
+	env["FCM_ENDPOINT"] = fake.URL()
+	s := startServer(t, env)
+	defer s.stop()
+	waitUntil(t, 30*time.Second, "/readyz 200", func() bool { return s.call("GET", "/readyz", "", nil).status == 200 })
+	access := patientWithPhone(s, "outage@example.com")
+
+	// A session 2 h and a few seconds away: its "in 2 hours" and
+	// "drink water" reminders fall due a few seconds from now.
+	due := time.Now().Add(5 * time.Second).Truncate(time.Second)
+	session := s.must(s.call("POST", "/v1/sessions", access, map[string]any{
+		"scheduled_at": due.Add(2 * time.Hour).Format(time.RFC3339),
+	}), 201).body["id"].(string)
+	before := remindersOf(s, access, session)
+	if len(before) != 2 {
+		t.Fatalf("reminders before the session: %v, want session_upcoming and hydration_before", before)
+	}
+	db.stop()
+	if time.Now().After(due) {
+		t.Skip("the machine is too slow: the reminders fell due before the database stopped")
+	}
+
+	expectUnavailable(t, s, "GET", "/v1/reminders", access, nil)
+	expectUnavailable(t, s, "GET", "/readyz", "", nil)
+	waitUntil(t, 30*time.Second, "a dispatch run failing after the reminders fell due", func() bool {
+		return time.Now().After(due.Add(time.Second)) && logged(s, "job skipped: database unavailable") >= 2
+	})
+	if n := len(fake.Received()); n != 0 {
+		t.Fatalf("%d pushes while the database was down", n)
+	}
+
+	db.start()
+	waitUntil(t, 60*time.Second, "both reminders recorded as sent after the outage", func() bool {
+		r := s.call("GET", "/v1/reminders", access, nil)
+		if r.status != 200 {
+			return false
+		}
+		sent := 0
+		for _, status := range remindersOf(s, access, session) {
+			if status == "sent" {
+				sent++
+			}
+		}
+		return sent == 2
+	})
+	// Recorded as sent, they cannot be claimed again: the count is final.
+	pushes := pushesOf(fake)
+	for id := range before {
+		if pushes[id] != 1 {
+			t.Fatalf("pushes by reminder %v, want each of %v once", pushes, before)
+		}
+	}
+	s.must(s.call("GET", "/readyz", "", nil), 200)
+}
+
+// holdingProxy forwards TCP connections to a database. Armed, it holds
+// back the next request that carries a marker until released: a database
+// slow to answer one particular query.
+type holdingProxy struct {
+	ln     net.Listener
+	target string
+	marker []byte
+	mu     sync.Mutex
+	armed  *trap
+}
+
+// trap is one armed hold: held closes when a request is caught, and the
+// request goes on when release is closed.
+type trap struct{ held, release chan struct{} }
+
+func newHoldingProxy(t *testing.T, target, marker string) *holdingProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &holdingProxy{ln: ln, target: target, marker: []byte(marker)}
+	go p.serve()
+	t.Cleanup(func() { _ = ln.Close() })
+	return p
+}
+
+func (p *holdingProxy) arm() *trap {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.armed = &trap{held: make(chan struct{}), release: make(chan struct{})}
+	return p.armed
+}
+
+func (p *holdingProxy) serve() {
+	for {
+		client, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		db, err := net.Dial("tcp", p.target)
+		if err != nil {
+			_ = client.Close()
+			continue
+		}
+		go func() {
+			_, _ = io.Copy(client, db)
+			_ = client.Close()
+		}()
+		go func() {
+			p.forward(db, client)
+			_ = db.Close()
+		}()
+	}
+}
+
+// forward copies what the client sends to the database, holding the chunk
+// with the marker while armed. Requests are small, so a marker does not
+// straddle two reads here.
+func (p *holdingProxy) forward(db, client net.Conn) {
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := client.Read(buf)
+		if n > 0 && bytes.Contains(buf[:n], p.marker) {
+			p.mu.Lock()
+			tr := p.armed
+			p.armed = nil
+			p.mu.Unlock()
+			if tr != nil {
+				close(tr.held)
+				<-tr.release
+			}
+		}
+		if n > 0 {
+			if _, werr := db.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// TestShutdownFinishesARequestInFlight stops the server while a request is
+// waiting on a slow database: the request still gets its whole answer, and
+// run returns without error.
+func TestShutdownFinishesARequestInFlight(t *testing.T) {
+	addr := freeAddr(t)
+	db := newEngine(t, addr)
+	db.start()
+	const entry = "7c0e4b1a-3d2f-4a5b-9c8d-0e1f2a3b4c5d"
+	proxy := newHoldingProxy(t, addr, entry)
+	s := startServer(t, externalDB(t, proxy.ln.Addr().String()))
+	waitUntil(t, 30*time.Second, "/readyz 200", func() bool { return s.call("GET", "/readyz", "", nil).status == 200 })
+	access := register(s, "inflight@example.com")
+	s.must(s.call("PUT", "/v1/pain-logs/"+entry, access, map[string]any{
+		"logged_at": time.Now().UTC().Add(-time.Hour).Format(time.RFC3339), "score": 6,
+	}), 201)
+
+	hold := proxy.arm()
+	// Not s.call: it may fail the test, which only the test's goroutine may.
+	answer := make(chan reply, 1)
+	go func() {
+		req, _ := http.NewRequest("GET", s.base+"/v1/pain-logs/"+entry, nil)
+		req.Header.Set("Authorization", "Bearer "+access)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			answer <- reply{raw: err.Error()}
+			return
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		r := reply{status: resp.StatusCode, raw: string(raw)}
+		_ = json.Unmarshal(raw, &r.body)
+		answer <- r
+	}()
+	select {
+	case <-hold.held:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the read never reached the database")
+	}
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		s.stop()
+	}()
+	waitUntil(t, 10*time.Second, "the shutdown to begin", func() bool {
+		return logged(s, "shutting down: finishing in-flight requests and jobs") == 1
+	})
+	close(hold.release)
+	select {
+	case r := <-answer:
+		if r.status != 200 || r.body["score"] != float64(6) {
+			t.Fatalf("the request in flight at shutdown got %d %s, want its entry", r.status, r.raw)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the request in flight at shutdown got no answer")
+	}
+	<-stopped
+}
