@@ -12,6 +12,7 @@ import (
 )
 
 type deviceStore interface {
+	PatientByID(ctx context.Context, id string) (models.Patient, error)
 	UpsertDevice(ctx context.Context, d models.Device) (models.Device, string, error)
 	ListDevices(ctx context.Context, patientID string) ([]models.Device, error)
 	DeleteDevice(ctx context.Context, patientID, id string) error
@@ -71,6 +72,11 @@ func handleRegisterDevice(s deviceStore, rl *rateLimiter, logger *slog.Logger, n
 			return err
 		}
 		if err := req.validate(); err != nil {
+			return err
+		}
+		// An erased account's access token lives on for minutes; it must
+		// not bring a phone back into the push list.
+		if _, err := s.PatientByID(c.UserContext(), patientID(c)); err != nil {
 			return err
 		}
 		d, movedFrom, err := s.UpsertDevice(c.UserContext(), models.Device{

@@ -72,6 +72,8 @@ func withRequestLog(logger *slog.Logger, metrics *httpMetrics, onError fiber.Err
 		}
 		c.Locals(localRequestID, id)
 		c.Set(fiber.HeaderXRequestID, id)
+		// No answer is meant to be sniffed into another type by a browser.
+		c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 		if err := c.Next(); err != nil {
 			if herr := onError(c, err); herr != nil {
 				return herr

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -41,6 +42,30 @@ func TestPanicIsAPlain500AndTheServerGoesOn(t *testing.T) {
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("the next request: %v %v", resp, err)
 	}
+	if got := resp.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+		t.Fatalf("X-Content-Type-Options = %q", got)
+	}
+}
+
+func TestEveryAPIRouteRefusesUnknownQueryParameters(t *testing.T) {
+	ts := newTestServer(t)
+	access, _ := ts.register("query@example.com", "UTC")
+	before := ts.documents()
+	n := 0
+	for _, r := range routes(Deps{}) {
+		if !strings.HasPrefix(r.path, "/v1/") {
+			continue
+		}
+		path := strings.ReplaceAll(r.path, ":id", "3f0c8a9e-8f4e-4a8e-9a57-1f0b8c1d2e3f") + "?$where=1&limit[$ne]=1"
+		t.Run(r.method+" "+r.path, func(t *testing.T) {
+			expectProblem(t, ts.do(r.method, path, access, nil), http.StatusBadRequest, "$where")
+		})
+		n++
+	}
+	if after := ts.documents(); after != before {
+		t.Fatalf("documents %d -> %d", before, after)
+	}
+	t.Logf("%d routes", n)
 }
 
 func TestCORSListsOriginsAndNeverCredentials(t *testing.T) {

@@ -41,51 +41,64 @@ func routes(d Deps) []route {
 		{fiber.MethodGet, "/openapi.yaml", policyPublic, handleOpenAPI()},
 
 		{fiber.MethodPost, "/v1/auth/register", policyPublicNoStore,
-			rl.limitByIP("register", lim.Register, handleRegister(s, d.Signer, d.PasswordParams, rl, rp, d.Logger, now))},
+			rl.limitByIP("register", lim.Register, noQuery(handleRegister(s, d.Signer, d.PasswordParams, rl, rp, d.Logger, now)))},
 		{fiber.MethodPost, "/v1/auth/login", policyPublicNoStore,
-			rl.limitByIP("login", lim.Login, handleLogin(s, d.Signer, rl, d.Logger, now))},
+			rl.limitByIP("login", lim.Login, noQuery(handleLogin(s, d.Signer, rl, d.Logger, now)))},
 		{fiber.MethodPost, "/v1/auth/refresh", policyPublicNoStore,
-			rl.limitByIP("refresh", lim.Refresh, handleRefresh(s, d.Signer, rl, now))},
-		{fiber.MethodPost, "/v1/auth/logout", policyPublicNoStore, handleLogout(s, now)},
+			rl.limitByIP("refresh", lim.Refresh, noQuery(handleRefresh(s, d.Signer, rl, now)))},
+		{fiber.MethodPost, "/v1/auth/logout", policyPublicNoStore, noQuery(handleLogout(s, now))},
 
-		{fiber.MethodGet, "/v1/me", policyPatient, handleGetMe(s)},
-		{fiber.MethodPatch, "/v1/me", policyPatient, handlePatchMe(s, rp, now)},
-		{fiber.MethodDelete, "/v1/me", policyPatient, handleErase(s, now)},
+		{fiber.MethodGet, "/v1/me", policyPatient, noQuery(handleGetMe(s))},
+		{fiber.MethodPatch, "/v1/me", policyPatient, noQuery(handlePatchMe(s, rp, now))},
+		{fiber.MethodDelete, "/v1/me", policyPatient, noQuery(handleErase(s, now))},
 		{fiber.MethodGet, "/v1/me/export", policyPatient, handleExport(s, d.BaseURL, now)},
-		{fiber.MethodPost, "/v1/me/password", policyPatient, handleChangePassword(s, d.Signer, d.PasswordParams, now)},
+		{fiber.MethodPost, "/v1/me/password", policyPatient, noQuery(handleChangePassword(s, d.Signer, d.PasswordParams, now))},
 
 		{fiber.MethodPost, "/v1/devices", policyPatient,
-			rl.limitByIP("device", lim.Device, handleRegisterDevice(s, rl, d.Logger, now))},
-		{fiber.MethodGet, "/v1/devices", policyPatient, handleListDevices(s)},
-		{fiber.MethodDelete, "/v1/devices/:id", policyPatient, handleDeleteDevice(s)},
+			rl.limitByIP("device", lim.Device, noQuery(handleRegisterDevice(s, rl, d.Logger, now)))},
+		{fiber.MethodGet, "/v1/devices", policyPatient, noQuery(handleListDevices(s))},
+		{fiber.MethodDelete, "/v1/devices/:id", policyPatient, noQuery(handleDeleteDevice(s))},
 
 		{fiber.MethodGet, "/v1/pain-logs", policyPatient, handleListPainLogs(s, now)},
-		{fiber.MethodPut, "/v1/pain-logs/:id", policyPatient, handlePutPainLog(s, now)},
-		{fiber.MethodGet, "/v1/pain-logs/:id", policyPatient, handleGetPainLog(s)},
-		{fiber.MethodPatch, "/v1/pain-logs/:id", policyPatient, handlePatchPainLog(s, now)},
-		{fiber.MethodDelete, "/v1/pain-logs/:id", policyPatient, handleDeletePainLog(s, now)},
+		{fiber.MethodPut, "/v1/pain-logs/:id", policyPatient, noQuery(handlePutPainLog(s, now))},
+		{fiber.MethodGet, "/v1/pain-logs/:id", policyPatient, noQuery(handleGetPainLog(s))},
+		{fiber.MethodPatch, "/v1/pain-logs/:id", policyPatient, noQuery(handlePatchPainLog(s, now))},
+		{fiber.MethodDelete, "/v1/pain-logs/:id", policyPatient, noQuery(handleDeletePainLog(s, now))},
 
-		{fiber.MethodPost, "/v1/screening", policyPatient, handlePostScreening(s, rp, now)},
-		{fiber.MethodGet, "/v1/screening", policyPatient, handleGetScreening(s, now)},
-		{fiber.MethodPost, "/v1/screening/clearance", policyPatient, handlePostClearance(s, rp, now)},
+		{fiber.MethodPost, "/v1/screening", policyPatient, noQuery(handlePostScreening(s, rp, now))},
+		{fiber.MethodGet, "/v1/screening", policyPatient, noQuery(handleGetScreening(s, now))},
+		{fiber.MethodPost, "/v1/screening/clearance", policyPatient, noQuery(handlePostClearance(s, rp, now))},
 
-		{fiber.MethodPost, "/v1/plans", policyPatient, handleCreatePlan(s, rp, now)},
-		{fiber.MethodGet, "/v1/plans/current", policyPatient, handleGetCurrentPlan(s, now)},
-		{fiber.MethodPatch, "/v1/plans/:id", policyPatient, handlePatchPlan(s, rp, now)},
+		{fiber.MethodPost, "/v1/plans", policyPatient, noQuery(handleCreatePlan(s, rp, now))},
+		{fiber.MethodGet, "/v1/plans/current", policyPatient, noQuery(handleGetCurrentPlan(s, now))},
+		{fiber.MethodPatch, "/v1/plans/:id", policyPatient, noQuery(handlePatchPlan(s, rp, now))},
 
-		{fiber.MethodPost, "/v1/sessions", policyPatient, handleBookSession(s, rp, now)},
+		{fiber.MethodPost, "/v1/sessions", policyPatient, noQuery(handleBookSession(s, rp, now))},
 		{fiber.MethodGet, "/v1/sessions", policyPatient, handleListSessions(s, now)},
-		{fiber.MethodPatch, "/v1/sessions/:id", policyPatient, handlePatchSession(s, rp, now)},
-		{fiber.MethodPost, "/v1/sessions/:id/complete", policyPatient, handleCompleteSession(s, rp, now)},
+		{fiber.MethodPatch, "/v1/sessions/:id", policyPatient, noQuery(handlePatchSession(s, rp, now))},
+		{fiber.MethodPost, "/v1/sessions/:id/complete", policyPatient, noQuery(handleCompleteSession(s, rp, now))},
 
 		{fiber.MethodGet, "/v1/reminders", policyPatient, handleListReminders(s, now)},
-		{fiber.MethodPost, "/v1/reminders/:id/done", policyPatient, handleReminderDone(s, now)},
-		{fiber.MethodPost, "/v1/reminders/:id/snooze", policyPatient, handleSnoozeReminder(s, now)},
+		{fiber.MethodPost, "/v1/reminders/:id/done", policyPatient, noQuery(handleReminderDone(s, now))},
+		{fiber.MethodPost, "/v1/reminders/:id/snooze", policyPatient, noQuery(handleSnoozeReminder(s, now))},
 
 		{fiber.MethodGet, "/v1/insights", policyPatient, handleInsights(s, now)},
-		{fiber.MethodPost, "/v1/reports", policyPatient, handleCreateReport(s, now)},
-		{fiber.MethodDelete, "/v1/reports/:id", policyPatient, handleRevokeReport(s, now)},
+		{fiber.MethodPost, "/v1/reports", policyPatient, noQuery(handleCreateReport(s, now))},
+		{fiber.MethodDelete, "/v1/reports/:id", policyPatient, noQuery(handleRevokeReport(s, now))},
 		// The share link: its token is the credential, so it needs no sign-in.
+		// It reads no query but ignores one: a messenger may append its own.
 		{fiber.MethodGet, "/r/:token", policyPublicNoStore, handleReportPage(s, now)},
+	}
+}
+
+// noQuery wraps a route that reads no query parameters: any given is
+// refused, as on the routes that read some, so that a probe such as
+// ?$where=1 gets an answer that says it was not understood.
+func noQuery(h fiber.Handler) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if err := onlyQueryParams(c); err != nil {
+			return err
+		}
+		return h(c)
 	}
 }
