@@ -203,8 +203,9 @@ func pushesOf(fake *fcmfake.Server) map[string]int {
 func patientWithPhone(s *server, email string) string {
 	access := register(s, email)
 	s.must(s.call("PATCH", "/v1/me", access, map[string]any{"quiet_hours": map[string]any{"start": "00:00", "end": "00:00"}}), 200)
+	name, _, _ := strings.Cut(email, "@")
 	s.must(s.call("POST", "/v1/devices", access, map[string]any{
-		"token": "fault-phone-" + strings.Repeat("q", 30), "platform": "android", "app_version": "1.0.0",
+		"token": "fault-phone-" + name + "-" + strings.Repeat("q", 30), "platform": "android", "app_version": "1.0.0",
 	}), 201)
 	return access
 }
@@ -415,4 +416,86 @@ func TestShutdownFinishesARequestInFlight(t *testing.T) {
 		t.Fatal("the request in flight at shutdown got no answer")
 	}
 	<-stopped
+}
+
+// completeSession books and completes a massage that ended half an hour
+// ago: its first aftercare (water, take it easy) is due at once.
+func completeSession(s *server, access string) string {
+	started := time.Now().UTC().Add(-90 * time.Minute).Truncate(time.Second)
+	id := s.must(s.call("POST", "/v1/sessions", access, map[string]any{"scheduled_at": started.Format(time.RFC3339)}), 201).body["id"].(string)
+	s.must(s.call("POST", "/v1/sessions/"+id+"/complete", access, nil), 200)
+	return id
+}
+
+// sentAll reports whether every one of ids is recorded as sent.
+func sentAll(s *server, access, session string, ids map[string]bool) bool {
+	status := remindersOf(s, access, session)
+	for id := range ids {
+		if status[id] != "sent" {
+			return false
+		}
+	}
+	return true
+}
+
+// TestShutdownMidDispatchLosesNothing stops the server while FCM holds a
+// batch of pushes unanswered, and starts it again on the same data: the
+// reminders recorded as sent before are not sent again, and the ones cut
+// short were handed back and are sent by the restarted server at once,
+// not after their lease. Those were already at FCM when the send was cut,
+// so the phone gets them twice, under one collapse key: the second
+// replaces the first on the screen.
+func TestShutdownMidDispatchLosesNothing(t *testing.T) {
+	fake := fcmfake.New()
+	defer fake.Close()
+	env := map[string]string{"DATA_DIR": t.TempDir(), "DISPATCH_INTERVAL": "1s", "FCM_ENDPOINT": fake.URL(), "SHUTDOWN_GRACE": "1s"}
+	s := startServer(t, env)
+	first := patientWithPhone(s, "first@example.com")
+	firstSession := completeSession(s, first)
+	var firstIDs map[string]bool
+	waitUntil(t, 60*time.Second, "the first patient's aftercare sent", func() bool {
+		firstIDs = map[string]bool{}
+		for id, n := range pushesOf(fake) {
+			if _, ok := remindersOf(s, first, firstSession)[id]; ok && n > 0 {
+				firstIDs[id] = true
+			}
+		}
+		return len(firstIDs) == 2 && sentAll(s, first, firstSession, firstIDs)
+	})
+
+	fake.SetDelay(time.Hour)
+	second := patientWithPhone(s, "second@example.com")
+	secondSession := completeSession(s, second)
+	inFlight := map[string]bool{}
+	waitUntil(t, 60*time.Second, "the second patient's aftercare at FCM", func() bool {
+		ofSession := remindersOf(s, second, secondSession)
+		for id := range pushesOf(fake) {
+			if _, ok := ofSession[id]; ok {
+				inFlight[id] = true
+			}
+		}
+		return len(inFlight) == 2
+	})
+	s.stop()
+	if !strings.Contains(s.out.String(), `"msg":"dispatch stopped: unsent reminders given back","reminders":2`) {
+		t.Fatalf("the stopped batch did not hand its two reminders back:\n%s", s.out)
+	}
+
+	fake.SetDelay(0)
+	s = startServer(t, env)
+	defer s.stop()
+	waitUntil(t, 60*time.Second, "the handed-back reminders sent after the restart", func() bool {
+		return sentAll(s, second, secondSession, inFlight)
+	})
+	pushes := pushesOf(fake)
+	for id := range firstIDs {
+		if pushes[id] != 1 {
+			t.Fatalf("reminder %s recorded as sent before the shutdown was pushed %d times, want once", id, pushes[id])
+		}
+	}
+	for id := range inFlight {
+		if pushes[id] != 2 {
+			t.Fatalf("reminder %s cut short by the shutdown was pushed %d times, want twice (once cut short, once after the restart)", id, pushes[id])
+		}
+	}
 }
