@@ -97,10 +97,9 @@ func logged(s *server, msg string) int {
 	return strings.Count(s.out.String(), `"msg":"`+msg+`"`)
 }
 
-// expectUnavailable checks a 503 problem with code unavailable, a
-// Retry-After, and nothing of the driver's own text.
-func expectUnavailable(t *testing.T, s *server, method, path, token string, body any) {
-	t.Helper()
+// send is s.call for when the headers matter, or outside the test's
+// goroutine: it fails nothing itself.
+func send(s *server, method, path, token string, body any) (reply, http.Header, error) {
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -108,7 +107,7 @@ func expectUnavailable(t *testing.T, s *server, method, path, token string, body
 	}
 	req, err := http.NewRequest(method, s.base+path, rd)
 	if err != nil {
-		t.Fatal(err)
+		return reply{}, nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if token != "" {
@@ -116,20 +115,31 @@ func expectUnavailable(t *testing.T, s *server, method, path, token string, body
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return reply{}, nil, err
 	}
 	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var p map[string]any
-	_ = json.Unmarshal(raw, &p)
-	if resp.StatusCode != http.StatusServiceUnavailable || p["code"] != "unavailable" ||
-		resp.Header.Get("Content-Type") != "application/problem+json" || resp.Header.Get("Retry-After") == "" {
-		t.Fatalf("%s %s: %d %s %q (Retry-After %q), want a 503 unavailable problem with Retry-After",
-			method, path, resp.StatusCode, resp.Header.Get("Content-Type"), raw, resp.Header.Get("Retry-After"))
+	raw, err := io.ReadAll(resp.Body)
+	r := reply{status: resp.StatusCode, raw: string(raw)}
+	_ = json.Unmarshal(raw, &r.body)
+	return r, resp.Header, err
+}
+
+// expectUnavailable checks a 503 problem with code unavailable, a
+// Retry-After, and nothing of the driver's own text.
+func expectUnavailable(t *testing.T, s *server, method, path, token string, body any) {
+	t.Helper()
+	r, header, err := send(s, method, path, token, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.status != http.StatusServiceUnavailable || r.body["code"] != "unavailable" ||
+		header.Get("Content-Type") != "application/problem+json" || header.Get("Retry-After") == "" {
+		t.Fatalf("%s %s: %d %s %s (Retry-After %q), want a 503 unavailable problem with Retry-After",
+			method, path, r.status, header.Get("Content-Type"), r.raw, header.Get("Retry-After"))
 	}
 	for _, leak := range []string{"selection", "topology", "connection", "127.0.0.1"} {
-		if strings.Contains(string(raw), leak) {
-			t.Fatalf("%s %s: the answer shows the driver's text %q: %s", method, path, leak, raw)
+		if strings.Contains(r.raw, leak) {
+			t.Fatalf("%s %s: the answer shows the driver's text %q: %s", method, path, leak, r.raw)
 		}
 	}
 }
@@ -377,20 +387,12 @@ func TestShutdownFinishesARequestInFlight(t *testing.T) {
 	}), 201)
 
 	hold := proxy.arm()
-	// Not s.call: it may fail the test, which only the test's goroutine may.
 	answer := make(chan reply, 1)
 	go func() {
-		req, _ := http.NewRequest("GET", s.base+"/v1/pain-logs/"+entry, nil)
-		req.Header.Set("Authorization", "Bearer "+access)
-		resp, err := http.DefaultClient.Do(req)
+		r, _, err := send(s, "GET", "/v1/pain-logs/"+entry, access, nil)
 		if err != nil {
-			answer <- reply{raw: err.Error()}
-			return
+			r.raw = err.Error()
 		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		r := reply{status: resp.StatusCode, raw: string(raw)}
-		_ = json.Unmarshal(raw, &r.body)
 		answer <- r
 	}()
 	select {
