@@ -57,7 +57,8 @@ func drive(ctx context.Context, client *http.Client, baseURL string, call loadCa
 		wg.Go(func() {
 			var latencies []time.Duration
 			errs, firstErr := 0, ""
-			for n := 0; time.Now().Before(deadline) && ctx.Err() == nil; n++ {
+			// Every worker sends at least one request, so a window of zero is one request each.
+			for n := 0; n == 0 || time.Now().Before(deadline) && ctx.Err() == nil; n++ {
 				method, path, token, body := call.next(w, n)
 				t := time.Now()
 				err := send(ctx, client, method, baseURL+path, token, body)
