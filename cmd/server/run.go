@@ -29,9 +29,8 @@ import (
 	"github.com/backcare/backcare/store/embedded"
 )
 
-// maxPrepareWait caps the wait between attempts to prepare a database that
-// cannot be reached; each attempt itself waits the driver's server
-// selection timeout first.
+// maxPrepareWait caps the wait between attempts to prepare a database
+// that answers but fails to (see prepareDatabase).
 const maxPrepareWait = 15 * time.Second
 
 // run is the whole program: it returns when ctx is cancelled and everything
@@ -205,11 +204,16 @@ func (r *readiness) Ping(ctx context.Context) error {
 	return r.Store.Ping(ctx)
 }
 
-// prepareDatabase runs prepare until it succeeds, waiting between attempts
-// with capped exponential backoff; it reports false if ctx ended first.
+// prepareDatabase runs prepare until it succeeds; it reports false if ctx
+// ended first. An attempt that finds no database has already waited for
+// one (the driver's server selection), and would have gone on the moment
+// one answered; so the next follows at once, at most one a second, and the
+// API never serves a returned database without its indexes for long.
+// Other failures back off exponentially, 1 s to maxPrepareWait.
 func prepareDatabase(ctx context.Context, prepare func(context.Context) error, logger *slog.Logger) bool {
-	wait := time.Second
+	backoff := time.Second
 	for attempt := 1; ; attempt++ {
+		started := time.Now()
 		err := prepare(ctx)
 		if err == nil {
 			return true
@@ -217,18 +221,21 @@ func prepareDatabase(ctx context.Context, prepare func(context.Context) error, l
 		if ctx.Err() != nil {
 			return false
 		}
+		pause := backoff
 		// The driver's text names the whole topology; "unreachable" says it.
 		reason := err.Error()
 		if models.ErrorCode(err) == models.ErrUnavailable {
 			reason = "database unreachable"
+			pause = max(0, time.Second-time.Since(started))
+		} else {
+			backoff = min(2*backoff, maxPrepareWait)
 		}
-		logger.Warn("database not ready; retrying", "attempt", attempt, "retry_in", wait.String(), "reason", reason)
+		logger.Warn("database not ready; retrying", "attempt", attempt, "retry_in", pause.String(), "reason", reason)
 		select {
 		case <-ctx.Done():
 			return false
-		case <-time.After(wait):
+		case <-time.After(pause):
 		}
-		wait = min(2*wait, maxPrepareWait)
 	}
 }
 
