@@ -14,45 +14,22 @@ import (
 )
 
 // UpsertReminders writes occurrences that do not exist yet and leaves the
-// rest alone, in one bulk write: an occurrence's _id comes from its dedupe
-// key, so materializing twice, or on two instances at once, adds nothing,
-// and one already sent is never reset to pending.
+// rest alone: an occurrence's _id comes from its dedupe key, so
+// materializing twice, or on two instances at once, adds nothing, and one
+// already sent is never reset to pending. It is one unordered insert whose
+// duplicates are ignored: the same effect as an upsert with $setOnInsert per
+// occurrence, but the embedded engine writes a hundred new occurrences per
+// transaction instead of one, and takes one command instead of one per 20.
 func (s *Store) UpsertReminders(ctx context.Context, rs []models.Reminder) (int64, error) {
 	if len(rs) == 0 {
 		return 0, nil
 	}
-	writes := make([]mongo.WriteModel, 0, len(rs))
-	for _, r := range rs {
-		doc, err := withoutID(r)
-		if err != nil {
-			return 0, err
-		}
-		writes = append(writes, mongo.NewUpdateOneModel().
-			SetFilter(bson.D{{Key: "_id", Value: r.ID}}).
-			SetUpdate(bson.D{{Key: "$setOnInsert", Value: doc}}).
-			SetUpsert(true))
+	docs := make([]any, len(rs))
+	for i, r := range rs {
+		docs[i] = r
 	}
-	upserted, _, err := s.bulkWrite(ctx, colReminders, writes)
-	return upserted, err
-}
-
-// withoutID marshals r without its _id, which an upsert takes from the filter.
-func withoutID(r models.Reminder) (bson.D, error) {
-	raw, err := bson.Marshal(r)
-	if err != nil {
-		return nil, fmt.Errorf("marshal reminder: %w", err)
-	}
-	var doc bson.D
-	if err := bson.Unmarshal(raw, &doc); err != nil {
-		return nil, fmt.Errorf("marshal reminder: %w", err)
-	}
-	out := doc[:0]
-	for _, e := range doc {
-		if e.Key != "_id" {
-			out = append(out, e)
-		}
-	}
-	return out, nil
+	existing, err := s.insertUnique(ctx, colReminders, docs)
+	return int64(len(rs) - len(existing)), err
 }
 
 // CancelSourceReminders cancels a source's occurrences that were not sent:
@@ -96,7 +73,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease string, lease
 	cur, err := col.Find(ctx, bson.D{{Key: "$or", Value: bson.A{
 		bson.D{{Key: "status", Value: models.ReminderPending}, {Key: "due_at", Value: bson.D{{Key: "$lte", Value: now}}}},
 		bson.D{{Key: "status", Value: models.ReminderClaimed}, {Key: "lease_until", Value: bson.D{{Key: "$lt", Value: now}}}},
-	}}}, options.Find().SetSort(bson.D{{Key: "due_at", Value: 1}}).SetLimit(int64(limit)))
+	}}}, wholeBatch().SetSort(bson.D{{Key: "due_at", Value: 1}}).SetLimit(int64(limit)))
 	if err != nil {
 		return nil, mapErr(err, "reminders")
 	}
@@ -141,28 +118,42 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease string, lease
 	return won, nil
 }
 
-// insertUnique inserts docs unordered, writeBatch at a time, and reports
-// which ones were refused as duplicates.
+// insertUnique inserts docs unordered in one command and reports which
+// ones were refused as duplicates. The embedded engine's write-batch cap is
+// for updates, whose statements it holds open together; it inserts a
+// command's documents a hundred per transaction on one connection, so a
+// batch of claims needs no splitting (25 commands per 500 claims before).
 func (s *Store) insertUnique(ctx context.Context, col string, docs []any) (map[int]bool, error) {
 	dup := map[int]bool{}
-	for start := 0; start < len(docs); start += s.writeBatch {
-		chunk := docs[start:min(start+s.writeBatch, len(docs))]
-		_, err := s.db.Collection(col).InsertMany(ctx, chunk, options.InsertMany().SetOrdered(false))
-		var bwe mongo.BulkWriteException
-		switch {
-		case err == nil:
-		case errors.As(err, &bwe) && bwe.WriteConcernError == nil:
-			for _, we := range bwe.WriteErrors {
-				if !mongo.IsDuplicateKeyError(we) {
-					return nil, mapErr(err, col)
-				}
-				dup[start+we.Index] = true
+	_, err := s.db.Collection(col).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	var bwe mongo.BulkWriteException
+	switch {
+	case err == nil:
+	case errors.As(err, &bwe) && bwe.WriteConcernError == nil:
+		for _, we := range bwe.WriteErrors {
+			if !mongo.IsDuplicateKeyError(we) {
+				return nil, mapErr(err, col)
 			}
-		default:
-			return nil, mapErr(err, col)
+			dup[we.Index] = true
 		}
+	default:
+		return nil, mapErr(err, col)
 	}
 	return dup, nil
+}
+
+// firstBatch is how many documents the first reply of a batch read may
+// carry: more than a dispatch batch's reminders and their patients'
+// devices. It must stay modest: the embedded engine allocates room for
+// that many documents up front.
+const firstBatch = 5000
+
+// wholeBatch is for the dispatcher's and materializer's reads of a batch of
+// hundreds: the driver's first batch is 101 documents by default, and each
+// further hundred costs a getMore command; this asks for all of them in the
+// first reply (the server still caps a reply at 16 MiB).
+func wholeBatch() *options.FindOptionsBuilder {
+	return options.Find().SetBatchSize(firstBatch)
 }
 
 // ReleaseClaims gives back reminders a dispatcher claimed under lease but
@@ -304,7 +295,7 @@ func (s *Store) PauseFCM(ctx context.Context, until time.Time) error {
 
 // DevicesOf returns the devices of the given patients, by patient.
 func (s *Store) DevicesOf(ctx context.Context, patientIDs []string) (map[string][]models.Device, error) {
-	cur, err := s.db.Collection(colDevices).Find(ctx, bson.D{{Key: "patient_id", Value: bson.D{{Key: "$in", Value: patientIDs}}}})
+	cur, err := s.db.Collection(colDevices).Find(ctx, bson.D{{Key: "patient_id", Value: bson.D{{Key: "$in", Value: patientIDs}}}}, wholeBatch())
 	if err != nil {
 		return nil, mapErr(err, "devices")
 	}
@@ -330,7 +321,7 @@ func (s *Store) DeleteDeviceTokens(ctx context.Context, tokens []string) error {
 
 // PatientsByID returns the given patients that exist, by id.
 func (s *Store) PatientsByID(ctx context.Context, ids []string) (map[string]models.Patient, error) {
-	cur, err := s.db.Collection(colPatients).Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
+	cur, err := s.db.Collection(colPatients).Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, wholeBatch())
 	if err != nil {
 		return nil, mapErr(err, "patients")
 	}
@@ -355,7 +346,7 @@ func (s *Store) LoggedDays(ctx context.Context, patientIDs, dates []string) (map
 		{Key: "patient_id", Value: bson.D{{Key: "$in", Value: patientIDs}}},
 		{Key: "local_date", Value: bson.D{{Key: "$in", Value: dates}}},
 		{Key: "deleted", Value: false},
-	}, options.Find().SetProjection(bson.D{{Key: "patient_id", Value: 1}, {Key: "local_date", Value: 1}}))
+	}, wholeBatch().SetProjection(bson.D{{Key: "patient_id", Value: 1}, {Key: "local_date", Value: 1}}))
 	if err != nil {
 		return nil, mapErr(err, "pain logs")
 	}
@@ -377,7 +368,7 @@ func (s *Store) LoggedDays(ctx context.Context, patientIDs, dates []string) (map
 // order: the materializer walks every patient this way.
 func (s *Store) PatientPage(ctx context.Context, after string, limit int) ([]models.Patient, error) {
 	cur, err := s.db.Collection(colPatients).Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$gt", Value: after}}}},
-		options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(limit)))
+		wholeBatch().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(limit)))
 	if err != nil {
 		return nil, mapErr(err, "patients")
 	}
@@ -387,7 +378,7 @@ func (s *Store) PatientPage(ctx context.Context, after string, limit int) ([]mod
 
 // OpenPlansOf returns the open plans of the given patients, by patient.
 func (s *Store) OpenPlansOf(ctx context.Context, patientIDs []string) (map[string]models.Plan, error) {
-	cur, err := s.db.Collection(colPlans).Find(ctx, bson.D{{Key: "open_key", Value: bson.D{{Key: "$in", Value: patientIDs}}}})
+	cur, err := s.db.Collection(colPlans).Find(ctx, bson.D{{Key: "open_key", Value: bson.D{{Key: "$in", Value: patientIDs}}}}, wholeBatch())
 	if err != nil {
 		return nil, mapErr(err, "plans")
 	}
@@ -408,7 +399,7 @@ func (s *Store) SessionsOf(ctx context.Context, patientIDs []string, since time.
 	cur, err := s.db.Collection(colSessions).Find(ctx, bson.D{
 		{Key: "patient_id", Value: bson.D{{Key: "$in", Value: patientIDs}}},
 		{Key: "scheduled_at", Value: bson.D{{Key: "$gte", Value: since}}},
-	})
+	}, wholeBatch())
 	if err != nil {
 		return nil, mapErr(err, "sessions")
 	}
