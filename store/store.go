@@ -206,10 +206,13 @@ func mapErr(err error, what string) error {
 		return models.Errorf(models.ErrConflict, "%s already exists", what)
 	case unreachable(err):
 		// The driver's text stays in the chain for the log; the caller is
-		// told only that the database is away.
+		// told only that the database is away, or slow.
+		message := "the database cannot be reached right now; try again shortly"
+		if errors.Is(err, context.DeadlineExceeded) && !errors.As(err, &topology.ServerSelectionError{}) {
+			message = "the database took too long to answer; try again shortly"
+		}
 		return fmt.Errorf("%s: %v: %w", what, err, &models.Error{
-			Code: models.ErrUnavailable, Message: "the database cannot be reached right now; try again shortly",
-			RetryAfter: unavailableRetryAfter,
+			Code: models.ErrUnavailable, Message: message, RetryAfter: unavailableRetryAfter,
 		})
 	default:
 		return fmt.Errorf("%s: %w", what, err)
