@@ -175,3 +175,48 @@ func eventually(t *testing.T, timeout time.Duration, cond func() bool, what func
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// cutSender stands for a send cut short by a shutdown: FCM accepted the
+// first message, and the context ended before the others were answered.
+type cutSender struct{ cancel context.CancelFunc }
+
+func (c cutSender) Send(ctx context.Context, msgs []notifications.Message) ([]notifications.Result, error) {
+	c.cancel()
+	results := make([]notifications.Result, len(msgs))
+	for i := range results {
+		results[i] = notifications.Result{Outcome: notifications.Retryable, Err: ctx.Err()}
+	}
+	results[0] = notifications.Result{Outcome: notifications.Delivered, MessageID: "accepted-before-the-cut"}
+	return results, ctx.Err()
+}
+
+// TestASendCutShortRecordsWhatWentAndHandsBackTheRest: a dispatcher stopped
+// mid-send records the reminder FCM accepted and releases the other, which
+// the next dispatcher sends at the same moment, without waiting out the
+// stopped one's lease, while the accepted one is not sent again.
+func TestASendCutShortRecordsWhatWentAndHandsBackTheRest(t *testing.T) {
+	r := newRig(t)
+	a := r.patient("p-a", "UTC", "token-cut-aaaaaaaaaaaaaaaaaaaa")
+	b := r.patient("p-b", "UTC", "token-cut-bbbbbbbbbbbbbbbbbbbb")
+	went := r.due(a, models.KindStretching, "", noon.Add(-2*time.Minute), time.Hour)
+	cut := r.due(b, models.KindStretching, "", noon.Add(-time.Minute), time.Hour)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := r.dispatcher(cutSender{cancel: cancel}).RunOnce(ctx, noon); err == nil {
+		t.Fatal("the stopped dispatcher reported success")
+	}
+	if got := r.reminder(a, went.ID); got.Status != models.ReminderSent || got.LeaseToken != "" {
+		t.Fatalf("the accepted reminder is %s (lease %q), want sent", got.Status, got.LeaseToken)
+	}
+	if got := r.reminder(b, cut.ID); got.Status != models.ReminderPending || got.LeaseToken != "" || got.Attempts != 0 {
+		t.Fatalf("the cut reminder is %s (lease %q, %d attempts), want pending, free, no attempt counted", got.Status, got.LeaseToken, got.Attempts)
+	}
+
+	r.run(r.dispatcher(r.sender()))
+	if got := r.sentCount(); got[cut.ID] != 1 || got[went.ID] != 0 {
+		t.Fatalf("pushes by the next dispatcher %v, want only the cut reminder, once", got)
+	}
+	if got := r.reminder(b, cut.ID); got.Status != models.ReminderSent {
+		t.Fatalf("the cut reminder is %s after the next dispatcher, want sent", got.Status)
+	}
+}
