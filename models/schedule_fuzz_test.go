@@ -55,11 +55,7 @@ func FuzzNextSession(f *testing.F) {
 		c := models.DefaultCadence(time.Weekday(weekday % 7))
 		c.PreferredTime = hhmm(preferred)
 		c.InitialSessions = models.MinInitialSessions + int(initial)%(models.MaxInitialSessions-models.MinInitialSessions+1)
-		if weeks%6 == 0 {
-			c.MaintenanceMonthly, c.MaintenanceWeeks = true, 0
-		} else {
-			c.MaintenanceWeeks = models.MinMaintenanceWeeks + int(weeks)%(models.MaxMaintenanceWeeks-models.MinMaintenanceWeeks+1)
-		}
+		setMaintenance(&c, weeks)
 		plan, err := models.NewPlan("plan", "pat", start, c, false, now)
 		if err != nil {
 			t.Fatalf("NewPlan(%s, %+v): %v", start, c, err)
@@ -84,12 +80,7 @@ func FuzzNextSession(f *testing.F) {
 			changed := c
 			changed.PreferredTime = hhmm(changedTime)
 			changed.PreferredWeekday = time.Weekday(changedWeekday % 7)
-			if changedWeeks%6 == 0 {
-				changed.MaintenanceMonthly, changed.MaintenanceWeeks = true, 0
-			} else {
-				changed.MaintenanceMonthly = false
-				changed.MaintenanceWeeks = models.MinMaintenanceWeeks + int(changedWeeks)%(models.MaxMaintenanceWeeks-models.MinMaintenanceWeeks+1)
-			}
+			setMaintenance(&changed, changedWeeks)
 			from := today.AddDate(0, 0, int(changeInDays%60)).Format(time.DateOnly)
 			if err := plan.ChangeCadence(from, changed, now, loc); err == nil {
 				versions = len(plan.Cadences)
@@ -176,4 +167,15 @@ func FuzzNextSession(f *testing.F) {
 			t.Fatalf("%s: another plan's sessions changed the answer to %+v", where(), withOther)
 		}
 	})
+}
+
+// setMaintenance makes c's maintenance monthly for one value in six of
+// weeks, and otherwise every 2–6 weeks.
+func setMaintenance(c *models.Cadence, weeks uint8) {
+	if weeks%6 == 0 {
+		c.MaintenanceMonthly, c.MaintenanceWeeks = true, 0
+		return
+	}
+	span := models.MaxMaintenanceWeeks - models.MinMaintenanceWeeks + 1
+	c.MaintenanceMonthly, c.MaintenanceWeeks = false, models.MinMaintenanceWeeks+int(weeks)%span
 }
