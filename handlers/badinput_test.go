@@ -281,6 +281,8 @@ func TestBadInputIsRefusedAndStoresNothing(t *testing.T) {
 		check("not JSON", "{email: nope", http.StatusBadRequest, "body")
 		check("an array, not an object", "[1,2]", http.StatusBadRequest, "body")
 		check("two objects", `{} {}`, http.StatusBadRequest, "body")
+		check("null", "null", http.StatusBadRequest, "body")
+		check("an empty key", with(ep.valid, map[string]any{"": "x"}), http.StatusBadRequest, "body")
 		if !ep.emptyOK {
 			check("empty body", " ", http.StatusBadRequest, "body")
 		}

@@ -28,9 +28,13 @@ func decodeBody(c *fiber.Ctx, dst any) error {
 	if mt, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType)); err != nil || mt != fiber.MIMEApplicationJSON {
 		return fiber.NewError(fiber.StatusUnsupportedMediaType, "send the body as application/json")
 	}
-	body := c.Body()
-	if len(bytes.TrimSpace(body)) == 0 {
+	body := bytes.TrimSpace(c.Body())
+	if len(body) == 0 {
 		return invalid("body", "is required")
+	}
+	// encoding/json would take null as an empty request.
+	if body[0] != '{' {
+		return invalid("body", "must be a JSON object")
 	}
 	if err := checkKeys(body); err != nil {
 		return err
@@ -132,17 +136,20 @@ func checkKeys(body []byte) error {
 			stack = stack[:len(stack)-1]
 		case string:
 			if expectKey {
-				if strings.HasPrefix(v, "$") || strings.Contains(v, ".") {
+				if v == "" || strings.HasPrefix(v, "$") || strings.Contains(v, ".") {
 					var names []string
 					for _, f := range stack[:len(stack)-1] {
 						if f.key != "" {
 							names = append(names, f.key)
 						}
 					}
-					if len(names) == 0 {
+					switch {
+					case len(names) == 0 && v == "":
+						names = []string{"body"}
+					case len(names) == 0:
 						names = []string{v}
 					}
-					return invalid(strings.Join(names, "."), "must not contain keys that start with $ or contain a dot")
+					return invalid(strings.Join(names, "."), "must not contain empty keys, keys that start with $ or keys with a dot")
 				}
 				stack[len(stack)-1].key = v
 				expectKey = false
