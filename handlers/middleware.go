@@ -87,7 +87,12 @@ func withRequestLog(logger *slog.Logger, metrics *httpMetrics, onError fiber.Err
 		metrics.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 		metrics.duration.WithLabelValues(route, method).Observe(elapsed.Seconds())
 		level := slog.LevelInfo
-		if status >= 500 {
+		switch {
+		case status == fiber.StatusServiceUnavailable:
+			// The database is away or slow: expected during an outage,
+			// and every such request would otherwise page someone.
+			level = slog.LevelWarn
+		case status >= 500:
 			level = slog.LevelError
 		}
 		attrs := []any{"request_id", id, "method", method, "route", route, "status", status, "duration_ms", elapsed.Milliseconds()}
