@@ -104,16 +104,23 @@ func (d *database) close(client *mongo.Client) error {
 // (+ IndexIDs on embedded). monitor may be nil. The close func drops the
 // database and stops everything.
 func openStore(ctx context.Context, env benchEnv, monitor *event.CommandMonitor) (*store.Store, *mongo.Database, func(), error) {
+	_, st, db, closeAll, err := openDatabase(ctx, env, monitor)
+	return st, db, closeAll, err
+}
+
+// openDatabase is openStore that also returns the database, for scenarios
+// that connect to it again (one client per dispatcher instance).
+func openDatabase(ctx context.Context, env benchEnv, monitor *event.CommandMonitor) (*database, *store.Store, *mongo.Database, func(), error) {
 	d, err := startDatabase(ctx, env)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	st, client, err := d.connect(monitor)
 	if err != nil {
 		if d.embedded != nil {
 			_ = d.embedded.Close()
 		}
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	closeAll := func() {
 		if err := d.close(client); err != nil {
@@ -122,9 +129,9 @@ func openStore(ctx context.Context, env benchEnv, monitor *event.CommandMonitor)
 	}
 	if err := d.prepare(ctx, st); err != nil {
 		closeAll()
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
-	return st, client.Database(d.name), closeAll, nil
+	return d, st, client.Database(d.name), closeAll, nil
 }
 
 // commandCounter counts the database commands a client sends, by name,

@@ -155,19 +155,11 @@ func benchDispatch(ctx context.Context, env benchEnv, instances int) ([]row, err
 	if env.Quick {
 		patients = 200
 	}
-	d, err := startDatabase(ctx, env)
+	d, _, db, closeDB, err := openDatabase(ctx, env, nil)
 	if err != nil {
 		return nil, err
 	}
-	seedStore, seedClient, err := d.connect(nil)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = d.close(seedClient) }()
-	if err := d.prepare(ctx, seedStore); err != nil {
-		return nil, err
-	}
-	db := seedClient.Database(d.name)
+	defer closeDB()
 	now := time.Now()
 	devices, err := seedPatients(ctx, db, 0, patients, now)
 	if err != nil {

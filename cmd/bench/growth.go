@@ -21,19 +21,11 @@ func benchGrowth(ctx context.Context, env benchEnv) ([]row, error) {
 	if env.Quick {
 		sizes = []int{1_000, 3_000}
 	}
-	d, err := startDatabase(ctx, env)
+	d, _, db, closeDB, err := openDatabase(ctx, env, nil)
 	if err != nil {
 		return nil, err
 	}
-	seedStore, seedClient, err := d.connect(nil)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = d.close(seedClient) }()
-	if err := d.prepare(ctx, seedStore); err != nil {
-		return nil, err
-	}
-	db := seedClient.Database(d.name)
+	defer closeDB()
 	fake, err := startFakeFCM(ctx)
 	if err != nil {
 		return nil, err

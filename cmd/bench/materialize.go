@@ -22,20 +22,12 @@ func benchMaterialize(ctx context.Context, env benchEnv) ([]row, error) {
 	if env.Quick {
 		patients = 500
 	}
-	d, err := startDatabase(ctx, env)
-	if err != nil {
-		return nil, err
-	}
 	counter := &commandCounter{}
-	st, client, err := d.connect(counter.monitor())
+	st, db, closeDB, err := openStore(ctx, env, counter.monitor())
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = d.close(client) }()
-	if err := d.prepare(ctx, st); err != nil {
-		return nil, err
-	}
-	db := client.Database(d.name)
+	defer closeDB()
 	now := time.Now()
 	if _, err := seedPatients(ctx, db, 0, patients, now); err != nil {
 		return nil, err
