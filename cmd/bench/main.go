@@ -197,6 +197,18 @@ func runAll(ctx context.Context, selected []scenario, env benchEnv, profile bool
 	if env.MongoURI != "" {
 		rep.Engine = "MongoDB (MONGODB_URI)"
 	}
+	dir, err := filepath.Abs(resultsDir)
+	if err != nil {
+		return err
+	}
+	bin, err := buildServer(ctx, dir)
+	if err != nil {
+		return err
+	}
+	// The scenario processes inherit it.
+	if err := os.Setenv(serverBinEnv, bin); err != nil {
+		return err
+	}
 	for _, s := range selected {
 		if ctx.Err() != nil {
 			break
