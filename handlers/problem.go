@@ -58,6 +58,10 @@ func errorHandler(logger *slog.Logger) fiber.ErrorHandler {
 		var fiberErr *fiber.Error
 		switch {
 		case errors.As(err, &appErr) && appErr.Code != models.ErrInternal:
+			if appErr.Code == models.ErrUnavailable {
+				// The cause (the driver's text) is for the operators only.
+				logger.WarnContext(c.UserContext(), "request failed", "request_id", p.RequestID, "method", c.Method(), "path", c.Path(), "error", err)
+			}
 			p.Status = statusOf[appErr.Code]
 			p.Code = appErr.Code
 			p.Detail = appErr.Message

@@ -7,26 +7,23 @@ import (
 	"testing"
 )
 
-// edgeCall sends a raw request with headers and returns the response,
-// body drained.
-func (s *server) edgeCall(method, path, body string, header map[string]string) *http.Response {
+// edgeCall sends a request with headers and returns the answer's status
+// and headers.
+func (s *server) edgeCall(method, path, body string, header map[string]string) (int, http.Header) {
 	s.t.Helper()
-	req, err := http.NewRequest(method, s.base+path, strings.NewReader(body))
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
+	h := http.Header{}
 	for k, v := range header {
-		req.Header.Set(k, v)
+		h.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	var b any
+	if body != "" {
+		b = body
+	}
+	status, respHeader, _, err := exchange(http.DefaultClient, method, s.base+path, "", b, h)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	resp.Body.Close()
-	return resp
+	return status, respHeader
 }
 
 // The default limit on sign-ins from one address (see handlers.DefaultRateLimits).
@@ -38,21 +35,21 @@ func TestClientAddressAndCORSAtTheEdge(t *testing.T) {
 		defer s.stop()
 		for i := range loginsPerIP {
 			// Every request claims another address; none is believed.
-			resp := s.edgeCall("POST", "/v1/auth/login", "{}", map[string]string{"X-Forwarded-For": "203.0.113." + strconv.Itoa(i%250)})
-			if resp.StatusCode != http.StatusBadRequest {
-				t.Fatalf("request %d: %d", i, resp.StatusCode)
+			status, _ := s.edgeCall("POST", "/v1/auth/login", "{}", map[string]string{"X-Forwarded-For": "203.0.113." + strconv.Itoa(i%250)})
+			if status != http.StatusBadRequest {
+				t.Fatalf("request %d: %d", i, status)
 			}
 		}
-		resp := s.edgeCall("POST", "/v1/auth/login", "{}", map[string]string{"X-Forwarded-For": "198.51.100.99"})
-		if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
-			t.Fatalf("after %d: %d, Retry-After %q", loginsPerIP, resp.StatusCode, resp.Header.Get("Retry-After"))
+		status, header := s.edgeCall("POST", "/v1/auth/login", "{}", map[string]string{"X-Forwarded-For": "198.51.100.99"})
+		if status != http.StatusTooManyRequests || header.Get("Retry-After") == "" {
+			t.Fatalf("after %d: %d, Retry-After %q", loginsPerIP, status, header.Get("Retry-After"))
 		}
-		if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" {
+		if ct := header.Get("Content-Type"); ct != "application/problem+json" {
 			t.Fatalf("Content-Type %q", ct)
 		}
 		for _, origin := range []string{"https://evil.example", "null", "https://clinic.example"} {
-			resp := s.edgeCall("GET", "/healthz", "", map[string]string{"Origin": origin})
-			if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "" {
+			_, header := s.edgeCall("GET", "/healthz", "", map[string]string{"Origin": origin})
+			if got := header.Get("Access-Control-Allow-Origin"); got != "" {
 				t.Errorf("no origin is configured, yet %s got Access-Control-Allow-Origin %q", origin, got)
 			}
 		}
@@ -64,30 +61,30 @@ func TestClientAddressAndCORSAtTheEdge(t *testing.T) {
 		defer s.stop()
 		first := map[string]string{"X-Forwarded-For": "198.51.100.1"}
 		for i := range loginsPerIP {
-			if resp := s.edgeCall("POST", "/v1/auth/login", "{}", first); resp.StatusCode != http.StatusBadRequest {
-				t.Fatalf("request %d: %d", i, resp.StatusCode)
+			if status, _ := s.edgeCall("POST", "/v1/auth/login", "{}", first); status != http.StatusBadRequest {
+				t.Fatalf("request %d: %d", i, status)
 			}
 		}
-		if resp := s.edgeCall("POST", "/v1/auth/login", "{}", first); resp.StatusCode != http.StatusTooManyRequests {
-			t.Fatalf("the first client after %d: %d", loginsPerIP, resp.StatusCode)
+		if status, _ := s.edgeCall("POST", "/v1/auth/login", "{}", first); status != http.StatusTooManyRequests {
+			t.Fatalf("the first client after %d: %d", loginsPerIP, status)
 		}
 		second := map[string]string{"X-Forwarded-For": "198.51.100.2"}
-		if resp := s.edgeCall("POST", "/v1/auth/login", "{}", second); resp.StatusCode != http.StatusBadRequest {
-			t.Fatalf("another client behind the proxy: %d", resp.StatusCode)
+		if status, _ := s.edgeCall("POST", "/v1/auth/login", "{}", second); status != http.StatusBadRequest {
+			t.Fatalf("another client behind the proxy: %d", status)
 		}
 
-		preflight := s.edgeCall("OPTIONS", "/v1/pain-logs", "", map[string]string{
+		_, preflight := s.edgeCall("OPTIONS", "/v1/pain-logs", "", map[string]string{
 			"Origin": "https://clinic.example", "Access-Control-Request-Method": "PUT",
 			"Access-Control-Request-Headers": "authorization,content-type",
 		})
-		if got := preflight.Header.Get("Access-Control-Allow-Origin"); got != "https://clinic.example" {
+		if got := preflight.Get("Access-Control-Allow-Origin"); got != "https://clinic.example" {
 			t.Fatalf("preflight from the configured origin: Access-Control-Allow-Origin %q", got)
 		}
 		for _, origin := range []string{"https://clinic.example", "https://evil.example", "null", "*"} {
-			resp := s.edgeCall("GET", "/healthz", "", map[string]string{"Origin": origin})
-			got := resp.Header.Get("Access-Control-Allow-Origin")
-			if got == "*" || resp.Header.Get("Access-Control-Allow-Credentials") == "true" {
-				t.Errorf("origin %s: Allow-Origin %q, Allow-Credentials %q", origin, got, resp.Header.Get("Access-Control-Allow-Credentials"))
+			_, header := s.edgeCall("GET", "/healthz", "", map[string]string{"Origin": origin})
+			got := header.Get("Access-Control-Allow-Origin")
+			if got == "*" || header.Get("Access-Control-Allow-Credentials") == "true" {
+				t.Errorf("origin %s: Allow-Origin %q, Allow-Credentials %q", origin, got, header.Get("Access-Control-Allow-Credentials"))
 			}
 			if origin != "https://clinic.example" && got != "" {
 				t.Errorf("origin %s was allowed: %q", origin, got)

@@ -100,28 +100,10 @@ func logged(s *server, msg string) int {
 // send is s.call for when the headers matter, or outside the test's
 // goroutine: it fails nothing itself.
 func send(s *server, method, path, token string, body any) (reply, http.Header, error) {
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, s.base+path, rd)
-	if err != nil {
-		return reply{}, nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return reply{}, nil, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	r := reply{status: resp.StatusCode, raw: string(raw)}
+	status, header, raw, err := exchange(http.DefaultClient, method, s.base+path, token, body, nil)
+	r := reply{status: status, raw: string(raw)}
 	_ = json.Unmarshal(raw, &r.body)
-	return r, resp.Header, err
+	return r, header, err
 }
 
 // expectUnavailable checks a 503 problem with code unavailable, a

@@ -100,14 +100,34 @@ type reply struct {
 
 func (s *server) call(method, path, token string, body any) reply {
 	s.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, s.base+path, rd)
+	status, _, raw, err := exchange(http.DefaultClient, method, s.base+path, token, body, nil)
 	if err != nil {
-		s.t.Fatal(err)
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	r := reply{status: status, raw: string(raw)}
+	_ = json.Unmarshal(raw, &r.body)
+	return r
+}
+
+// exchange sends one request and reads the whole answer; body goes as
+// JSON, or as is when it is a string. It fails nothing itself, so that it
+// can be used outside the test's goroutine.
+func exchange(client *http.Client, method, url, token string, body any, header http.Header) (int, http.Header, []byte, error) {
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			return 0, nil, nil, err
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		return 0, nil, nil, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -115,15 +135,16 @@ func (s *server) call(method, path, token string, body any) reply {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	for name, values := range header {
+		req.Header[name] = values
+	}
+	resp, err := client.Do(req)
 	if err != nil {
-		s.t.Fatalf("%s %s: %v", method, path, err)
+		return 0, nil, nil, err
 	}
 	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	r := reply{status: resp.StatusCode, raw: string(raw)}
-	_ = json.Unmarshal(raw, &r.body)
-	return r
+	raw, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, raw, err
 }
 
 // must checks a reply's status and returns it.
