@@ -160,9 +160,21 @@ func (c config) LogValue() slog.Value {
 		slog.String("dispatch_interval", c.DispatchInterval.String()),
 		slog.String("fcm_send_timeout", c.FCMSendTimeout.String()),
 		slog.String("shutdown_grace", c.ShutdownGrace.String()),
-		slog.Any("trusted_proxies", c.TrustedProxies),
-		slog.Any("cors_allowed_origins", c.CORSOrigins),
+		slog.String("trusted_proxies", listOrNone(c.TrustedProxies)),
+		slog.String("cors_allowed_origins", listOrNone(c.CORSOrigins)),
 	)
+}
+
+// listOrNone shows a list setting as one comma-separated string.
+func listOrNone[T any](items []T) string {
+	if len(items) == 0 {
+		return "none"
+	}
+	parts := make([]string, len(items))
+	for i, item := range items {
+		parts[i] = fmt.Sprint(item)
+	}
+	return strings.Join(parts, ",")
 }
 
 // pushTarget says where pushes go, without secrets.

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -113,5 +115,12 @@ func TestEdgeConfigIsValidated(t *testing.T) {
 	}
 	if strings.Join(cfg.CORSOrigins, " ") != "https://clinic.example http://localhost:3000" || len(cfg.TrustedProxies) != 1 {
 		t.Fatalf("origins %v, proxies %v", cfg.CORSOrigins, cfg.TrustedProxies)
+	}
+	var logged bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("starting", "config", cfg)
+	for _, want := range []string{`"trusted_proxies":"10.0.0.0/8"`, `"cors_allowed_origins":"https://clinic.example,http://localhost:3000"`} {
+		if !strings.Contains(logged.String(), want) {
+			t.Errorf("the start-up log lacks %s: %s", want, logged.String())
+		}
 	}
 }
