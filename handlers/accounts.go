@@ -56,7 +56,7 @@ type tokenResponse struct {
 	ExpiresIn    int    `json:"expires_in"`
 }
 
-func handleRegister(s accountStore, signer *auth.Signer, params auth.Params, rl *rateLimiter, rp replanner, logger *slog.Logger, now func() time.Time) fiber.Handler {
+func handleRegister(s accountStore, signer *auth.Signer, params auth.Params, limit *routeLimiter, rp replanner, logger *slog.Logger, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req registerRequest
 		if err := decodeBody(c, &req); err != nil {
@@ -64,7 +64,7 @@ func handleRegister(s accountStore, signer *auth.Signer, params auth.Params, rl 
 		}
 		p := models.NewPatient(uuid.NewString(), req.Email, req.Name, req.Timezone, stamp(now))
 		if p.Email != "" {
-			if err := rl.byAccount("register", p.Email, rl.limits.Register); err != nil {
+			if err := limit.byAccount(p.Email); err != nil {
 				return err
 			}
 		}
@@ -98,7 +98,7 @@ func handleRegister(s accountStore, signer *auth.Signer, params auth.Params, rl 
 	}
 }
 
-func handleLogin(s accountStore, signer *auth.Signer, rl *rateLimiter, logger *slog.Logger, now func() time.Time) fiber.Handler {
+func handleLogin(s accountStore, signer *auth.Signer, limit *routeLimiter, logger *slog.Logger, now func() time.Time) fiber.Handler {
 	// An unknown email is checked against this hash, so that it costs the
 	// same time as a wrong password and the two cannot be told apart.
 	dummyHash, _ := auth.HashPassword(uuid.NewString(), auth.DefaultParams)
@@ -119,7 +119,7 @@ func handleLogin(s accountStore, signer *auth.Signer, rl *rateLimiter, logger *s
 			}
 			return probs.Err()
 		}
-		if err := rl.byAccount("login", email, rl.limits.Login); err != nil {
+		if err := limit.byAccount(email); err != nil {
 			return err
 		}
 		failures, windowEnd, err := s.LoginFailures(ctx, email, t)
@@ -182,7 +182,7 @@ func tooManyLogins(wait time.Duration) error {
 
 // handleRefresh rotates a refresh token: the old one is spent, a new one of
 // the same family is issued. Presenting a spent token revokes the family.
-func handleRefresh(s accountStore, signer *auth.Signer, rl *rateLimiter, now func() time.Time) fiber.Handler {
+func handleRefresh(s accountStore, signer *auth.Signer, limit *routeLimiter, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req refreshRequest
 		if err := decodeBody(c, &req); err != nil {
@@ -200,7 +200,7 @@ func handleRefresh(s accountStore, signer *auth.Signer, rl *rateLimiter, now fun
 		case err != nil:
 			return err
 		default:
-			if err := rl.byAccount("refresh", presented.PatientID, rl.limits.Refresh); err != nil {
+			if err := limit.byAccount(presented.PatientID); err != nil {
 				return err
 			}
 		}

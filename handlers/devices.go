@@ -62,9 +62,9 @@ func toDevice(d models.Device) deviceResponse {
 		TokenHint: models.MaskToken(d.Token), CreatedAt: d.CreatedAt, LastSeen: d.LastSeen}
 }
 
-func handleRegisterDevice(s deviceStore, rl *rateLimiter, logger *slog.Logger, now func() time.Time) fiber.Handler {
+func handleRegisterDevice(s deviceStore, limit *routeLimiter, logger *slog.Logger, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if err := rl.byAccount("device", patientID(c), rl.limits.Device); err != nil {
+		if err := limit.byAccount(patientID(c)); err != nil {
 			return err
 		}
 		var req deviceRequest

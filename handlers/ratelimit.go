@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"net/netip"
 	"sync"
 	"time"
 
@@ -101,20 +102,31 @@ func (l *limiter) sweep(t time.Time) bool {
 	return len(l.windows) < maxLimiterKeys
 }
 
-// rateLimiter applies RateLimits to requests.
-type rateLimiter struct {
-	limits   RateLimits
+// routeLimiter applies one route's limits; every limited route has its
+// own, sharing one table of counts.
+type routeLimiter struct {
+	route    string
+	limits   RouteLimits
 	counts   *limiter
 	clientIP func(c *fiber.Ctx) string
 }
 
-// byAccount counts a request against the account's limit for route.
-// account is an email or a patient id.
-func (r *rateLimiter) byAccount(route, account string, l RouteLimits) error {
-	return r.check("account|"+route+"|"+account, l.PerAccount, "too many requests for this account; wait and try again")
+// newRouteLimiters returns a limiter per limited route over one table.
+func newRouteLimiters(l RateLimits, trusted []netip.Prefix, now func() time.Time) (register, login, refresh, device *routeLimiter) {
+	counts, clientIP := newLimiter(now), clientIPFunc(trusted)
+	limiterOf := func(route string, rl RouteLimits) *routeLimiter {
+		return &routeLimiter{route: route, limits: rl, counts: counts, clientIP: clientIP}
+	}
+	return limiterOf("register", l.Register), limiterOf("login", l.Login), limiterOf("refresh", l.Refresh), limiterOf("device", l.Device)
 }
 
-func (r *rateLimiter) check(key string, limit RateLimit, message string) error {
+// byAccount counts a request against the account's limit on the route.
+// account is an email or a patient id.
+func (r *routeLimiter) byAccount(account string) error {
+	return r.check("account|"+r.route+"|"+account, r.limits.PerAccount, "too many requests for this account; wait and try again")
+}
+
+func (r *routeLimiter) check(key string, limit RateLimit, message string) error {
 	ok, wait := r.counts.allow(key, limit)
 	if ok {
 		return nil
@@ -122,11 +134,11 @@ func (r *rateLimiter) check(key string, limit RateLimit, message string) error {
 	return &models.Error{Code: models.ErrRateLimited, RetryAfter: max(wait, time.Second), Message: message}
 }
 
-// limitByIP runs next only if the client IP is within the route's limit,
-// so that a flood is refused before any body is decoded or password hashed.
-func (r *rateLimiter) limitByIP(route string, l RouteLimits, next fiber.Handler) fiber.Handler {
+// byIP runs next only if the client IP is within the route's limit, so
+// that a flood is refused before any body is decoded or password hashed.
+func (r *routeLimiter) byIP(next fiber.Handler) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		err := r.check("ip|"+route+"|"+r.clientIP(c), l.PerIP, "too many requests from this network; wait and try again")
+		err := r.check("ip|"+r.route+"|"+r.clientIP(c), r.limits.PerIP, "too many requests from this network; wait and try again")
 		if err != nil {
 			return err
 		}

@@ -32,8 +32,7 @@ type route struct {
 func routes(d Deps) []route {
 	s, now := d.Store, d.Now
 	rp := replanner{planner: d.Planner, logger: d.Logger}
-	rl := &rateLimiter{limits: d.RateLimits, counts: newLimiter(now), clientIP: clientIPFunc(d.TrustedProxies)}
-	lim := d.RateLimits
+	register, login, refresh, device := newRouteLimiters(d.RateLimits, d.TrustedProxies, now)
 	return []route{
 		{fiber.MethodGet, "/healthz", policyPublic, handleHealthz()},
 		{fiber.MethodGet, "/readyz", policyPublic, handleReadyz(s)},
@@ -41,11 +40,11 @@ func routes(d Deps) []route {
 		{fiber.MethodGet, "/openapi.yaml", policyPublic, handleOpenAPI()},
 
 		{fiber.MethodPost, "/v1/auth/register", policyPublicNoStore,
-			rl.limitByIP("register", lim.Register, noQuery(handleRegister(s, d.Signer, d.PasswordParams, rl, rp, d.Logger, now)))},
+			register.byIP(noQuery(handleRegister(s, d.Signer, d.PasswordParams, register, rp, d.Logger, now)))},
 		{fiber.MethodPost, "/v1/auth/login", policyPublicNoStore,
-			rl.limitByIP("login", lim.Login, noQuery(handleLogin(s, d.Signer, rl, d.Logger, now)))},
+			login.byIP(noQuery(handleLogin(s, d.Signer, login, d.Logger, now)))},
 		{fiber.MethodPost, "/v1/auth/refresh", policyPublicNoStore,
-			rl.limitByIP("refresh", lim.Refresh, noQuery(handleRefresh(s, d.Signer, rl, now)))},
+			refresh.byIP(noQuery(handleRefresh(s, d.Signer, refresh, now)))},
 		{fiber.MethodPost, "/v1/auth/logout", policyPublicNoStore, noQuery(handleLogout(s, now))},
 
 		{fiber.MethodGet, "/v1/me", policyPatient, noQuery(handleGetMe(s))},
@@ -55,7 +54,7 @@ func routes(d Deps) []route {
 		{fiber.MethodPost, "/v1/me/password", policyPatient, noQuery(handleChangePassword(s, d.Signer, d.PasswordParams, now))},
 
 		{fiber.MethodPost, "/v1/devices", policyPatient,
-			rl.limitByIP("device", lim.Device, noQuery(handleRegisterDevice(s, rl, d.Logger, now)))},
+			device.byIP(noQuery(handleRegisterDevice(s, device, d.Logger, now)))},
 		{fiber.MethodGet, "/v1/devices", policyPatient, noQuery(handleListDevices(s))},
 		{fiber.MethodDelete, "/v1/devices/:id", policyPatient, noQuery(handleDeleteDevice(s))},
 
