@@ -2,11 +2,16 @@ package jobs_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/backcare/backcare/jobs"
 	"github.com/backcare/backcare/models"
@@ -39,4 +44,74 @@ func TestCleanupDeletesOnlyWhatExpired(t *testing.T) {
 	if n, _, _ := s.LoginFailures(ctx, "a@example.com", now.Add(-time.Hour)); n != 0 {
 		t.Fatalf("an ended failure window survived with %d failures", n)
 	}
+}
+
+func TestCleanupRemovesDevicesNotSeenFor270Days(t *testing.T) {
+	t.Parallel()
+	s, ctx := storetest.NewStore(t), context.Background()
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	seen := map[string]time.Time{
+		"boundary-kept": now.Add(-jobs.StaleDeviceAge),
+		"recent-kept":   now.Add(-24 * time.Hour),
+	}
+	for i := range 5 {
+		seen[fmt.Sprintf("stale-%d", i)] = now.Add(-jobs.StaleDeviceAge - time.Duration(i+1)*time.Hour)
+	}
+	for name, at := range seen {
+		d := models.Device{PatientID: "p", Token: "token-" + name + "-xxxxxxxxxxxxxxxxxxxx", Platform: "android", AppVersion: "1", LastSeen: at}
+		if _, _, err := s.UpsertDevice(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg := prometheus.NewRegistry()
+	// A batch of two: five stale devices take three deletes, the last one short.
+	job := jobs.NewCleanup(jobs.CleanupConfig{Store: s, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Metrics: jobs.NewCleanupMetrics(reg), StaleDeviceBatch: 2})
+	if err := job.RunOnce(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	left, err := s.ListDevices(ctx, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, d := range left {
+		names = append(names, strings.TrimSuffix(strings.TrimPrefix(d.Token, "token-"), "-xxxxxxxxxxxxxxxxxxxx"))
+	}
+	slices.Sort(names)
+	if !slices.Equal(names, []string{"boundary-kept", "recent-kept"}) {
+		t.Fatalf("devices left %v, want only those seen within 270 days", names)
+	}
+	if got := cleanupDeleted(t, reg, "stale_devices"); got != 5 {
+		t.Fatalf("backcare_cleanup_deleted_total{what=stale_devices} = %v, want 5", got)
+	}
+	if err := job.RunOnce(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	if got := cleanupDeleted(t, reg, "stale_devices"); got != 5 {
+		t.Fatalf("after a second run the count is %v, want still 5", got)
+	}
+}
+
+// cleanupDeleted reads the cleanup counter for what from reg.
+func cleanupDeleted(t *testing.T, reg *prometheus.Registry, what string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "backcare_cleanup_deleted_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "what" && l.GetValue() == what {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatalf("no backcare_cleanup_deleted_total{what=%q}", what)
+	return 0
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -69,4 +70,36 @@ func (s *Store) DeleteDevice(ctx context.Context, patientID, id string) error {
 		return models.Errorf(models.ErrNotFound, "device not found")
 	}
 	return nil
+}
+
+// DeleteStaleDevices removes up to limit devices whose app has not
+// registered since seenBefore: FCM treats a token unused for a month as
+// stale and Android expires one after 270 days, so sending to it only earns
+// errors. A device that registers again between the look-up and the delete
+// is kept. It returns how many it removed.
+func (s *Store) DeleteStaleDevices(ctx context.Context, seenBefore time.Time, limit int) (int64, error) {
+	col := s.db.Collection(colDevices)
+	stale := bson.D{{Key: "last_seen", Value: bson.D{{Key: "$lt", Value: seenBefore}}}}
+	cur, err := col.Find(ctx, stale, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(limit)))
+	if err != nil {
+		return 0, mapErr(err, "devices")
+	}
+	var found []struct {
+		ID string `bson:"_id"`
+	}
+	if err := cur.All(ctx, &found); err != nil {
+		return 0, mapErr(err, "devices")
+	}
+	if len(found) == 0 {
+		return 0, nil
+	}
+	ids := make(bson.A, len(found))
+	for i, d := range found {
+		ids[i] = d.ID
+	}
+	res, err := col.DeleteMany(ctx, append(bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, stale...))
+	if err != nil {
+		return 0, mapErr(err, "devices")
+	}
+	return res.DeletedCount, nil
 }

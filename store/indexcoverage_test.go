@@ -497,6 +497,10 @@ func exercises() []exercise {
 			return err
 		}},
 		{"DeleteExpiredClaims", func(ctx context.Context, s *Store) error { _, err := s.DeleteExpiredClaims(ctx, t0); return err }},
+		{"DeleteStaleDevices", func(ctx context.Context, s *Store) error {
+			_, err := s.DeleteStaleDevices(ctx, t0.Add(time.Hour), 100)
+			return err
+		}},
 		{"PauseFCM", func(ctx context.Context, s *Store) error { return s.PauseFCM(ctx, t0.Add(time.Minute)) }},
 		{"FCMPausedUntil", func(ctx context.Context, s *Store) error { _, err := s.FCMPausedUntil(ctx); return err }},
 		{"CancelSourceReminders", func(ctx context.Context, s *Store) error { return s.CancelSourceReminders(ctx, pid, plan.ID, t0) }},

@@ -110,6 +110,7 @@ var indexes = map[string][]index{
 	colDevices: {
 		{name: "token_unique", keys: bson.D{{Key: "token", Value: 1}}, unique: true},
 		{name: "patient_last_seen", keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "last_seen", Value: -1}}},
+		{name: "last_seen", keys: bson.D{{Key: "last_seen", Value: 1}}},
 	},
 	colScreenings: {
 		{name: "patient_taken_at", keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "taken_at", Value: -1}}},

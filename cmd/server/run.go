@@ -125,7 +125,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	})
 	scheduler := jobs.NewScheduler(logger, now, time.Minute)
 	for spec, job := range map[string]jobs.Job{
-		"0 */10 * * * *": jobs.NewCleanup(jobs.CleanupConfig{Store: st, Logger: logger}),
+		"0 */10 * * * *": jobs.NewCleanup(jobs.CleanupConfig{Store: st, Logger: logger, Metrics: jobs.NewCleanupMetrics(registry)}),
 		"0 */30 * * * *": materializer,
 		"@every " + cfg.DispatchInterval.String(): dispatcher,
 	} {
