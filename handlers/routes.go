@@ -1,10 +1,6 @@
 package handlers
 
-import (
-	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/adaptor"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-)
+import "github.com/gofiber/fiber/v2"
 
 // policy is who may call a route. Every route states one, so a route cannot
 // be added without deciding.
@@ -28,7 +24,9 @@ type route struct {
 	handler fiber.Handler
 }
 
-// routes lists every route of the API in one place.
+// routes lists every route of the API in one place. /metrics is not one of
+// them: it is served on a listener of its own (METRICS_ADDR), never on the
+// API's port.
 func routes(d Deps) []route {
 	s, now := d.Store, d.Now
 	rp := replanner{planner: d.Planner, logger: d.Logger}
@@ -36,7 +34,6 @@ func routes(d Deps) []route {
 	return []route{
 		{fiber.MethodGet, "/healthz", policyPublic, handleHealthz()},
 		{fiber.MethodGet, "/readyz", policyPublic, handleReadyz(s)},
-		{fiber.MethodGet, "/metrics", policyPublic, adaptor.HTTPHandler(promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{}))},
 		{fiber.MethodGet, "/openapi.yaml", policyPublic, handleOpenAPI()},
 
 		{fiber.MethodPost, "/v1/auth/register", policyPublicNoStore,

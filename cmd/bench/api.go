@@ -347,7 +347,9 @@ type serverProcess struct {
 // reminders is done, so that it does not run under the load.
 func startServer(ctx context.Context, bin string, args, vars []string, waitForPlanning bool) (*serverProcess, error) {
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append([]string{"PORT=0", "PATH=" + os.Getenv("PATH"), "LOG_LEVEL=info"}, vars...)
+	// The metrics listener gets a free port too, so that servers running
+	// side by side do not contend for the default one.
+	cmd.Env = append([]string{"PORT=0", "METRICS_ADDR=127.0.0.1:0", "PATH=" + os.Getenv("PATH"), "LOG_LEVEL=info"}, vars...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"net/url"
 	"os"
@@ -44,6 +46,9 @@ type config struct {
 	TrustedProxies []netip.Prefix
 	// CORSOrigins are the browser origins allowed to call the API.
 	CORSOrigins []string
+	// MetricsAddr is where /metrics is served, apart from the API so that
+	// the public port never shows it; empty when METRICS_ADDR=off.
+	MetricsAddr string
 }
 
 // loadConfig reads the environment; see the README's configuration table.
@@ -107,10 +112,39 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
+	cfg.MetricsAddr, err = parseMetricsAddr(getenv("METRICS_ADDR"), cfg.Port)
+	if err != nil {
+		errs = append(errs, err)
+	}
 	if cfg.Database == "" || strings.ContainsAny(cfg.Database, `/\. "$`) {
 		errs = append(errs, fmt.Errorf("MONGODB_DATABASE %q is not a valid database name", cfg.Database))
 	}
 	return cfg, errors.Join(errs...)
+}
+
+// defaultMetricsAddr is loopback: the metrics tell anyone who reads them
+// which routes are used and how often, so they stay on the host unless the
+// operators choose otherwise.
+const defaultMetricsAddr = "127.0.0.1:9090"
+
+// parseMetricsAddr reads METRICS_ADDR: host:port (an empty host is every
+// interface), "off" for no metrics listener, unset for the default.
+func parseMetricsAddr(v string, apiPort int) (string, error) {
+	switch v {
+	case "":
+		return defaultMetricsAddr, nil
+	case "off":
+		return "", nil
+	}
+	_, port, err := net.SplitHostPort(v)
+	n, perr := strconv.Atoi(port)
+	if err != nil || perr != nil || n < 0 || n > 65535 {
+		return "", fmt.Errorf("METRICS_ADDR must be host:port such as 127.0.0.1:9090, or off, got %q", v)
+	}
+	if n != 0 && n == apiPort {
+		return "", fmt.Errorf("METRICS_ADDR must not use the API's port %d: metrics are kept off the public port", apiPort)
+	}
+	return v, nil
 }
 
 // parseOrigins reads a comma-separated list of exact web origins such as
@@ -162,6 +196,7 @@ func (c config) LogValue() slog.Value {
 		slog.String("shutdown_grace", c.ShutdownGrace.String()),
 		slog.String("trusted_proxies", listOrNone(c.TrustedProxies)),
 		slog.String("cors_allowed_origins", listOrNone(c.CORSOrigins)),
+		slog.String("metrics_addr", cmp.Or(c.MetricsAddr, "off")),
 	)
 }
 

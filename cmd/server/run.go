@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
@@ -138,11 +139,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Store: st, Signer: signer, Logger: logger, Registry: registry, Now: now, PasswordParams: auth.DefaultParams,
 		Planner: materializer, BaseURL: cfg.BaseURL, TrustedProxies: cfg.TrustedProxies, CORSOrigins: cfg.CORSOrigins,
 	})
+	serveErr := make(chan error, 2)
+	metrics, err := serveMetrics(cfg.MetricsAddr, registry, serveErr, logger)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
 	if err != nil {
+		_ = metrics.Close()
 		return fmt.Errorf("listen: %w", err)
 	}
-	serveErr := make(chan error, 1)
 	go func() { serveErr <- app.Listener(ln) }()
 	logger.Info("listening", "addr", ln.Addr().String())
 	// An external database may be down at start: the server answers at
@@ -183,9 +189,37 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := app.ShutdownWithContext(sctx); err != nil {
 		logger.Error("http shutdown", "error", err)
 	}
+	if err := metrics.Shutdown(sctx); err != nil {
+		logger.Error("metrics shutdown", "error", err)
+	}
 	<-jobsStopped
 	logger.Info("stopped")
 	return nil
+}
+
+// serveMetrics serves /metrics on addr, a listener of its own: the API's
+// port may be public, and the metrics name every route with its traffic and
+// error rates, which only the monitoring system should see. With addr empty
+// (METRICS_ADDR=off) nothing listens and the returned server is idle.
+func serveMetrics(addr string, registry *prometheus.Registry, serveErr chan<- error, logger *slog.Logger) (*http.Server, error) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
+	if addr == "" {
+		logger.Info("metrics off")
+		return srv, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen for metrics: %w", err)
+	}
+	go func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			serveErr <- fmt.Errorf("metrics: %w", err)
+		}
+	}()
+	logger.Info("metrics listening", "addr", ln.Addr().String())
+	return srv, nil
 }
 
 // readiness is the store as the HTTP API sees it: /readyz pings through

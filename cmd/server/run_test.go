@@ -19,8 +19,10 @@ import (
 type server struct {
 	t    *testing.T
 	base string
-	out  *syncBuffer
-	stop func()
+	// metrics is the base URL of the metrics listener; empty when it is off.
+	metrics string
+	out     *syncBuffer
+	stop    func()
 }
 
 // syncBuffer collects the JSON log lines run writes and tells when a
@@ -54,10 +56,15 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// startServer runs the program with env on port 0 and waits for it to listen.
+// startServer runs the program with env on port 0, and its metrics on
+// another free loopback port unless env sets METRICS_ADDR, and waits for it
+// to listen.
 func startServer(t *testing.T, env map[string]string) *server {
 	t.Helper()
 	env["PORT"] = "0"
+	if _, set := env["METRICS_ADDR"]; !set {
+		env["METRICS_ADDR"] = "127.0.0.1:0"
+	}
 	out := &syncBuffer{lines: make(chan map[string]any, 1000)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -78,7 +85,10 @@ func startServer(t *testing.T, env map[string]string) *server {
 	for s.base == "" {
 		select {
 		case m := <-out.lines:
-			if m["msg"] == "listening" {
+			switch m["msg"] {
+			case "metrics listening":
+				s.metrics = "http://" + m["addr"].(string)
+			case "listening":
 				_, port, _ := net.SplitHostPort(m["addr"].(string))
 				s.base = "http://127.0.0.1:" + port
 			}
@@ -147,6 +157,16 @@ func exchange(client *http.Client, method, url, token string, body any, header h
 	return resp.StatusCode, resp.Header, raw, err
 }
 
+// scrape reads the metrics from the metrics listener.
+func (s *server) scrape() string {
+	s.t.Helper()
+	status, _, raw, err := exchange(http.DefaultClient, "GET", s.metrics+"/metrics", "", nil, nil)
+	if err != nil || status != http.StatusOK {
+		s.t.Fatalf("GET %s/metrics: %d %v", s.metrics, status, err)
+	}
+	return string(raw)
+}
+
 // must checks a reply's status and returns it.
 func (s *server) must(r reply, status int) reply {
 	s.t.Helper()
@@ -202,9 +222,8 @@ func TestEndToEnd(t *testing.T) {
 	s.must(s.call("POST", "/v1/auth/logout", "", map[string]any{"refresh_token": next.body["refresh_token"]}), 204)
 	s.must(s.call("POST", "/v1/auth/refresh", "", map[string]any{"refresh_token": next.body["refresh_token"]}), 401)
 
-	metrics := s.must(s.call("GET", "/metrics", "", nil), 200)
-	if !strings.Contains(metrics.raw, `backcare_http_requests_total{method="PUT",route="/v1/pain-logs/:id",status="201"} 1`) {
-		t.Fatalf("metrics do not count the PUT:\n%s", metrics.raw)
+	if metrics := s.scrape(); !strings.Contains(metrics, `backcare_http_requests_total{method="PUT",route="/v1/pain-logs/:id",status="201"} 1`) {
+		t.Fatalf("metrics do not count the PUT:\n%s", metrics)
 	}
 	if strings.Contains(s.out.String(), fcmToken) || strings.Contains(s.out.String(), "a long passphrase") {
 		t.Fatal("the log holds a whole push token or a password")
@@ -249,6 +268,9 @@ func TestConfigIsValidatedAndMasked(t *testing.T) {
 		"bad PORT":                       {"PORT": "http"},
 		"bad LOG_LEVEL":                  {"LOG_LEVEL": "loud"},
 		"bad database name":              {"MONGODB_DATABASE": "a/b"},
+		"METRICS_ADDR without a port":    {"METRICS_ADDR": "127.0.0.1"},
+		"METRICS_ADDR with a named port": {"METRICS_ADDR": "localhost:http"},
+		"METRICS_ADDR on the API's port": {"PORT": "8080", "METRICS_ADDR": "127.0.0.1:8080"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var out bytes.Buffer
@@ -273,9 +295,42 @@ func TestConfigIsValidatedAndMasked(t *testing.T) {
 	}
 }
 
+// TestMetricsAreServedApartFromTheAPI checks that /metrics is never on the
+// API's port, which may be public: it is on METRICS_ADDR, or nowhere.
+func TestMetricsAreServedApartFromTheAPI(t *testing.T) {
+	s := startServer(t, map[string]string{"DATA_DIR": t.TempDir()})
+	defer s.stop()
+	s.must(s.call("GET", "/healthz", "", nil), 200)
+	if r := s.must(s.call("GET", "/metrics", "", nil), 404); r.body["code"] != "not_found" {
+		t.Fatalf("the API's port answers /metrics with %s", r.raw)
+	}
+	metrics := s.scrape()
+	for _, want := range []string{
+		`backcare_http_requests_total{method="GET",route="/healthz",status="200"} 1`,
+		"go_goroutines", "process_resident_memory_bytes",
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Fatalf("the metrics listener does not serve %q:\n%s", want, metrics)
+		}
+	}
+	if status, _, _, err := exchange(http.DefaultClient, "GET", s.metrics+"/v1/me", "", nil, nil); err != nil || status != http.StatusNotFound {
+		t.Fatalf("the metrics listener answers the API: %d %v", status, err)
+	}
+	if !strings.Contains(s.out.String(), `"metrics_addr":"127.0.0.1:0"`) {
+		t.Fatalf("the start-up log does not show METRICS_ADDR:\n%s", s.out)
+	}
+
+	off := startServer(t, map[string]string{"DATA_DIR": t.TempDir(), "METRICS_ADDR": "off"})
+	defer off.stop()
+	if off.metrics != "" || !strings.Contains(off.out.String(), `"metrics_addr":"off"`) {
+		t.Fatalf("METRICS_ADDR=off still serves metrics at %q:\n%s", off.metrics, off.out)
+	}
+	off.must(off.call("GET", "/metrics", "", nil), 404)
+}
+
 // TestRemindersArriveThroughRun runs the whole program with its in-process
 // FCM fake and a 1 s dispatch interval: a session completed just now gets
-// its first aftercare pushed, and /metrics counts it.
+// its first aftercare pushed, and the metrics count it.
 func TestRemindersArriveThroughRun(t *testing.T) {
 	s := startServer(t, map[string]string{"DATA_DIR": t.TempDir(), "DISPATCH_INTERVAL": "1s"})
 	defer s.stop()
@@ -320,7 +375,7 @@ func TestRemindersArriveThroughRun(t *testing.T) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	metrics := s.must(s.call("GET", "/metrics", "", nil), 200).raw
+	metrics := s.scrape()
 	if !strings.Contains(metrics, `backcare_reminders_total{kind="take_it_easy",outcome="sent"} 1`) ||
 		!strings.Contains(metrics, "backcare_reminder_lateness_seconds_bucket") {
 		t.Fatalf("reminder metrics missing:\n%s", metrics)
