@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
 	// The SQLite driver FerretDB uses, for IndexIDs.
@@ -28,6 +29,9 @@ const (
 	MaxPoolSize = 4
 	WriteBatch  = 20
 )
+
+// newMu serializes ferretdb.New; see StartAt.
+var newMu sync.Mutex
 
 // Engine is a running embedded database.
 type Engine struct {
@@ -56,6 +60,10 @@ func StartAt(ctx context.Context, dir, addr string, logger *slog.Logger) (*Engin
 	if err := os.MkdirAll(abs, 0o700); err != nil {
 		return nil, fmt.Errorf("embedded engine dir: %w", err)
 	}
+	// ferretdb.New sets a package variable of FerretDB's (the version's
+	// package name): engines started at once in one process, as parallel
+	// tests do, would race on it.
+	newMu.Lock()
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener: ferretdb.ListenerConfig{TCP: addr},
 		Logger:   logger,
@@ -63,6 +71,7 @@ func StartAt(ctx context.Context, dir, addr string, logger *slog.Logger) (*Engin
 		// The SQLite handler wants a directory URI that ends in a slash.
 		SQLiteURL: "file:" + abs + "/",
 	})
+	newMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("embedded engine: %w", err)
 	}
@@ -87,7 +96,13 @@ func StartAt(ctx context.Context, dir, addr string, logger *slog.Logger) (*Engin
 // maintains it and drops it with its table. Call it after the collections
 // are created (EnsureIndexes creates them).
 func (e *Engine) IndexIDs(ctx context.Context, dbName string) error {
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(e.dir, dbName+".sqlite")+"?_pragma=busy_timeout(10000)")
+	return IndexIDsIn(ctx, e.dir, dbName)
+}
+
+// IndexIDsIn is IndexIDs for an engine, maybe in another process, that
+// keeps its files under dir.
+func IndexIDsIn(ctx context.Context, dir, dbName string) error {
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, dbName+".sqlite")+"?_pragma=busy_timeout(10000)")
 	if err != nil {
 		return fmt.Errorf("open %s: %w", dbName, err)
 	}
