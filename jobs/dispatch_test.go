@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,13 +29,15 @@ type rig struct {
 	fake  *fcmfake.Server
 	now   time.Time
 	mu    sync.Mutex
+	// batch is the dispatchers' batch size.
+	batch int
 }
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
 	fake := fcmfake.New()
 	t.Cleanup(fake.Close)
-	return &rig{t: t, store: storetest.NewStore(t), fake: fake, now: noon}
+	return &rig{t: t, store: storetest.NewStore(t), fake: fake, now: noon, batch: 500}
 }
 
 func (r *rig) clock() time.Time {
@@ -63,7 +66,7 @@ func (r *rig) sender() *notifications.FCMSender {
 func (r *rig) dispatcher(sender notifications.Sender) *jobs.Dispatcher {
 	return jobs.NewDispatcher(jobs.DispatchConfig{
 		Store: r.store, Sender: sender, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Metrics: jobs.NewDispatchMetrics(prometheus.NewRegistry()), Now: r.clock, BatchSize: 500,
+		Metrics: jobs.NewDispatchMetrics(prometheus.NewRegistry()), Now: r.clock, BatchSize: r.batch,
 	})
 }
 
@@ -151,9 +154,17 @@ func TestDispatchSendsToEveryDeviceOnce(t *testing.T) {
 	}
 }
 
+// TestThreeDispatchersSendEachReminderExactlyOnce races three dispatchers
+// over the same due reminders. By default a few hundred reminders in
+// batches of 25, all three started together, so that every batch is fought
+// over: each dispatcher's first look-up finds the same earliest reminders,
+// and only the unique claim decides who sends them. The long mode
+// (make test-long) sends 5,000 in batches of 500.
 func TestThreeDispatchersSendEachReminderExactlyOnce(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
-	const patients, perPatient = 250, 20
+	patients, perPatient := storetest.Size(30, 250), storetest.Size(10, 20)
+	r.batch = storetest.Size(25, 500)
 	var all []models.Reminder
 	for i := range patients {
 		p := r.patient(fmt.Sprintf("p%03d", i), "UTC", fmt.Sprintf("token-%03d-xxxxxxxxxxxxxxxxxxxx", i))
@@ -170,13 +181,18 @@ func TestThreeDispatchersSendEachReminderExactlyOnce(t *testing.T) {
 	if _, err := r.store.UpsertReminders(context.Background(), all); err != nil {
 		t.Fatal(err)
 	}
+	ticks := 2*len(all)/r.batch + 2
+	start := make(chan struct{})
 	var wg sync.WaitGroup
-	for range 3 {
-		d := r.dispatcher(r.sender())
+	senders := make([]*countingSender, 3)
+	for i := range senders {
+		senders[i] = &countingSender{inner: r.sender()}
+		d := r.dispatcher(senders[i])
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for range 20 {
+			<-start
+			for range ticks {
 				if err := d.RunOnce(context.Background(), r.clock()); err != nil {
 					t.Error(err)
 					return
@@ -184,6 +200,7 @@ func TestThreeDispatchersSendEachReminderExactlyOnce(t *testing.T) {
 			}
 		}()
 	}
+	close(start)
 	wg.Wait()
 	counts := r.sentCount()
 	if len(counts) != len(all) {
@@ -198,6 +215,29 @@ func TestThreeDispatchersSendEachReminderExactlyOnce(t *testing.T) {
 	if err != nil || len(left) != 0 {
 		t.Fatalf("%d reminders still due after the run (%v)", len(left), err)
 	}
+	var shares []int
+	busy := 0
+	for _, c := range senders {
+		shares = append(shares, int(c.sent.Load()))
+		if c.sent.Load() > 0 {
+			busy++
+		}
+	}
+	if busy < 2 {
+		t.Fatalf("pushes by dispatcher %v: the dispatchers did not race", shares)
+	}
+	t.Logf("%d reminders, batches of %d, pushes by dispatcher %v: each sent once", len(all), r.batch, shares)
+}
+
+// countingSender counts the messages a dispatcher handed to FCM.
+type countingSender struct {
+	inner notifications.Sender
+	sent  atomic.Int64
+}
+
+func (c *countingSender) Send(ctx context.Context, msgs []notifications.Message) ([]notifications.Result, error) {
+	c.sent.Add(int64(len(msgs)))
+	return c.inner.Send(ctx, msgs)
 }
 
 // crashingSender delivers, then the dispatcher's process "dies": its

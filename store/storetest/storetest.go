@@ -1,16 +1,32 @@
 // Package storetest gives each test a fresh database: on the embedded engine
 // by default, or on the MongoDB named by MONGODB_URI.
+//
+// The embedded engine runs in a process of its own (command
+// store/storetest/engine), one per test package, built without the race
+// detector: under `go test -race` an engine inside the test process is
+// instrumented too, which makes every query several times slower and checks
+// none of our code. The engine is the same one the server embeds, reached
+// through the real driver as before. BACKCARE_TEST_ENGINE names a prebuilt
+// engine binary (`make test` builds it once for all packages); without it
+// the package builds one.
 package storetest
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
-	"log/slog"
+	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -19,11 +35,18 @@ import (
 	"github.com/backcare/backcare/store/embedded"
 )
 
+// enginePackage is the command that runs the engine for tests.
+const enginePackage = "github.com/backcare/backcare/store/storetest/engine"
+
 var (
-	mu     sync.Mutex
-	client *mongo.Client
-	engine *embedded.Engine
-	tmpDir string
+	mu sync.Mutex
+	// uri is the engine's or MONGODB_URI's connection string, once known.
+	uri string
+	// engine is the engine's process, and dir holds its files, on the
+	// embedded default.
+	engine *exec.Cmd
+	stdin  io.WriteCloser
+	dir    string
 )
 
 // Main runs a package's tests and then stops the engine started for them.
@@ -32,66 +55,134 @@ func Main(m *testing.M) int {
 	code := m.Run()
 	mu.Lock()
 	defer mu.Unlock()
-	if client != nil {
-		_ = client.Disconnect(context.Background())
-	}
 	if engine != nil {
-		_ = engine.Close()
+		// The engine stops when its standard input closes.
+		_ = stdin.Close()
+		_ = engine.Wait()
 	}
-	if tmpDir != "" {
-		_ = os.RemoveAll(tmpDir)
+	if dir != "" {
+		_ = os.RemoveAll(dir)
 	}
 	return code
 }
 
-// Client returns the client shared by a package's tests, starting the
-// embedded engine on first use unless MONGODB_URI is set.
-func Client(t testing.TB) *mongo.Client {
+// Embedded reports whether the tests run on the embedded engine rather
+// than on the MongoDB named by MONGODB_URI.
+func Embedded() bool { return os.Getenv("MONGODB_URI") == "" }
+
+// URI returns the connection string of the package's database server,
+// starting the embedded engine on first use unless MONGODB_URI is set.
+func URI(t testing.TB) string {
 	t.Helper()
 	mu.Lock()
 	defer mu.Unlock()
-	if client != nil {
-		return client
+	if uri != "" {
+		return uri
 	}
-	uri := os.Getenv("MONGODB_URI")
-	opts := options.Client()
-	if uri == "" {
-		opts.SetMaxPoolSize(embedded.MaxPoolSize)
-		dir, err := os.MkdirTemp("", "backcare-test-*")
-		if err != nil {
-			t.Fatal(err)
-		}
-		tmpDir = dir
-		logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-		engine, err = embedded.Start(context.Background(), dir, logger)
-		if err != nil {
-			t.Fatal(err)
-		}
-		uri = engine.URI()
+	if !Embedded() {
+		uri = os.Getenv("MONGODB_URI")
+		return uri
 	}
-	c, err := mongo.Connect(opts.ApplyURI(uri))
+	var err error
+	if dir, err = os.MkdirTemp("", "backcare-test-*"); err != nil {
+		t.Fatal(err)
+	}
+	bin, err := engineBinary(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	client = c
-	return client
+	if uri, err = startEngine(bin, filepath.Join(dir, "data")); err != nil {
+		t.Fatal(err)
+	}
+	return uri
 }
 
-// NewDatabase returns an empty database with the store's indexes, dropped
-// when the test ends.
+// engineBinary returns the prebuilt engine named by BACKCARE_TEST_ENGINE,
+// or builds one into dir.
+func engineBinary(dir string) (string, error) {
+	if bin := os.Getenv("BACKCARE_TEST_ENGINE"); bin != "" {
+		return bin, nil
+	}
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		goCmd = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	bin := filepath.Join(dir, "engine")
+	if out, err := exec.Command(goCmd, "build", "-o", bin, enginePackage).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building the test engine: %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// startEngine starts the engine process on dataDir and reads its
+// connection string.
+func startEngine(bin, dataDir string) (string, error) {
+	cmd := exec.Command(bin, dataDir)
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return "", err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", err
+	}
+	if err := cmd.Start(); err != nil {
+		return "", fmt.Errorf("starting the test engine: %w", err)
+	}
+	line := make(chan string, 1)
+	go func() {
+		s, _ := bufio.NewReader(out).ReadString('\n')
+		line <- strings.TrimSpace(s)
+		_, _ = io.Copy(io.Discard, out)
+	}()
+	select {
+	case u := <-line:
+		if u == "" {
+			_ = in.Close()
+			return "", errors.Join(errors.New("the test engine stopped before it listened"), cmd.Wait())
+		}
+		engine, stdin = cmd, in
+		return u, nil
+	case <-time.After(time.Minute):
+		_ = cmd.Process.Kill()
+		return "", errors.New("the test engine did not listen within a minute")
+	}
+}
+
+// Connect returns a client of its own for one test, disconnected when the
+// test ends. On the embedded engine its pool is capped as the server caps
+// its own (embedded.MaxPoolSize): the engine gives each database a hundred
+// connections, so tests on databases of their own can run in parallel.
+func Connect(t testing.TB) *mongo.Client {
+	t.Helper()
+	opts := options.Client().ApplyURI(URI(t))
+	if Embedded() {
+		opts.SetMaxPoolSize(embedded.MaxPoolSize)
+	}
+	c, err := mongo.Connect(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Disconnect(context.Background()) })
+	return c
+}
+
+// NewDatabase returns an empty database with the store's indexes, on a
+// client of the test's own, dropped when the test ends.
 func NewDatabase(t testing.TB) *mongo.Database {
 	t.Helper()
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	db := Client(t).Database(fmt.Sprintf("test_%s", hex.EncodeToString(b)))
+	db := Connect(t).Database(fmt.Sprintf("test_%s", hex.EncodeToString(b)))
 	if err := store.New(db).EnsureIndexes(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	e := engine
-	mu.Unlock()
-	if e != nil {
-		if err := e.IndexIDs(context.Background(), db.Name()); err != nil {
+	if Embedded() {
+		mu.Lock()
+		d := filepath.Join(dir, "data")
+		mu.Unlock()
+		if err := embedded.IndexIDsIn(context.Background(), d, db.Name()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -107,8 +198,22 @@ func NewStore(t testing.TB) *store.Store {
 
 // New returns a store over db with the limits the test engine needs.
 func New(db *mongo.Database) *store.Store {
-	if os.Getenv("MONGODB_URI") == "" {
+	if Embedded() {
 		return store.New(db, store.WithWriteBatch(embedded.WriteBatch))
 	}
 	return store.New(db)
+}
+
+// Long reports whether the long mode is on (BACKCARE_TEST_LONG=1, set by
+// `make test-long`). Tests of a property at scale — each of thousands of
+// reminders sent once by racing dispatchers — run at the smallest size that
+// still shows the property by default, and at full size in the long mode.
+func Long() bool { return os.Getenv("BACKCARE_TEST_LONG") == "1" }
+
+// Size returns short by default and long in the long mode.
+func Size(short, long int) int {
+	if Long() {
+		return long
+	}
+	return short
 }
