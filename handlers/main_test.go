@@ -22,6 +22,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/backcare/backcare/api/apitest"
 	"github.com/backcare/backcare/auth"
 	"github.com/backcare/backcare/jobs"
 	"github.com/backcare/backcare/store"
@@ -73,6 +74,15 @@ func newTestServer(t *testing.T, options ...func(*Deps)) *testServer {
 		o(&d)
 	}
 	ts.app = NewServer(d)
+	// Every answer of every handler test is held up against the spec's
+	// responses for its operation; see package apitest.
+	t.Cleanup(func() {
+		answered, err := apitest.FromGatherer(d.Registry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		apitest.Check(t, answered)
+	})
 	return ts
 }
 

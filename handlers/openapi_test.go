@@ -82,6 +82,31 @@ func TestEveryRouteHasAPolicy(t *testing.T) {
 	}
 }
 
+// TestEveryRouteRefusesQueryParametersItDoesNotRead sends an unknown query
+// parameter to every route of the route table. Every /v1 route refuses it
+// with 400, and as the answers are held up against the spec (see
+// newTestServer), every /v1 operation must list that 400: a new route
+// whose spec forgets it fails here without being named.
+func TestEveryRouteRefusesQueryParametersItDoesNotRead(t *testing.T) {
+	ts := newTestServer(t)
+	token, _ := ts.register("pat@example.com", "UTC")
+	for _, r := range routes(Deps{}) {
+		url := strings.ReplaceAll(r.path, ":id", newID()) + "?unexpected=1"
+		url = strings.ReplaceAll(url, ":token", strings.Repeat("t", 43))
+		t.Run(r.method+" "+r.path, func(t *testing.T) {
+			got := ts.do(r.method, url, token, nil)
+			switch {
+			case strings.HasPrefix(r.path, "/v1/"):
+				expectProblem(t, got, http.StatusBadRequest, "unexpected")
+			case got.status == http.StatusBadRequest:
+				// Outside /v1 nothing reads the query: the share link is
+				// opened from messengers that append their own.
+				t.Fatalf("%s refuses a query parameter: %s", r.path, got.body)
+			}
+		})
+	}
+}
+
 func TestSpecIsServed(t *testing.T) {
 	ts := newTestServer(t)
 	r := ts.do("GET", "/openapi.yaml", "", nil)

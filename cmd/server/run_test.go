@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/backcare/backcare/api/apitest"
 )
 
 // server is one run of the real program on a free port.
@@ -71,6 +73,15 @@ func startServer(t *testing.T, env map[string]string) *server {
 	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, out) }()
 	s := &server{t: t, out: out}
 	s.stop = func() {
+		// Every answer of the run is held up against the spec's responses
+		// for its operation, read from the server's own request counter.
+		if s.metrics != "" {
+			status, _, raw, err := exchange(http.DefaultClient, "GET", s.metrics+"/metrics", "", nil, nil)
+			if err != nil || status != http.StatusOK {
+				t.Errorf("read the metrics: %d %v", status, err)
+			}
+			apitest.Check(t, apitest.FromText(string(raw)))
+		}
 		cancel()
 		select {
 		case err := <-done:

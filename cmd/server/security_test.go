@@ -16,7 +16,9 @@ package main
 //     from the environment.
 //   - API9 improper inventory management: TestSpecMatchesRoutes (handlers)
 //     fails when a served route is missing from the spec, or the other way
-//     round, or when they disagree on authentication.
+//     round, or when they disagree on authentication; and every answer of
+//     every run here is held up against the spec's responses for its
+//     operation when the server stops (package apitest).
 //   - API10 unsafe consumption of APIs: the one outside API is FCM, whose
 //     answers the Firebase Admin SDK parses; the dispatcher acts only on its
 //     typed error codes (jobs/dispatch_test.go).
@@ -52,6 +54,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/backcare/backcare/api"
+	"github.com/backcare/backcare/api/apitest"
 	"github.com/backcare/backcare/auth"
 	"github.com/backcare/backcare/handlers"
 	"github.com/backcare/backcare/jobs"
@@ -1305,8 +1308,16 @@ func TestEveryRouteAnswersWhenTheDatabaseHangs(t *testing.T) {
 	}
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
+	registry := prometheus.NewRegistry()
+	defer func() {
+		answered, err := apitest.FromGatherer(registry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		apitest.Check(t, answered)
+	}()
 	app := handlers.NewServer(handlers.Deps{
-		Store: st, Signer: signer, Logger: logger, Registry: prometheus.NewRegistry(), Now: time.Now,
+		Store: st, Signer: signer, Logger: logger, Registry: registry, Now: time.Now,
 		PasswordParams: auth.DefaultParams, Planner: jobs.NewMaterializer(jobs.MaterializeConfig{Store: st, Logger: logger}),
 		BaseURL: "http://localhost", RequestTimeout: 300 * time.Millisecond,
 	})
