@@ -313,8 +313,8 @@ func monitoredStore(t *testing.T, rec *recorder) *Store {
 		}
 		t.Cleanup(func() { _ = engine.Close() })
 		uri = engine.URI()
-		opts.SetMaxPoolSize(embedded.MaxPoolSize)
-		storeOpts = append(storeOpts, WithWriteBatch(embedded.WriteBatch))
+		opts.SetMaxPoolSize(EmbeddedMaxPoolSize)
+		storeOpts = append(storeOpts, WithWriteBatch(EmbeddedWriteBatch))
 	}
 	client, err := mongo.Connect(opts.ApplyURI(uri))
 	if err != nil {

@@ -33,6 +33,20 @@ const (
 	colAudit         = "audit"
 )
 
+// Limits for clients of the embedded engine (store/embedded). FerretDB 1.24
+// keeps every statement of an update or bulk-write command open (one SQLite
+// connection each) until the command ends, and each statement needs one
+// more connection for its transaction; SQLite gets 100 connections per
+// database. Past that, commands wait for each other forever. So clients keep
+// commands few and small: at most EmbeddedMaxPoolSize commands at once, of
+// at most EmbeddedWriteBatch writes each (4 × (20 + 1) < 100). They live
+// here rather than beside the engine so that a client of an engine running
+// elsewhere (the tests') need not link the engine.
+const (
+	EmbeddedMaxPoolSize = 4
+	EmbeddedWriteBatch  = 20
+)
+
 // Store is the repository over one database.
 type Store struct {
 	db *mongo.Database
@@ -44,7 +58,7 @@ type Store struct {
 type Option func(*Store)
 
 // WithWriteBatch caps the writes per bulk-write command at n; the embedded
-// engine needs a small cap (see embedded.WriteBatch).
+// engine needs a small cap (see EmbeddedWriteBatch).
 func WithWriteBatch(n int) Option {
 	return func(s *Store) { s.writeBatch = n }
 }

@@ -280,7 +280,7 @@ func openSeedDatabase(ctx context.Context, uri, engineDir, dbName string) (*mong
 			return nil, nil, err
 		}
 		uri = engine.URI()
-		opts.SetMaxPoolSize(embedded.MaxPoolSize)
+		opts.SetMaxPoolSize(store.EmbeddedMaxPoolSize)
 	}
 	closeAll := func() {}
 	client, err := mongo.Connect(opts.ApplyURI(uri))

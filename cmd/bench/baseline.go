@@ -17,6 +17,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/backcare/backcare/models"
+	"github.com/backcare/backcare/store"
 	"github.com/backcare/backcare/store/embedded"
 )
 
@@ -142,7 +143,7 @@ func serveBaseline(ctx context.Context, env benchEnv) error {
 		}
 		defer engine.Close()
 		uri = engine.URI()
-		opts.SetMaxPoolSize(embedded.MaxPoolSize)
+		opts.SetMaxPoolSize(store.EmbeddedMaxPoolSize)
 	}
 	client, err := mongo.Connect(opts.ApplyURI(uri))
 	if err != nil {

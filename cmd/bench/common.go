@@ -62,8 +62,8 @@ func (d *database) connect(monitor *event.CommandMonitor) (*store.Store, *mongo.
 	opts := options.Client().ApplyURI(d.uri).SetServerSelectionTimeout(10 * time.Second).SetTimeout(2 * time.Minute)
 	var storeOpts []store.Option
 	if d.embedded != nil {
-		opts.SetMaxPoolSize(embedded.MaxPoolSize)
-		storeOpts = append(storeOpts, store.WithWriteBatch(embedded.WriteBatch))
+		opts.SetMaxPoolSize(store.EmbeddedMaxPoolSize)
+		storeOpts = append(storeOpts, store.WithWriteBatch(store.EmbeddedWriteBatch))
 	}
 	if monitor != nil {
 		opts.SetMonitor(monitor)

@@ -59,8 +59,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	clientOpts := options.Client().SetServerSelectionTimeout(10 * time.Second).SetTimeout(30 * time.Second)
 	var storeOpts []store.Option
 	if uri == "" {
-		clientOpts.SetMaxPoolSize(embedded.MaxPoolSize)
-		storeOpts = append(storeOpts, store.WithWriteBatch(embedded.WriteBatch))
+		clientOpts.SetMaxPoolSize(store.EmbeddedMaxPoolSize)
+		storeOpts = append(storeOpts, store.WithWriteBatch(store.EmbeddedWriteBatch))
 		// The engine logs every connection at info; only its errors matter here.
 		engineLog := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: max(cfg.LogLevel, slog.LevelError)})).
 			With("component", "embedded-db")

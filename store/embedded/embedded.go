@@ -18,18 +18,6 @@ import (
 	_ "modernc.org/sqlite"
 )
 
-// Limits for clients of the engine. FerretDB 1.24 keeps every statement of
-// an update or bulk-write command open (one SQLite connection each) until
-// the command ends, and each statement needs one more connection for its
-// transaction; SQLite gets 100 connections. Past that, commands wait for each
-// other forever. So clients keep commands few and small: at most
-// MaxPoolSize commands at once, of at most WriteBatch writes each
-// (4 × (20 + 1) < 100).
-const (
-	MaxPoolSize = 4
-	WriteBatch  = 20
-)
-
 // newMu serializes ferretdb.New; see StartAt.
 var newMu sync.Mutex
 
@@ -96,13 +84,7 @@ func StartAt(ctx context.Context, dir, addr string, logger *slog.Logger) (*Engin
 // maintains it and drops it with its table. Call it after the collections
 // are created (EnsureIndexes creates them).
 func (e *Engine) IndexIDs(ctx context.Context, dbName string) error {
-	return IndexIDsIn(ctx, e.dir, dbName)
-}
-
-// IndexIDsIn is IndexIDs for an engine, maybe in another process, that
-// keeps its files under dir.
-func IndexIDsIn(ctx context.Context, dir, dbName string) error {
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, dbName+".sqlite")+"?_pragma=busy_timeout(10000)")
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(e.dir, dbName+".sqlite")+"?_pragma=busy_timeout(10000)")
 	if err != nil {
 		return fmt.Errorf("open %s: %w", dbName, err)
 	}

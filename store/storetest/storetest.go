@@ -32,7 +32,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/backcare/backcare/store"
-	"github.com/backcare/backcare/store/embedded"
 )
 
 // enginePackage is the command that runs the engine for tests.
@@ -42,11 +41,12 @@ var (
 	mu sync.Mutex
 	// uri is the engine's or MONGODB_URI's connection string, once known.
 	uri string
-	// engine is the engine's process, and dir holds its files, on the
-	// embedded default.
-	engine *exec.Cmd
-	stdin  io.WriteCloser
-	dir    string
+	// engine is the engine's process on the embedded default, with its
+	// standard input and output; dir holds its binary and files.
+	engine    *exec.Cmd
+	engineIn  io.WriteCloser
+	engineOut *bufio.Reader
+	dir       string
 )
 
 // Main runs a package's tests and then stops the engine started for them.
@@ -57,7 +57,7 @@ func Main(m *testing.M) int {
 	defer mu.Unlock()
 	if engine != nil {
 		// The engine stops when its standard input closes.
-		_ = stdin.Close()
+		_ = engineIn.Close()
 		_ = engine.Wait()
 	}
 	if dir != "" {
@@ -123,18 +123,18 @@ func startEngine(bin, dataDir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	out, err := cmd.StdoutPipe()
+	pipe, err := cmd.StdoutPipe()
 	if err != nil {
 		return "", err
 	}
 	if err := cmd.Start(); err != nil {
 		return "", fmt.Errorf("starting the test engine: %w", err)
 	}
+	out := bufio.NewReader(pipe)
 	line := make(chan string, 1)
 	go func() {
-		s, _ := bufio.NewReader(out).ReadString('\n')
+		s, _ := out.ReadString('\n')
 		line <- strings.TrimSpace(s)
-		_, _ = io.Copy(io.Discard, out)
 	}()
 	select {
 	case u := <-line:
@@ -142,7 +142,7 @@ func startEngine(bin, dataDir string) (string, error) {
 			_ = in.Close()
 			return "", errors.Join(errors.New("the test engine stopped before it listened"), cmd.Wait())
 		}
-		engine, stdin = cmd, in
+		engine, engineIn, engineOut = cmd, in, out
 		return u, nil
 	case <-time.After(time.Minute):
 		_ = cmd.Process.Kill()
@@ -150,15 +150,33 @@ func startEngine(bin, dataDir string) (string, error) {
 	}
 }
 
+// indexIDs asks the engine process to index _id lookups in database name
+// (see embedded.Engine.IndexIDs) and waits for its answer.
+func indexIDs(name string) error {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, err := fmt.Fprintln(engineIn, name); err != nil {
+		return fmt.Errorf("asking the test engine to index %s: %w", name, err)
+	}
+	answer, err := engineOut.ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("the test engine's answer for %s: %w", name, err)
+	}
+	if answer = strings.TrimSpace(answer); answer != "ok" {
+		return fmt.Errorf("the test engine indexing %s: %s", name, answer)
+	}
+	return nil
+}
+
 // Connect returns a client of its own for one test, disconnected when the
 // test ends. On the embedded engine its pool is capped as the server caps
-// its own (embedded.MaxPoolSize): the engine gives each database a hundred
+// its own (store.EmbeddedMaxPoolSize): the engine gives each database a hundred
 // connections, so tests on databases of their own can run in parallel.
 func Connect(t testing.TB) *mongo.Client {
 	t.Helper()
 	opts := options.Client().ApplyURI(URI(t))
 	if Embedded() {
-		opts.SetMaxPoolSize(embedded.MaxPoolSize)
+		opts.SetMaxPoolSize(store.EmbeddedMaxPoolSize)
 	}
 	c, err := mongo.Connect(opts)
 	if err != nil {
@@ -179,10 +197,7 @@ func NewDatabase(t testing.TB) *mongo.Database {
 		t.Fatal(err)
 	}
 	if Embedded() {
-		mu.Lock()
-		d := filepath.Join(dir, "data")
-		mu.Unlock()
-		if err := embedded.IndexIDsIn(context.Background(), d, db.Name()); err != nil {
+		if err := indexIDs(db.Name()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -199,7 +214,7 @@ func NewStore(t testing.TB) *store.Store {
 // New returns a store over db with the limits the test engine needs.
 func New(db *mongo.Database) *store.Store {
 	if Embedded() {
-		return store.New(db, store.WithWriteBatch(embedded.WriteBatch))
+		return store.New(db, store.WithWriteBatch(store.EmbeddedWriteBatch))
 	}
 	return store.New(db)
 }
