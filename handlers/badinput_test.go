@@ -127,6 +127,8 @@ func bodyEndpoints(logID, planID, sessionID string) []bodyEndpoint {
 			domain: []badBody{
 				{"unanswered question", map[string]any{"answers": map[string]any{"active_cancer": false}}, "answers.blood_clotting_disorder"},
 				{"unknown question", map[string]any{"answers": withAnswer("pregnant", false)}, "answers"},
+				// encoding/json alone would store a null answer as "no".
+				{"null answer", map[string]any{"answers": withNullAnswer(string(models.RecentSurgery))}, "answers.recent_surgery"},
 			}},
 		{method: "POST", path: "/v1/screening/clearance", auth: true,
 			valid:  map[string]any{"date": "2026-11-20", "note": "cleared"},
@@ -197,6 +199,12 @@ var (
 func withAnswer(key string, v bool) map[string]any {
 	a := allNo()["answers"].(map[string]any)
 	a[key] = v
+	return a
+}
+
+func withNullAnswer(key string) map[string]any {
+	a := allNo()["answers"].(map[string]any)
+	a[key] = nil
 	return a
 }
 
@@ -272,6 +280,9 @@ func TestBadInputIsRefusedAndStoresNothing(t *testing.T) {
 			check(field+" $ne", with(ep.valid, map[string]any{field: map[string]any{"$ne": nil}}), http.StatusBadRequest, field)
 			check(field+" $gt", with(ep.valid, map[string]any{field: map[string]any{"$gt": ""}}), http.StatusBadRequest, field)
 			check(field+" wrong type", with(ep.valid, map[string]any{field: wrongTypeValue(kind)}), http.StatusBadRequest, field)
+			null := maps.Clone(ep.valid)
+			null[field] = nil
+			check(field+" null", null, http.StatusBadRequest, field)
 		}
 		for _, d := range ep.domain {
 			check(d.name, with(ep.valid, d.patch), http.StatusBadRequest, d.field)

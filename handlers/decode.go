@@ -20,10 +20,17 @@ import (
 const maxJSONDepth = 8
 
 // decodeBody decodes the JSON request body into dst strictly: the body must
-// be one JSON object; unknown fields, wrong types and keys that look like
-// MongoDB operators ("$…") or dotted paths are refused with the field named.
-// Bodies decode only into typed structs, so a body never becomes a filter,
-// but an operator-looking key is a probe or a bug and is answered as such.
+// be one JSON object; unknown fields, wrong types, null values and keys that
+// look like MongoDB operators ("$…") or dotted paths are refused with the
+// field named. Bodies decode only into typed structs, so a body never
+// becomes a filter, but an operator-looking key is a probe or a bug and is
+// answered as such.
+//
+// null is refused because encoding/json would take it silently as "left
+// out" in one field and as the zero value in another (a screening answer
+// of null would be stored as "no"), and because a PATCH client may mean
+// "clear it" by null where the API means "keep it". A field is left out by
+// leaving it out.
 func decodeBody(c *fiber.Ctx, dst any) error {
 	if mt, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType)); err != nil || mt != fiber.MIMEApplicationJSON {
 		return fiber.NewError(fiber.StatusUnsupportedMediaType, "send the body as application/json")
@@ -105,7 +112,9 @@ func jsonKind(t reflect.Type) string {
 }
 
 // checkKeys walks the JSON body and refuses keys that start with "$" or
-// contain ".", naming the field that holds them, and bodies nested too deep.
+// contain ".", naming the field that holds them, null values, naming their
+// field (an array's element is named as its array), and bodies nested too
+// deep.
 func checkKeys(body []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -155,6 +164,17 @@ func checkKeys(body []byte) error {
 				expectKey = false
 				continue
 			}
+		case nil:
+			if len(stack) == 0 {
+				return invalid("body", "must hold a single JSON object")
+			}
+			var names []string
+			for _, f := range stack {
+				if f.object && f.key != "" {
+					names = append(names, f.key)
+				}
+			}
+			return invalid(strings.Join(names, "."), "must not be null; leave the field out instead")
 		}
 		expectKey = len(stack) > 0 && stack[len(stack)-1].object
 	}

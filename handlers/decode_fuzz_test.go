@@ -297,7 +297,7 @@ func decodedIn(t *testing.T, fset *token.FileSet, body *ast.BlockStmt) map[strin
 //   - decoding never panics;
 //   - a refused body gets a problem that names a field;
 //   - an accepted body is a JSON object without keys that are empty, start with "$" or
-//     contain "." at any depth;
+//     contain "." at any depth, and without null at any depth;
 //   - the handler's own checks on an accepted value either pass or answer
 //     with a problem that names a field.
 func FuzzDecodeBody(f *testing.F) {
@@ -361,6 +361,9 @@ func FuzzDecodeBody(f *testing.F) {
 		if key, ok := operatorKey(trimmed); ok {
 			t.Fatalf("%s accepted %q, which has the key %q", bc.typ.Name(), raw, key)
 		}
+		if holdsNull(trimmed) {
+			t.Fatalf("%s accepted %q, which holds a null", bc.typ.Name(), raw)
+		}
 		if err := bc.check(v); err != nil {
 			requireFieldProblem(t, bc, raw, "checked", err)
 		}
@@ -398,6 +401,32 @@ func requireFieldProblem(t *testing.T, bc bodyCase, raw []byte, what string, err
 // is empty, starts with "$" or contains ".".
 func operatorKey(body []byte) (string, bool) {
 	return findKey(body, func(k string) bool { return k == "" || strings.HasPrefix(k, "$") || strings.Contains(k, ".") })
+}
+
+// holdsNull reports whether the body's first JSON value holds a null at
+// any depth.
+func holdsNull(body []byte) bool {
+	var v any
+	if err := json.NewDecoder(bytes.NewReader(body)).Decode(&v); err != nil {
+		return false
+	}
+	var walk func(any) bool
+	walk = func(v any) bool {
+		switch v := v.(type) {
+		case nil:
+			return true
+		case map[string]any:
+			for _, inner := range v {
+				if walk(inner) {
+					return true
+				}
+			}
+		case []any:
+			return slices.ContainsFunc(v, walk)
+		}
+		return false
+	}
+	return walk(v)
 }
 
 // findKey returns a key at any depth of the body's first JSON value that

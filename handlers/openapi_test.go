@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"fmt"
 	"maps"
 	"net/http"
 	"regexp"
@@ -105,6 +106,98 @@ func TestEveryRouteRefusesQueryParametersItDoesNotRead(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSpecRequestBodiesAllowNoNull holds the request schemas to what
+// decodeBody does: it refuses null at any depth, so no schema a request
+// body is read with may allow null, or a client generated from the spec
+// would send what the server refuses.
+func TestSpecRequestBodiesAllowNoNull(t *testing.T) {
+	var doc map[string]any
+	if err := yaml.Unmarshal(api.Spec, &doc); err != nil {
+		t.Fatal(err)
+	}
+	resolve := func(node any) (map[string]any, string) {
+		m, _ := node.(map[string]any)
+		ref, _ := m["$ref"].(string)
+		for ref != "" {
+			var target any = doc
+			for _, key := range strings.Split(strings.TrimPrefix(ref, "#/"), "/") {
+				target = target.(map[string]any)[key]
+			}
+			m, _ = target.(map[string]any)
+			next, _ := m["$ref"].(string)
+			if next == "" {
+				return m, ref
+			}
+			ref = next
+		}
+		return m, ""
+	}
+	seen := map[string]bool{}
+	var walk func(where string, node any)
+	walk = func(where string, node any) {
+		schema, ref := resolve(node)
+		if ref != "" {
+			if seen[ref] {
+				return
+			}
+			seen[ref] = true
+			where = ref
+		}
+		types := []any{schema["type"]}
+		if list, ok := schema["type"].([]any); ok {
+			types = list
+		}
+		enum, _ := schema["enum"].([]any)
+		if slices.Contains(types, any("null")) || slices.Contains(enum, nil) || (schema["const"] == nil && hasKey(schema, "const")) {
+			t.Errorf("%s allows null, which request bodies may not hold", where)
+		}
+		for _, key := range []string{"allOf", "oneOf", "anyOf"} {
+			subs, _ := schema[key].([]any)
+			for i, sub := range subs {
+				walk(fmt.Sprintf("%s/%s/%d", where, key, i), sub)
+			}
+		}
+		props, _ := schema["properties"].(map[string]any)
+		for _, name := range slices.Sorted(maps.Keys(props)) {
+			walk(where+"/properties/"+name, props[name])
+		}
+		for _, key := range []string{"items", "additionalProperties", "propertyNames"} {
+			if sub, ok := schema[key].(map[string]any); ok {
+				walk(where+"/"+key, sub)
+			}
+		}
+	}
+	paths, _ := doc["paths"].(map[string]any)
+	bodies := 0
+	for _, p := range slices.Sorted(maps.Keys(paths)) {
+		item, _ := paths[p].(map[string]any)
+		for _, method := range slices.Sorted(maps.Keys(item)) {
+			op, _ := item[method].(map[string]any)
+			body, ok := op["requestBody"]
+			if !ok {
+				continue
+			}
+			rb, _ := resolve(body)
+			content, _ := rb["content"].(map[string]any)
+			media, _ := content["application/json"].(map[string]any)
+			if media == nil {
+				t.Errorf("%s %s takes a body that is not application/json", method, p)
+				continue
+			}
+			bodies++
+			walk(strings.ToUpper(method)+" "+p, media["schema"])
+		}
+	}
+	if bodies < 18 {
+		t.Fatalf("found %d request bodies in the spec", bodies)
+	}
+}
+
+func hasKey(m map[string]any, key string) bool {
+	_, ok := m[key]
+	return ok
 }
 
 func TestSpecIsServed(t *testing.T) {

@@ -61,9 +61,14 @@ type urgentAdviceJSON struct {
 	Flags  []string `json:"flags"`
 }
 
+// painLogResponse is a live entry or a tombstone. Both carry kind and
+// deleted, so that a client can tell them apart in a page that mixes them:
+// kind is the spec's discriminator, deleted the flag for those that only
+// need to know whether to remove the entry.
 type painLogResponse struct {
 	ID           string            `json:"id"`
-	Deleted      bool              `json:"deleted,omitempty"`
+	Kind         string            `json:"kind"`
+	Deleted      bool              `json:"deleted"`
 	LoggedAt     *time.Time        `json:"logged_at,omitempty"`
 	LocalDate    string            `json:"local_date"`
 	Score        *int              `json:"score,omitempty"`
@@ -85,9 +90,9 @@ type painLogPage struct {
 }
 
 func toPainLog(l models.PainLog) painLogResponse {
-	r := painLogResponse{ID: l.ClientID(), LocalDate: l.LocalDate, UpdatedAt: l.UpdatedAt}
+	r := painLogResponse{ID: l.ClientID(), Kind: "entry", LocalDate: l.LocalDate, UpdatedAt: l.UpdatedAt}
 	if l.Deleted {
-		r.Deleted = true
+		r.Kind, r.Deleted = "tombstone", true
 		return r
 	}
 	score := l.Score
