@@ -125,11 +125,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Store: st, Sender: sender, Logger: logger, Metrics: jobs.NewDispatchMetrics(registry), Now: now,
 	})
 	scheduler := jobs.NewScheduler(logger, now, time.Minute)
-	for spec, job := range map[string]jobs.Job{
+	specs := map[string]jobs.Job{
 		"0 */10 * * * *": jobs.NewCleanup(jobs.CleanupConfig{Store: st, Logger: logger, Metrics: jobs.NewCleanupMetrics(registry)}),
 		"0 */30 * * * *": materializer,
 		"@every " + cfg.DispatchInterval.String(): dispatcher,
-	} {
+	}
+	// On the embedded engine, a warning at start and every day once the
+	// data outgrows what that engine serves well.
+	var sizeWatch *jobs.SizeWatch
+	if engine != nil {
+		sizeWatch = jobs.NewSizeWatch(jobs.SizeWatchConfig{Store: st, Logger: logger})
+		specs["0 0 4 * * *"] = sizeWatch
+	}
+	for spec, job := range specs {
 		if err := scheduler.Add(spec, job); err != nil {
 			return err
 		}
@@ -168,6 +176,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		// Plan everyone's horizon now rather than at the first half hour.
 		if err := materializer.RunOnce(ctx, now()); err != nil && ctx.Err() == nil {
 			logger.Error("materialize at start", "error", err)
+		}
+		if sizeWatch != nil {
+			if err := sizeWatch.RunOnce(ctx, now()); err != nil && ctx.Err() == nil {
+				logger.Error("embedded size watch at start", "error", err)
+			}
 		}
 	}()
 
