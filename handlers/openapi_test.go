@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gofiber/fiber/v2"
 	"gopkg.in/yaml.v3"
 
 	"github.com/backcare/backcare/api"
@@ -63,6 +64,59 @@ func TestSpecMatchesRoutes(t *testing.T) {
 	for _, key := range slices.Sorted(maps.Keys(inSpec)) {
 		if _, ok := served[key]; !ok {
 			t.Errorf("%s is in api/openapi.yaml but not served", key)
+		}
+	}
+}
+
+// TestSpecDeclaresTheRequestIdHeader holds the spec to withRequestLog,
+// which reads X-Request-Id on every route: every operation declares it.
+func TestSpecDeclaresTheRequestIdHeader(t *testing.T) {
+	type param struct {
+		Ref  string `yaml:"$ref"`
+		Name string `yaml:"name"`
+		In   string `yaml:"in"`
+	}
+	var spec struct {
+		Paths      map[string]map[string]yaml.Node `yaml:"paths"`
+		Components struct {
+			Parameters map[string]param `yaml:"parameters"`
+		} `yaml:"components"`
+	}
+	if err := yaml.Unmarshal(api.Spec, &spec); err != nil {
+		t.Fatal(err)
+	}
+	declares := func(params []param) bool {
+		for _, p := range params {
+			if name, ok := strings.CutPrefix(p.Ref, "#/components/parameters/"); ok {
+				p = spec.Components.Parameters[name]
+			}
+			if p.In == "header" && strings.EqualFold(p.Name, fiber.HeaderXRequestID) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, path := range slices.Sorted(maps.Keys(spec.Paths)) {
+		var shared []param
+		if node, ok := spec.Paths[path]["parameters"]; ok {
+			if err := (&node).Decode(&shared); err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+		}
+		for _, method := range slices.Sorted(maps.Keys(spec.Paths[path])) {
+			if method == "parameters" {
+				continue
+			}
+			var op struct {
+				Parameters []param `yaml:"parameters"`
+			}
+			node := spec.Paths[path][method]
+			if err := node.Decode(&op); err != nil {
+				t.Fatalf("%s %s: %v", method, path, err)
+			}
+			if !declares(append(slices.Clone(shared), op.Parameters...)) {
+				t.Errorf("%s %s does not declare the X-Request-Id header: add $ref: '#/components/parameters/RequestId' to its path's parameters", strings.ToUpper(method), path)
+			}
 		}
 	}
 }
@@ -198,6 +252,45 @@ func TestSpecRequestBodiesAllowNoNull(t *testing.T) {
 func hasKey(m map[string]any, key string) bool {
 	_, ok := m[key]
 	return ok
+}
+
+// TestEachExportFormatHasItsOwnOperation checks that the per-format export
+// routes answer the one media type their operation lists, so that a client
+// generated from the spec types each answer right.
+func TestEachExportFormatHasItsOwnOperation(t *testing.T) {
+	var spec struct {
+		Paths map[string]map[string]yaml.Node `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(api.Spec, &spec); err != nil {
+		t.Fatal(err)
+	}
+	ts := newTestServer(t)
+	token, _ := ts.register("pat@example.com", "UTC")
+	for path, media := range map[string]string{
+		"/v1/me/export": "application/json", "/v1/me/export/csv": "text/csv", "/v1/me/export/fhir": "application/fhir+json",
+	} {
+		r := ts.do("GET", path, token, nil)
+		if r.status != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), media) {
+			t.Errorf("GET %s: %d %s, want %s", path, r.status, r.header.Get("Content-Type"), media)
+		}
+		if path == "/v1/me/export" {
+			continue
+		}
+		var op struct {
+			Responses map[string]struct {
+				Content map[string]any `yaml:"content"`
+			} `yaml:"responses"`
+		}
+		node := spec.Paths[path]["get"]
+		if err := node.Decode(&op); err != nil {
+			t.Fatal(err)
+		}
+		listed := slices.Collect(maps.Keys(op.Responses["200"].Content))
+		if !slices.Equal(listed, []string{media}) {
+			t.Errorf("GET %s lists %v for 200, want only %s", path, listed, media)
+		}
+		expectProblem(t, ts.do("GET", path+"?format=json", token, nil), http.StatusBadRequest, "format")
+	}
 }
 
 func TestSpecIsServed(t *testing.T) {

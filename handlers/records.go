@@ -33,14 +33,20 @@ func appendAudit(c *fiber.Ctx, s auditStore, e models.AuditEntry) error {
 	return s.AppendAudit(c.UserContext(), e)
 }
 
-// handleExport answers ?format=json (everything held about the patient),
-// csv (the pain logs) or fhir (a FHIR R4 Bundle).
-func handleExport(s recordStore, baseURL string, now func() time.Time) fiber.Handler {
+// handleExport answers json (everything held about the patient), csv (the
+// pain logs) or fhir (a FHIR R4 Bundle): the format given, or without one
+// the one asked for with ?format=. Each format has a route of its own, so
+// that the spec gives each operation one media type and a client generated
+// from it types each answer right; ?format= stays for the apps that send it.
+func handleExport(s recordStore, baseURL string, now func() time.Time, only string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if err := onlyQueryParams(c, "format"); err != nil {
-			return err
+		format := only
+		if only == "" {
+			if err := onlyQueryParams(c, "format"); err != nil {
+				return err
+			}
+			format = c.Query("format", "json")
 		}
-		format := c.Query("format", "json")
 		if format != "json" && format != "csv" && format != "fhir" {
 			return invalid("format", "must be json, csv or fhir")
 		}

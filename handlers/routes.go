@@ -47,7 +47,9 @@ func routes(d Deps) []route {
 		{fiber.MethodGet, "/v1/me", policyPatient, noQuery(handleGetMe(s))},
 		{fiber.MethodPatch, "/v1/me", policyPatient, noQuery(handlePatchMe(s, rp, now))},
 		{fiber.MethodDelete, "/v1/me", policyPatient, noQuery(handleErase(s, now))},
-		{fiber.MethodGet, "/v1/me/export", policyPatient, handleExport(s, d.BaseURL, now)},
+		{fiber.MethodGet, "/v1/me/export", policyPatient, handleExport(s, d.BaseURL, now, "")},
+		{fiber.MethodGet, "/v1/me/export/csv", policyPatient, noQuery(handleExport(s, d.BaseURL, now, "csv"))},
+		{fiber.MethodGet, "/v1/me/export/fhir", policyPatient, noQuery(handleExport(s, d.BaseURL, now, "fhir"))},
 		{fiber.MethodPost, "/v1/me/password", policyPatient, noQuery(handleChangePassword(s, d.Signer, d.PasswordParams, now))},
 
 		{fiber.MethodPost, "/v1/devices", policyPatient,
