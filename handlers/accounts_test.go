@@ -8,6 +8,7 @@ import (
 )
 
 func TestRegisterAndLogin(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	ts.register("Ann@Example.com", "Europe/Berlin")
 
@@ -42,6 +43,7 @@ func TestRegisterAndLogin(t *testing.T) {
 }
 
 func TestLoginLockout(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	ts.register("bob@example.com", "UTC")
 	for _, email := range []string{"bob@example.com", "ghost@example.com"} {
@@ -69,6 +71,7 @@ func TestLoginLockout(t *testing.T) {
 }
 
 func TestRefreshRotationAndReuse(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	_, first := ts.register("cy@example.com", "UTC")
 
@@ -105,6 +108,7 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 }
 
 func TestAccessTokenRequired(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	access, _ := ts.register("dee@example.com", "UTC")
 	expectProblem(t, ts.do("GET", "/v1/me", "", nil), http.StatusUnauthorized, "")
@@ -114,6 +118,7 @@ func TestAccessTokenRequired(t *testing.T) {
 }
 
 func TestChangePassword(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	access, refresh := ts.register("pw@example.com", "UTC")
 	otherPhone := ts.do("POST", "/v1/auth/login", "", map[string]any{"email": "pw@example.com", "password": "correct horse battery"}).json(t)

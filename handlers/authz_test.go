@@ -85,6 +85,7 @@ var ownedResources = map[string]ownedResource{
 }
 
 func TestObjectLevelAuthorization(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	owner, _ := ts.register("owner@example.com", "UTC")
 	other, _ := ts.register("other@example.com", "UTC")

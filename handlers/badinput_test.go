@@ -223,6 +223,7 @@ func wrongTypeValue(kind string) any {
 }
 
 func TestBadInputIsRefusedAndStoresNothing(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	token, _ := ts.register("owner@example.com", "UTC")
 	logID := newID()

@@ -21,6 +21,7 @@ func allNo(yes ...models.Contraindication) map[string]any {
 }
 
 func TestCarePlanJourney(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	token, _ := ts.register("mo@example.com", "America/Edmonton")
 
@@ -76,6 +77,7 @@ func TestCarePlanJourney(t *testing.T) {
 }
 
 func TestScreeningGate(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	token, _ := ts.register("ned@example.com", "Europe/Berlin")
 
@@ -120,6 +122,7 @@ func TestScreeningGate(t *testing.T) {
 }
 
 func TestSessionRules(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	token, _ := ts.register("oz@example.com", "UTC")
 	at := testNow.Add(-2 * time.Hour)
@@ -175,6 +178,7 @@ func TestSessionRules(t *testing.T) {
 }
 
 func TestPlanChanges(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	token, _ := ts.register("pia@example.com", "UTC")
 	ts.do("POST", "/v1/screening", token, allNo())

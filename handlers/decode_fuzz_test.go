@@ -209,6 +209,7 @@ func cmpOr(s, otherwise string) string {
 // handlers and the type req is declared with, so that a new request type
 // cannot be left out of requestBodies and so out of the fuzzing.
 func TestRequestBodiesCoverHandlers(t *testing.T) {
+	t.Parallel()
 	files, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)

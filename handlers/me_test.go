@@ -7,6 +7,7 @@ import (
 )
 
 func TestProfile(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	token, _ := ts.register("jo@example.com", "America/New_York")
 
@@ -60,6 +61,7 @@ func TestProfile(t *testing.T) {
 }
 
 func TestDevices(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	ann, _ := ts.register("ann@example.com", "UTC")
 	ben, _ := ts.register("ben@example.com", "UTC")

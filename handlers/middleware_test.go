@@ -14,6 +14,7 @@ import (
 )
 
 func TestPanicIsAPlain500AndTheServerGoesOn(t *testing.T) {
+	t.Parallel()
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
 	onError := errorHandler(logger)
@@ -48,6 +49,7 @@ func TestPanicIsAPlain500AndTheServerGoesOn(t *testing.T) {
 }
 
 func TestEveryAPIRouteRefusesUnknownQueryParameters(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	access, _ := ts.register("query@example.com", "UTC")
 	before := ts.documents()
@@ -69,6 +71,7 @@ func TestEveryAPIRouteRefusesUnknownQueryParameters(t *testing.T) {
 }
 
 func TestCORSListsOriginsAndNeverCredentials(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, func(d *Deps) { d.CORSOrigins = []string{"https://clinic.example"} })
 	probe := func(origin string) (allowOrigin, allowCredentials string) {
 		req := httptest.NewRequest("OPTIONS", "/v1/pain-logs", nil)

@@ -21,6 +21,7 @@ var fiberParam = regexp.MustCompile(`:([a-z_]+)`)
 // api/openapi.yaml, or the other way round, or when they disagree on
 // whether a route needs a token.
 func TestSpecMatchesRoutes(t *testing.T) {
+	t.Parallel()
 	var spec struct {
 		OpenAPI string                          `yaml:"openapi"`
 		Paths   map[string]map[string]yaml.Node `yaml:"paths"`
@@ -71,6 +72,7 @@ func TestSpecMatchesRoutes(t *testing.T) {
 // TestSpecDeclaresTheRequestIdHeader holds the spec to withRequestLog,
 // which reads X-Request-Id on every route: every operation declares it.
 func TestSpecDeclaresTheRequestIdHeader(t *testing.T) {
+	t.Parallel()
 	type param struct {
 		Ref  string `yaml:"$ref"`
 		Name string `yaml:"name"`
@@ -124,6 +126,7 @@ func TestSpecDeclaresTheRequestIdHeader(t *testing.T) {
 // TestEveryRouteHasAPolicy guards function-level authorization: each route
 // states who may call it, and the patient routes refuse a missing token.
 func TestEveryRouteHasAPolicy(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	for _, r := range routes(Deps{}) {
 		switch r.policy {
@@ -143,6 +146,7 @@ func TestEveryRouteHasAPolicy(t *testing.T) {
 // newTestServer), every /v1 operation must list that 400: a new route
 // whose spec forgets it fails here without being named.
 func TestEveryRouteRefusesQueryParametersItDoesNotRead(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	token, _ := ts.register("pat@example.com", "UTC")
 	for _, r := range routes(Deps{}) {
@@ -167,6 +171,7 @@ func TestEveryRouteRefusesQueryParametersItDoesNotRead(t *testing.T) {
 // body is read with may allow null, or a client generated from the spec
 // would send what the server refuses.
 func TestSpecRequestBodiesAllowNoNull(t *testing.T) {
+	t.Parallel()
 	var doc map[string]any
 	if err := yaml.Unmarshal(api.Spec, &doc); err != nil {
 		t.Fatal(err)
@@ -258,6 +263,7 @@ func hasKey(m map[string]any, key string) bool {
 // routes answer the one media type their operation lists, so that a client
 // generated from the spec types each answer right.
 func TestEachExportFormatHasItsOwnOperation(t *testing.T) {
+	t.Parallel()
 	var spec struct {
 		Paths map[string]map[string]yaml.Node `yaml:"paths"`
 	}
@@ -294,6 +300,7 @@ func TestEachExportFormatHasItsOwnOperation(t *testing.T) {
 }
 
 func TestSpecIsServed(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	r := ts.do("GET", "/openapi.yaml", "", nil)
 	if r.status != http.StatusOK || string(r.body) != string(api.Spec) {

@@ -7,6 +7,7 @@ import (
 )
 
 func TestPutPainLogIsIdempotent(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	token, _ := ts.register("eve@example.com", "UTC")
 	id := newID()
@@ -45,6 +46,7 @@ func toUpper(s string) string {
 }
 
 func TestLocalDateFollowsThePatientsZone(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	cases := []struct {
 		zone     string
@@ -74,6 +76,7 @@ func TestLocalDateFollowsThePatientsZone(t *testing.T) {
 }
 
 func TestRedFlagsCarryUrgentAdvice(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	token, _ := ts.register("fay@example.com", "UTC")
 	body := painLog(testNow.Add(-time.Hour), 8)
@@ -94,6 +97,7 @@ func TestRedFlagsCarryUrgentAdvice(t *testing.T) {
 }
 
 func TestPainLogDatesAreBounded(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	token, _ := ts.register("gus@example.com", "UTC")
 	for name, at := range map[string]time.Time{
@@ -119,6 +123,7 @@ func TestPainLogDatesAreBounded(t *testing.T) {
 }
 
 func TestPainLogPatchDeleteAndSync(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	token, _ := ts.register("hal@example.com", "UTC")
 	keep, gone := newID(), newID()
@@ -160,6 +165,7 @@ func TestPainLogPatchDeleteAndSync(t *testing.T) {
 }
 
 func TestPainLogListPagesAndRanges(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	token, _ := ts.register("ida@example.com", "UTC")
 	for d := 0; d < 5; d++ {

@@ -46,6 +46,7 @@ func expectRateLimited(t *testing.T, r response, retryAfter string) {
 }
 
 func TestRateLimitPerClientIP(t *testing.T) {
+	t.Parallel()
 	perIP := RateLimit{Requests: 10, Window: 15 * time.Minute}
 	limits := roomyLimits
 	limits.Login.PerIP, limits.Register.PerIP, limits.Refresh.PerIP, limits.Device.PerIP = perIP, perIP, perIP, perIP
@@ -79,6 +80,7 @@ func TestRateLimitPerClientIP(t *testing.T) {
 }
 
 func TestRateLimitBehindTrustedProxy(t *testing.T) {
+	t.Parallel()
 	limits := roomyLimits
 	limits.Login.PerIP = RateLimit{Requests: 3, Window: time.Hour}
 	ts := newTestServer(t, withLimits(limits), func(d *Deps) {
@@ -96,6 +98,7 @@ func TestRateLimitBehindTrustedProxy(t *testing.T) {
 }
 
 func TestRateLimitPerAccount(t *testing.T) {
+	t.Parallel()
 	perAccount := RateLimit{Requests: 2, Window: 15 * time.Minute}
 	limits := roomyLimits
 	limits.Login.PerAccount, limits.Register.PerAccount, limits.Refresh.PerAccount, limits.Device.PerAccount =
@@ -151,6 +154,7 @@ func TestRateLimitPerAccount(t *testing.T) {
 }
 
 func TestClientIP(t *testing.T) {
+	t.Parallel()
 	proxy := []netip.Prefix{netip.MustParsePrefix("0.0.0.0/32"), netip.MustParsePrefix("10.0.0.0/8")}
 	cases := []struct {
 		name    string
@@ -192,6 +196,7 @@ func TestClientIP(t *testing.T) {
 }
 
 func TestParseTrustedProxies(t *testing.T) {
+	t.Parallel()
 	got, err := ParseTrustedProxies(" 10.0.0.0/8, 127.0.0.1 ,::1,192.168.1.77/24,")
 	if err != nil {
 		t.Fatal(err)
@@ -213,6 +218,7 @@ func TestParseTrustedProxies(t *testing.T) {
 }
 
 func TestLimiterMemoryIsBounded(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2026, 11, 22, 15, 0, 0, 0, time.UTC)
 	now := t0
 	l := newLimiter(func() time.Time { return now })

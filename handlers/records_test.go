@@ -34,6 +34,7 @@ func seedHistory(t *testing.T, ts *testServer, patientID string, days int, score
 }
 
 func TestInsightsThroughTheAPI(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	token, _ := ts.register("ina@example.com", "UTC")
 	empty := ts.do("GET", "/v1/insights", token, nil).json(t)
@@ -61,6 +62,7 @@ func TestInsightsThroughTheAPI(t *testing.T) {
 }
 
 func TestExportHoldsEverything(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	token, _ := ts.register("exa@example.com", "Europe/Berlin")
 	logID := newID()
@@ -136,6 +138,7 @@ func TestExportHoldsEverything(t *testing.T) {
 }
 
 func TestErasureLeavesNothing(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	token, _ := ts.register("era@example.com", "UTC")
 	keep, _ := ts.register("keep@example.com", "UTC")
@@ -216,6 +219,7 @@ func chromium(t *testing.T) string {
 }
 
 func TestReportInABrowser(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	token, _ := ts.register("rosa@example.com", "UTC")
 	other, _ := ts.register("otto@example.com", "UTC")

@@ -37,6 +37,7 @@ func (ts *testServer) dispatcher() (*jobs.Dispatcher, *fcmfake.Server) {
 // TestAftercareArrivesOnceAtTheRightLocalTimes completes a session through
 // the API and runs the real dispatcher at every moment something is due.
 func TestAftercareArrivesOnceAtTheRightLocalTimes(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	edmonton, _ := time.LoadLocation("America/Edmonton")
 	local := func(day, hour, minute int) time.Time { return time.Date(2026, 11, day, hour, minute, 0, 0, edmonton) }
@@ -118,6 +119,7 @@ func patientOf(t *testing.T, ts *testServer, token string) string {
 }
 
 func TestRemindersAPI(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	token, _ := ts.register("bo@example.com", "UTC")
 	list := ts.do("GET", "/v1/reminders", token, nil).json(t)["items"].([]any)

@@ -128,6 +128,7 @@ func (r *rig) sentCount() map[string]int {
 }
 
 func TestDispatchSendsToEveryDeviceOnce(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	p := r.patient("p1", "Europe/Berlin", "token-phone-aaaaaaaaaaaaaaaaaaaa", "token-tablet-bbbbbbbbbbbbbbbbbbbb")
 	rem := r.due(p, models.KindStretching, "", noon.Add(-time.Minute), 6*time.Hour)
@@ -254,6 +255,7 @@ func (c crashingSender) Send(ctx context.Context, msgs []notifications.Message) 
 }
 
 func TestADeadDispatchersClaimIsTakenOverAfterItsLease(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	p := r.patient("p1", "UTC", "token-crash-cccccccccccccccccccc")
 	var rems []models.Reminder
@@ -298,6 +300,7 @@ func TestADeadDispatchersClaimIsTakenOverAfterItsLease(t *testing.T) {
 }
 
 func TestFCMErrorOutcomes(t *testing.T) {
+	t.Parallel()
 	t.Run("dead token is deleted and not retried", func(t *testing.T) {
 		for name, f := range map[string]fcmfake.Failure{
 			"UNREGISTERED": fcmfake.Unregistered, "INVALID_ARGUMENT": fcmfake.InvalidArgument, "SENDER_ID_MISMATCH": fcmfake.SenderIDMismatch,
@@ -374,6 +377,7 @@ func TestFCMErrorOutcomes(t *testing.T) {
 }
 
 func TestRechecksBeforeSending(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	ctx := context.Background()
 	berlin := r.patient("berlin", "Europe/Berlin", "token-berlin-bbbbbbbbbbbbbbbbbbbb")

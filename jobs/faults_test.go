@@ -195,6 +195,7 @@ func (c cutSender) Send(ctx context.Context, msgs []notifications.Message) ([]no
 // the next dispatcher sends at the same moment, without waiting out the
 // stopped one's lease, while the accepted one is not sent again.
 func TestASendCutShortRecordsWhatWentAndHandsBackTheRest(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	a := r.patient("p-a", "UTC", "token-cut-aaaaaaaaaaaaaaaaaaaa")
 	b := r.patient("p-b", "UTC", "token-cut-bbbbbbbbbbbbbbbbbbbb")

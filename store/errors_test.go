@@ -14,6 +14,7 @@ import (
 )
 
 func TestMapErrTellsAnAbsentDatabaseFromASlowOne(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		err  error

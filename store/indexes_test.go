@@ -12,6 +12,7 @@ import (
 func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 
 func TestEnsureIndexesIsIdempotent(t *testing.T) {
+	t.Parallel()
 	db := storetest.NewDatabase(t)
 	for i := 0; i < 2; i++ {
 		if err := store.New(db).EnsureIndexes(context.Background()); err != nil {

@@ -14,6 +14,7 @@ import (
 // claiming gives back what it did not send; another claims those in the same
 // lease window, while what it kept stays its own.
 func TestReleasedClaimsCanBeClaimedAtOnce(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := storetest.NewStore(t)
 	now := time.Date(2026, 11, 23, 12, 0, 30, 0, time.UTC)

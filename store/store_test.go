@@ -20,6 +20,7 @@ func entry(patient, id string, at time.Time, score int) models.PainLog {
 }
 
 func TestPutPainLogCreatesOnceAndRefusesTombstones(t *testing.T) {
+	t.Parallel()
 	s, ctx := storetest.NewStore(t), context.Background()
 	l := entry("p1", "a", t0.Add(-time.Hour), 4)
 	if _, created, err := s.PutPainLog(ctx, l); err != nil || !created {
@@ -46,6 +47,7 @@ func TestPutPainLogCreatesOnceAndRefusesTombstones(t *testing.T) {
 }
 
 func TestUpdatePainLogDetectsConcurrentEdits(t *testing.T) {
+	t.Parallel()
 	s, ctx := storetest.NewStore(t), context.Background()
 	l := entry("p1", "a", t0.Add(-time.Hour), 4)
 	if _, _, err := s.PutPainLog(ctx, l); err != nil {
@@ -64,6 +66,7 @@ func TestUpdatePainLogDetectsConcurrentEdits(t *testing.T) {
 }
 
 func TestPagingVisitsEveryEntryOnce(t *testing.T) {
+	t.Parallel()
 	s, ctx := storetest.NewStore(t), context.Background()
 	// Pairs share a logged_at, so the cursor must break ties by id.
 	for i := 0; i < 7; i++ {
@@ -120,6 +123,7 @@ func TestPagingVisitsEveryEntryOnce(t *testing.T) {
 }
 
 func TestRefreshTokenIsUsedOnce(t *testing.T) {
+	t.Parallel()
 	s, ctx := storetest.NewStore(t), context.Background()
 	for _, h := range []string{"h1", "h2"} {
 		if err := s.CreateRefreshToken(ctx, models.RefreshToken{Hash: h, PatientID: "p1", FamilyID: "f1", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}); err != nil {
@@ -142,6 +146,7 @@ func TestRefreshTokenIsUsedOnce(t *testing.T) {
 }
 
 func TestLoginFailureWindows(t *testing.T) {
+	t.Parallel()
 	s, ctx := storetest.NewStore(t), context.Background()
 	for i := 1; i <= 3; i++ {
 		n, err := s.RecordLoginFailure(ctx, "A@example.com", t0.Add(time.Duration(i)*time.Minute))
@@ -162,6 +167,7 @@ func TestLoginFailureWindows(t *testing.T) {
 }
 
 func TestDeviceTokenMovesBetweenPatients(t *testing.T) {
+	t.Parallel()
 	s, ctx := storetest.NewStore(t), context.Background()
 	d := models.Device{PatientID: "p1", Token: "tok-123", Platform: "ios", AppVersion: "1", LastSeen: t0}
 	if _, moved, err := s.UpsertDevice(ctx, d); err != nil || moved != "" {

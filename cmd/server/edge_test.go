@@ -32,6 +32,7 @@ func (s *server) edgeCall(method, path, body string, header map[string]string) (
 const loginsPerIP = 100
 
 func TestClientAddressAndCORSAtTheEdge(t *testing.T) {
+	t.Parallel()
 	t.Run("without a trusted proxy", func(t *testing.T) {
 		s := startServer(t, map[string]string{"DATA_DIR": t.TempDir()})
 		defer s.stop()
@@ -96,6 +97,7 @@ func TestClientAddressAndCORSAtTheEdge(t *testing.T) {
 }
 
 func TestEdgeConfigIsValidated(t *testing.T) {
+	t.Parallel()
 	for _, env := range []map[string]string{
 		{"CORS_ALLOWED_ORIGINS": "*"},
 		{"CORS_ALLOWED_ORIGINS": "https://clinic.example/path"},

@@ -136,6 +136,7 @@ func register(s *server, email string) string {
 // running: it answers at once, /readyz and the API say 503, the jobs wait;
 // once the database starts, it prepares it and serves.
 func TestStartsWithoutTheDatabase(t *testing.T) {
+	t.Parallel()
 	addr := freeAddr(t)
 	env := externalDB(t, addr)
 	env["DISPATCH_INTERVAL"] = "1s"
@@ -207,6 +208,7 @@ func patientWithPhone(s *server, email string) string {
 // server recovers without a restart, and the reminders that fell due during
 // the outage are sent, each exactly once.
 func TestDatabaseOutageMidRun(t *testing.T) {
+	t.Parallel()
 	addr := freeAddr(t)
 	db := newEngine(t, addr)
 	db.start()
@@ -356,6 +358,7 @@ func (p *holdingProxy) forward(db, client net.Conn) {
 // waiting on a slow database: the request still gets its whole answer, and
 // run returns without error.
 func TestShutdownFinishesARequestInFlight(t *testing.T) {
+	t.Parallel()
 	addr := freeAddr(t)
 	db := newEngine(t, addr)
 	db.start()
@@ -430,6 +433,7 @@ func sentAll(s *server, access, session string, ids map[string]bool) bool {
 // so the phone gets them twice, under one collapse key: the second
 // replaces the first on the screen.
 func TestShutdownMidDispatchLosesNothing(t *testing.T) {
+	t.Parallel()
 	fake := fcmfake.New()
 	defer fake.Close()
 	env := map[string]string{"DATA_DIR": t.TempDir(), "DISPATCH_INTERVAL": "1s", "FCM_ENDPOINT": fake.URL(), "SHUTDOWN_GRACE": "1s"}

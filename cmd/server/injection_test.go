@@ -71,6 +71,7 @@ func placed(f fieldPath, v any) map[string]any {
 // Each is refused — 400 naming the field, or 404 for an id that matches
 // nothing — shows nothing of another patient's, and stores nothing.
 func TestInjectionCorpus(t *testing.T) {
+	t.Parallel()
 	s := startSecure(t)
 	spec := loadSpec(t)
 	p, other := s.signUp(t, "Probe"), s.signUp(t, "Bystander")

@@ -188,6 +188,7 @@ func (s *server) must(r reply, status int) reply {
 }
 
 func TestEndToEnd(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, map[string]string{"DATA_DIR": t.TempDir()})
 	defer s.stop()
 
@@ -251,6 +252,7 @@ func mustZone(t *testing.T, name string) *time.Location {
 }
 
 func TestDataSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := startServer(t, map[string]string{"DATA_DIR": dir})
 	reg := s.must(s.call("POST", "/v1/auth/register", "", map[string]any{
@@ -273,6 +275,7 @@ func TestDataSurvivesRestart(t *testing.T) {
 }
 
 func TestConfigIsValidatedAndMasked(t *testing.T) {
+	t.Parallel()
 	for name, env := range map[string]map[string]string{
 		"MONGODB_URI without JWT_SECRET": {"MONGODB_URI": "mongodb://db:27017"},
 		"short JWT_SECRET":               {"JWT_SECRET": "short"},
@@ -309,6 +312,7 @@ func TestConfigIsValidatedAndMasked(t *testing.T) {
 // TestMetricsAreServedApartFromTheAPI checks that /metrics is never on the
 // API's port, which may be public: it is on METRICS_ADDR, or nowhere.
 func TestMetricsAreServedApartFromTheAPI(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, map[string]string{"DATA_DIR": t.TempDir()})
 	defer s.stop()
 	s.must(s.call("GET", "/healthz", "", nil), 200)
@@ -343,6 +347,7 @@ func TestMetricsAreServedApartFromTheAPI(t *testing.T) {
 // FCM fake and a 1 s dispatch interval: a session completed just now gets
 // its first aftercare pushed, and the metrics count it.
 func TestRemindersArriveThroughRun(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, map[string]string{"DATA_DIR": t.TempDir(), "DISPATCH_INTERVAL": "1s"})
 	defer s.stop()
 	access := s.must(s.call("POST", "/v1/auth/register", "", map[string]any{

@@ -565,6 +565,7 @@ func placeholderID(path string) string {
 
 // API1: broken object-level authorization.
 func TestAPI1ObjectLevelAuthorization(t *testing.T) {
+	t.Parallel()
 	s := startSecure(t)
 	spec := loadSpec(t)
 	owner, other := s.signUp(t, "Owner"), s.signUp(t, "Other")
@@ -658,6 +659,7 @@ func with(m map[string]any, kv ...any) map[string]any {
 }
 
 func TestAPI2BrokenAuthentication(t *testing.T) {
+	t.Parallel()
 	s := startSecure(t)
 	spec := loadSpec(t)
 	pat, other := s.signUp(t, "Pat"), s.signUp(t, "Other")
@@ -850,6 +852,7 @@ func keysIn(v any, path string, visit func(path, key string, value any)) {
 }
 
 func TestAPI3PropertyExposure(t *testing.T) {
+	t.Parallel()
 	s := startSecure(t)
 	spec := loadSpec(t)
 	p := s.signUp(t, "Journey")
@@ -1039,6 +1042,7 @@ func (s *secureServer) sendDeclared(t *testing.T, method, path, token string, n 
 }
 
 func TestAPI4ResourceConsumption(t *testing.T) {
+	t.Parallel()
 	s := startSecure(t)
 	spec := loadSpec(t)
 	p := s.signUp(t, "Heavy")
@@ -1174,6 +1178,7 @@ func tokenPairOnly(t *testing.T, a answer) {
 }
 
 func TestAPI5FunctionLevelAuthorization(t *testing.T) {
+	t.Parallel()
 	s := startSecure(t)
 	spec := loadSpec(t)
 	p := s.signUp(t, "Pat")
@@ -1222,6 +1227,7 @@ func TestAPI5FunctionLevelAuthorization(t *testing.T) {
 // API8: security misconfiguration.
 
 func TestAPI8SecurityMisconfiguration(t *testing.T) {
+	t.Parallel()
 	const clinic = "https://clinic.example"
 	s := startSecure(t, "CORS_ALLOWED_ORIGINS", clinic)
 	p := s.signUp(t, "Pat")
@@ -1290,6 +1296,7 @@ func TestAPI8SecurityMisconfiguration(t *testing.T) {
 // its 5xx must show nothing of the driver (API8). run cannot serve this
 // case: it needs the database to start.
 func TestEveryRouteAnswersWhenTheDatabaseHangs(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
