@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -21,18 +24,38 @@ import (
 const faultSecret = "fault-tests-signing-key-0123456789abcdef"
 
 // freeAddr returns a loopback address nothing listens on, for an engine
-// that starts after the server that connects to it.
+// that a test starts and stops on a fixed address. The port is taken from
+// below the system's ephemeral range: tests run in parallel, and any port
+// the kernel hands out for a listener on port 0 or an outgoing connection
+// comes from that range, so while this engine is stopped no other test's
+// engine or server can take its port and answer in its place.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	low := 32768
+	if raw, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if fields := strings.Fields(string(raw)); len(fields) == 2 {
+			if n, err := strconv.Atoi(fields[0]); err == nil {
+				low = n
+			}
+		}
 	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
+	floor := max(1024, low-10000)
+	if low-floor < 100 {
+		t.Fatalf("the ephemeral port range starts at %d: no room below it for a fixed port", low)
 	}
-	return addr
+	for range 100 {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(floor+rand.IntN(low-floor)))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		if err := ln.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return addr
+	}
+	t.Fatalf("no free port found below the ephemeral range (%d)", low)
+	return ""
 }
 
 // dbEngine is an embedded engine on a fixed address and data dir, which a

@@ -1290,20 +1290,23 @@ func TestAPI8SecurityMisconfiguration(t *testing.T) {
 }
 
 // TestEveryRouteAnswersWhenTheDatabaseHangs forces 5xx answers on every
-// route: the app is given a store whose database never answers (server
-// selection towards a closed port, with no timeout of its own). Every
+// route: the app is given a store whose database never answers (a port
+// that takes connections and says nothing, and server selection with no
+// timeout of its own). Every
 // request must still end, through the per-request deadline (API4), and
 // its 5xx must show nothing of the driver (API8). run cannot serve this
 // case: it needs the database to start.
 func TestEveryRouteAnswersWhenTheDatabaseHangs(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// A listener that is never accepted from: connections complete, and the
+	// database never says a word. It stays open for the whole test, so that
+	// no parallel test's server can take its port and answer instead.
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	closed := ln.Addr().String()
-	ln.Close()
-	client, err := mongo.Connect(options.Client().ApplyURI("mongodb://" + closed).SetServerSelectionTimeout(24 * time.Hour))
+	defer silent.Close()
+	client, err := mongo.Connect(options.Client().ApplyURI("mongodb://" + silent.Addr().String()).SetServerSelectionTimeout(24 * time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1328,7 +1331,7 @@ func TestEveryRouteAnswersWhenTheDatabaseHangs(t *testing.T) {
 		PasswordParams: auth.DefaultParams, Planner: jobs.NewMaterializer(jobs.MaterializeConfig{Store: st, Logger: logger}),
 		BaseURL: "http://localhost", RequestTimeout: 300 * time.Millisecond,
 	})
-	ln, err = net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
