@@ -18,7 +18,7 @@ type recordStore interface {
 	auditStore
 	CreateReport(ctx context.Context, r models.Report) error
 	ReportByTokenHash(ctx context.Context, hash string) (models.Report, error)
-	RevokeReport(ctx context.Context, patientID, id string, now time.Time) error
+	RevokeReport(ctx context.Context, patientID, id string, now time.Time) (bool, error)
 }
 
 // insightsOf computes a patient's insights over [from, to] (local dates;

@@ -17,7 +17,7 @@ type painLogStore interface {
 	PatientByID(ctx context.Context, id string) (models.Patient, error)
 	PutPainLog(ctx context.Context, l models.PainLog) (models.PainLog, bool, error)
 	PainLog(ctx context.Context, patientID, clientID string) (models.PainLog, error)
-	UpdatePainLog(ctx context.Context, l models.PainLog, prev time.Time) error
+	UpdatePainLog(ctx context.Context, l models.PainLog) (models.PainLog, error)
 	DeletePainLog(ctx context.Context, patientID, clientID string, now time.Time) error
 	ListPainLogs(ctx context.Context, q models.PainLogQuery) ([]models.PainLog, *models.PainLogCursor, error)
 	PainLogChanges(ctx context.Context, q models.SyncQuery) ([]models.PainLog, *models.PainLogCursor, error)
@@ -158,12 +158,18 @@ func finish(l *models.PainLog, p models.Patient, now time.Time) {
 	}
 }
 
+// handlePutPainLog creates or replaces an entry. With If-Match it only
+// replaces, and only the version named.
 func handlePutPainLog(s painLogStore, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		id, err := clientID(c)
 		if err != nil {
 			return &models.Error{Code: models.ErrInvalid, Message: "the request has invalid fields",
 				Fields: []models.FieldError{{Field: "id", Message: "must be a UUID"}}}
+		}
+		pre, err := ifMatch(c)
+		if err != nil {
+			return err
 		}
 		var req painLogRequest
 		if err := decodeBody(c, &req); err != nil {
@@ -191,13 +197,35 @@ func handlePutPainLog(s painLogStore, now func() time.Time) fiber.Handler {
 		}
 		l.ID = models.PainLogDocID(p.ID, id)
 		finish(&l, p, t)
-		stored, created, err := s.PutPainLog(c.UserContext(), l)
+		var stored models.PainLog
+		created := false
+		if pre == nil {
+			stored, created, err = s.PutPainLog(c.UserContext(), l)
+		} else {
+			err = edit(c, pre, func() error {
+				old, err := s.PainLog(c.UserContext(), p.ID, id)
+				if models.ErrorCode(err) == models.ErrNotFound {
+					// Nothing is there for If-Match to name.
+					return preconditionFailed()
+				}
+				if err != nil {
+					return err
+				}
+				if err := pre.check(old.Version); err != nil {
+					return err
+				}
+				l.CreatedAt, l.Version = old.CreatedAt, old.Version
+				stored, err = s.UpdatePainLog(c.UserContext(), l)
+				return err
+			})
+		}
 		if err != nil {
 			return err
 		}
 		if created {
 			c.Status(fiber.StatusCreated)
 		}
+		setETag(c, stored.Version)
 		return c.JSON(toPainLog(stored))
 	}
 }
@@ -212,65 +240,85 @@ func handleGetPainLog(s painLogStore) fiber.Handler {
 		if err != nil {
 			return err
 		}
+		setETag(c, l.Version)
 		return c.JSON(toPainLog(l))
 	}
 }
 
+// handlePatchPainLog changes the fields the body names: of the version
+// If-Match names, or else of the current one (see edit).
 func handlePatchPainLog(s painLogStore, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		id, err := clientID(c)
 		if err != nil {
 			return models.Errorf(models.ErrNotFound, "pain log not found")
 		}
+		pre, err := ifMatch(c)
+		if err != nil {
+			return err
+		}
 		var req painLogPatch
 		if err := decodeBody(c, &req); err != nil {
 			return err
 		}
-		l, err := s.PainLog(c.UserContext(), patientID(c), id)
+		var l models.PainLog
+		err = edit(c, pre, func() error {
+			var err error
+			if l, err = s.PainLog(c.UserContext(), patientID(c), id); err != nil {
+				return err
+			}
+			if err := pre.check(l.Version); err != nil {
+				return err
+			}
+			t := stamp(now)
+			if err := req.apply(&l, t); err != nil {
+				return err
+			}
+			p, err := s.PatientByID(c.UserContext(), patientID(c))
+			if err != nil {
+				return err
+			}
+			finish(&l, p, t)
+			l, err = s.UpdatePainLog(c.UserContext(), l)
+			return err
+		})
 		if err != nil {
 			return err
 		}
-		prev := l.UpdatedAt
-		var probs models.Problems
-		if req.LoggedAt != nil {
-			l.LoggedAt = parseInstant(&probs, "logged_at", *req.LoggedAt)
-		}
-		if req.Score != nil {
-			l.Score = *req.Score
-		}
-		if req.Areas != nil {
-			l.Areas = typed[models.BodyArea](*req.Areas)
-		}
-		if req.Stiffness != nil {
-			l.Stiffness = req.Stiffness
-		}
-		if req.SleepQuality != nil {
-			l.SleepQuality = req.SleepQuality
-		}
-		if req.Stress != nil {
-			l.Stress = req.Stress
-		}
-		if req.Note != nil {
-			l.Note = *req.Note
-		}
-		if req.RedFlags != nil {
-			l.RedFlags = typed[models.RedFlag](*req.RedFlags)
-		}
-		t := stamp(now)
-		probs.Merge(l.Validate(t))
-		if err := probs.Err(); err != nil {
-			return err
-		}
-		p, err := s.PatientByID(c.UserContext(), patientID(c))
-		if err != nil {
-			return err
-		}
-		finish(&l, p, t)
-		if err := s.UpdatePainLog(c.UserContext(), l, prev); err != nil {
-			return err
-		}
+		setETag(c, l.Version)
 		return c.JSON(toPainLog(l))
 	}
+}
+
+// apply sets the fields req names on l and validates the result at now.
+func (req painLogPatch) apply(l *models.PainLog, now time.Time) error {
+	var probs models.Problems
+	if req.LoggedAt != nil {
+		l.LoggedAt = parseInstant(&probs, "logged_at", *req.LoggedAt)
+	}
+	if req.Score != nil {
+		l.Score = *req.Score
+	}
+	if req.Areas != nil {
+		l.Areas = typed[models.BodyArea](*req.Areas)
+	}
+	if req.Stiffness != nil {
+		l.Stiffness = req.Stiffness
+	}
+	if req.SleepQuality != nil {
+		l.SleepQuality = req.SleepQuality
+	}
+	if req.Stress != nil {
+		l.Stress = req.Stress
+	}
+	if req.Note != nil {
+		l.Note = *req.Note
+	}
+	if req.RedFlags != nil {
+		l.RedFlags = typed[models.RedFlag](*req.RedFlags)
+	}
+	probs.Merge(l.Validate(now))
+	return probs.Err()
 }
 
 func handleDeletePainLog(s painLogStore, now func() time.Time) fiber.Handler {

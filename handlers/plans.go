@@ -220,6 +220,7 @@ func screeningRequired(msg string) error {
 		Fields: []models.FieldError{{Field: "screening", Message: "is required"}}}
 }
 
+// handleGetCurrentPlan returns the open plan, with its version as ETag.
 func handleGetCurrentPlan(s careStore, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx, t := c.UserContext(), stamp(now)
@@ -235,12 +236,20 @@ func handleGetCurrentPlan(s careStore, now func() time.Time) fiber.Handler {
 		if err != nil {
 			return err
 		}
+		setETag(c, plan.Version)
 		return c.JSON(toPlan(plan, sessions, t, p.Location()))
 	}
 }
 
+// handlePatchPlan changes the cadence from a date, or pauses, resumes or
+// completes the plan: the version If-Match names, or else the current one
+// (see edit).
 func handlePatchPlan(s careStore, rp replanner, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
+		pre, err := ifMatch(c)
+		if err != nil {
+			return err
+		}
 		var req patchPlanRequest
 		if err := decodeBody(c, &req); err != nil {
 			return err
@@ -248,50 +257,32 @@ func handlePatchPlan(s careStore, rp replanner, now func() time.Time) fiber.Hand
 		if _, err := uuid.Parse(c.Params("id")); err != nil {
 			return models.Errorf(models.ErrNotFound, "plan not found")
 		}
-		ctx, t := c.UserContext(), stamp(now)
+		ctx := c.UserContext()
 		p, err := s.PatientByID(ctx, patientID(c))
 		if err != nil {
 			return err
 		}
-		plan, err := s.Plan(ctx, p.ID, c.Params("id"))
-		if err != nil {
-			return err
-		}
-		prev, loc := plan.UpdatedAt, p.Location()
-		if req.Action == nil && req.EffectiveFrom == nil && req.cadenceFields.empty() {
-			return invalid("body", "name an action or the cadence fields to change")
-		}
-		if !req.cadenceFields.empty() || req.EffectiveFrom != nil {
-			if req.EffectiveFrom == nil {
-				return invalid("effective_from", "is required when the cadence changes: from which date does it apply?")
-			}
-			var probs models.Problems
-			cadence := plan.CadenceOn(*req.EffectiveFrom)
-			applyCadence(&cadence, req.cadenceFields, &probs)
-			if err := probs.Err(); err != nil {
-				return err
-			}
-			if err := plan.ChangeCadence(*req.EffectiveFrom, cadence, t, loc); err != nil {
-				return err
-			}
-		}
-		if req.Action != nil {
+		loc := p.Location()
+		var (
+			plan models.Plan
+			t    time.Time
+		)
+		err = edit(c, pre, func() error {
 			var err error
-			switch *req.Action {
-			case "pause":
-				err = plan.Pause(t)
-			case "resume":
-				err = plan.Resume(t)
-			case "complete":
-				err = plan.Complete(t)
-			default:
-				err = invalid("action", "must be pause, resume or complete")
-			}
-			if err != nil {
+			t = stamp(now)
+			if plan, err = s.Plan(ctx, p.ID, c.Params("id")); err != nil {
 				return err
 			}
-		}
-		if err := s.SavePlan(ctx, plan, prev); err != nil {
+			if err := pre.check(plan.Version); err != nil {
+				return err
+			}
+			if err := req.apply(&plan, t, loc); err != nil {
+				return err
+			}
+			plan, err = s.SavePlan(ctx, plan)
+			return err
+		})
+		if err != nil {
 			return err
 		}
 		rp.after(c, p.ID, t)
@@ -299,6 +290,41 @@ func handlePatchPlan(s careStore, rp replanner, now func() time.Time) fiber.Hand
 		if err != nil {
 			return err
 		}
+		setETag(c, plan.Version)
 		return c.JSON(toPlan(plan, sessions, t, loc))
+	}
+}
+
+// apply makes the change req asks of plan.
+func (req patchPlanRequest) apply(plan *models.Plan, now time.Time, loc *time.Location) error {
+	if req.Action == nil && req.EffectiveFrom == nil && req.cadenceFields.empty() {
+		return invalid("body", "name an action or the cadence fields to change")
+	}
+	if !req.cadenceFields.empty() || req.EffectiveFrom != nil {
+		if req.EffectiveFrom == nil {
+			return invalid("effective_from", "is required when the cadence changes: from which date does it apply?")
+		}
+		var probs models.Problems
+		cadence := plan.CadenceOn(*req.EffectiveFrom)
+		applyCadence(&cadence, req.cadenceFields, &probs)
+		if err := probs.Err(); err != nil {
+			return err
+		}
+		if err := plan.ChangeCadence(*req.EffectiveFrom, cadence, now, loc); err != nil {
+			return err
+		}
+	}
+	if req.Action == nil {
+		return nil
+	}
+	switch *req.Action {
+	case "pause":
+		return plan.Pause(now)
+	case "resume":
+		return plan.Resume(now)
+	case "complete":
+		return plan.Complete(now)
+	default:
+		return invalid("action", "must be pause, resume or complete")
 	}
 }

@@ -25,14 +25,15 @@ type problem struct {
 
 // statusOf is the one map from error code to HTTP status.
 var statusOf = map[string]int{
-	models.ErrInvalid:      http.StatusBadRequest,
-	models.ErrNotFound:     http.StatusNotFound,
-	models.ErrConflict:     http.StatusConflict,
-	models.ErrUnauthorized: http.StatusUnauthorized,
-	models.ErrForbidden:    http.StatusForbidden,
-	models.ErrRateLimited:  http.StatusTooManyRequests,
-	models.ErrUnavailable:  http.StatusServiceUnavailable,
-	models.ErrInternal:     http.StatusInternalServerError,
+	models.ErrInvalid:            http.StatusBadRequest,
+	models.ErrNotFound:           http.StatusNotFound,
+	models.ErrConflict:           http.StatusConflict,
+	models.ErrPreconditionFailed: http.StatusPreconditionFailed,
+	models.ErrUnauthorized:       http.StatusUnauthorized,
+	models.ErrForbidden:          http.StatusForbidden,
+	models.ErrRateLimited:        http.StatusTooManyRequests,
+	models.ErrUnavailable:        http.StatusServiceUnavailable,
+	models.ErrInternal:           http.StatusInternalServerError,
 }
 
 // codeOf names the statuses Fiber itself produces (body too large, no route, …).

@@ -16,7 +16,7 @@ type reminderStore interface {
 	PatientByID(ctx context.Context, id string) (models.Patient, error)
 	ListReminders(ctx context.Context, q models.ReminderQuery) ([]models.Reminder, error)
 	Reminder(ctx context.Context, patientID, id string) (models.Reminder, error)
-	SaveReminder(ctx context.Context, r models.Reminder, prevStatus models.ReminderStatus, prev time.Time) error
+	SaveReminder(ctx context.Context, r models.Reminder) (models.Reminder, error)
 }
 
 // Planner re-plans a patient's reminder occurrences after a change that
@@ -121,29 +121,42 @@ func reminderOf(c *fiber.Ctx, s reminderStore) (models.Patient, models.Reminder,
 }
 
 // handleReminderDone records that the patient did what the reminder asked:
-// adherence data. Saying so twice keeps the first time.
+// adherence data. Saying so twice, or at once, keeps the first time; one
+// that a dispatcher is recording meanwhile is read again and marked over
+// the dispatcher's write (see edit).
 func handleReminderDone(s reminderStore, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		p, r, err := reminderOf(c, s)
-		if err != nil {
-			return err
-		}
-		prevStatus, prev := r.Status, r.UpdatedAt
-		done, changed, err := r.MarkDone(stamp(now))
-		if err != nil {
-			return err
-		}
-		if changed {
-			if err := s.SaveReminder(c.UserContext(), done, prevStatus, prev); err != nil {
+		var (
+			p    models.Patient
+			done models.Reminder
+		)
+		err := edit(c, nil, func() error {
+			var (
+				r   models.Reminder
+				err error
+			)
+			if p, r, err = reminderOf(c, s); err != nil {
 				return err
 			}
+			var changed bool
+			if done, changed, err = r.MarkDone(stamp(now)); err != nil || !changed {
+				return err
+			}
+			done, err = s.SaveReminder(c.UserContext(), done)
+			return err
+		})
+		if err != nil {
+			return err
 		}
+		setETag(c, done.Version)
 		return c.JSON(toReminder(done, p.Locale))
 	}
 }
 
 // handleSnoozeReminder sends the reminder again in 15 minutes to 4 hours,
-// within its useful life.
+// within its useful life. Each snooze moves the reminder anew, so of
+// snoozes racing for one version one is made and the others answer 409,
+// rather than be made one over the other.
 func handleSnoozeReminder(s reminderStore, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req snoozeRequest
@@ -157,14 +170,14 @@ func handleSnoozeReminder(s reminderStore, now func() time.Time) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		prevStatus, prev := r.Status, r.UpdatedAt
 		snoozed, err := r.Snooze(time.Duration(*req.Minutes)*time.Minute, stamp(now))
 		if err != nil {
 			return err
 		}
-		if err := s.SaveReminder(c.UserContext(), snoozed, prevStatus, prev); err != nil {
+		if snoozed, err = s.SaveReminder(c.UserContext(), snoozed); err != nil {
 			return err
 		}
+		setETag(c, snoozed.Version)
 		return c.JSON(toReminder(snoozed, p.Locale))
 	}
 }

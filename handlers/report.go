@@ -97,11 +97,15 @@ func handleRevokeReport(s recordStore, now func() time.Time) fiber.Handler {
 			return models.Errorf(models.ErrNotFound, "report not found")
 		}
 		t := stamp(now)
-		if err := s.RevokeReport(c.UserContext(), patientID(c), c.Params("id"), t); err != nil {
+		revoked, err := s.RevokeReport(c.UserContext(), patientID(c), c.Params("id"), t)
+		if err != nil {
 			return err
 		}
-		if err := audit(c, s, t, patientID(c), "patient", models.AuditReportRevoke, c.Params("id")); err != nil {
-			return err
+		// A link already revoked changes nothing, and leaves no entry.
+		if revoked {
+			if err := audit(c, s, t, patientID(c), "patient", models.AuditReportRevoke, c.Params("id")); err != nil {
+				return err
+			}
 		}
 		return c.SendStatus(fiber.StatusNoContent)
 	}

@@ -73,6 +73,7 @@ func routes(d Deps) []route {
 
 		{fiber.MethodPost, "/v1/sessions", policyPatient, noQuery(handleBookSession(s, rp, now))},
 		{fiber.MethodGet, "/v1/sessions", policyPatient, handleListSessions(s, now)},
+		{fiber.MethodGet, "/v1/sessions/:id", policyPatient, noQuery(handleGetSession(s))},
 		{fiber.MethodPatch, "/v1/sessions/:id", policyPatient, noQuery(handlePatchSession(s, rp, now))},
 		{fiber.MethodPost, "/v1/sessions/:id/complete", policyPatient, noQuery(handleCompleteSession(s, rp, now))},
 

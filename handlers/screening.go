@@ -18,10 +18,10 @@ type careStore interface {
 	CreatePlan(ctx context.Context, p models.Plan) error
 	CurrentPlan(ctx context.Context, patientID string) (models.Plan, error)
 	Plan(ctx context.Context, patientID, id string) (models.Plan, error)
-	SavePlan(ctx context.Context, p models.Plan, prev time.Time) error
+	SavePlan(ctx context.Context, p models.Plan) (models.Plan, error)
 	CreateSession(ctx context.Context, s models.Session) error
 	Session(ctx context.Context, patientID, id string) (models.Session, error)
-	SaveSession(ctx context.Context, s models.Session, prevStatus models.SessionStatus, prev time.Time) error
+	SaveSession(ctx context.Context, s models.Session) (models.Session, error)
 	ListSessions(ctx context.Context, q models.SessionQuery) ([]models.Session, error)
 	CancelSourceReminders(ctx context.Context, patientID, sourceID string, now time.Time) error
 }
@@ -121,10 +121,6 @@ func followScreening(ctx context.Context, s careStore, patientID string, sc mode
 		func(p *models.Plan) bool { return p.ApplyScreening(sc, now) })
 }
 
-// planRetries is how often a plan change is re-read and re-applied when
-// another request changed the plan between the read and the write.
-const planRetries = 3
-
 // updatePlan loads a plan, applies a change and saves the plan if it
 // changed. When another request wrote the plan in between, it loads and
 // applies again: the change follows from data already saved (a screening, a
@@ -135,12 +131,17 @@ func updatePlan(ctx context.Context, s careStore, load func() (*models.Plan, err
 		if err != nil || plan == nil {
 			return plan, err
 		}
-		prev := plan.UpdatedAt
 		if !apply(plan) {
 			return plan, nil
 		}
-		err = s.SavePlan(ctx, *plan, prev)
-		if models.ErrorCode(err) != models.ErrConflict || attempt == planRetries {
+		saved, err := s.SavePlan(ctx, *plan)
+		if err == nil {
+			return &saved, nil
+		}
+		if !models.IsStale(err) || attempt == editAttempts {
+			return plan, err
+		}
+		if err := pauseBeforeRetry(ctx, attempt); err != nil {
 			return plan, err
 		}
 	}

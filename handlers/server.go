@@ -83,8 +83,8 @@ func NewServer(d Deps) *fiber.App {
 		app.Use(cors.New(cors.Config{
 			AllowOrigins:  strings.Join(d.CORSOrigins, ","),
 			AllowMethods:  "GET,POST,PUT,PATCH,DELETE",
-			AllowHeaders:  "Authorization,Content-Type,X-Request-Id",
-			ExposeHeaders: "Retry-After,X-Request-Id",
+			AllowHeaders:  "Authorization,Content-Type,If-Match,X-Request-Id",
+			ExposeHeaders: "ETag,Retry-After,X-Request-Id",
 			MaxAge:        600,
 		}))
 	}

@@ -157,50 +157,83 @@ func handleListSessions(s careStore, now func() time.Time) fiber.Handler {
 	}
 }
 
-func handlePatchSession(s careStore, rp replanner, now func() time.Time) fiber.Handler {
+// handleGetSession returns one session, with its version as ETag.
+func handleGetSession(s careStore) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		var req sessionPatch
-		if err := decodeBody(c, &req); err != nil {
-			return err
-		}
 		ss, err := sessionOf(c, s)
 		if err != nil {
 			return err
 		}
-		ctx, t := c.UserContext(), stamp(now)
-		prevStatus, prev := ss.Status, ss.UpdatedAt
-		if req.Action != nil {
-			if req.ScheduledAt != nil || req.DurationMinutes != nil || req.Therapist != nil || req.Clinic != nil {
-				return invalid("action", "cannot be combined with changes to the session")
-			}
-			switch *req.Action {
-			case "cancel":
-				err = ss.Cancel(t)
-			case "missed":
-				err = ss.MarkMissed(t)
-			default:
-				err = invalid("action", "must be cancel or missed")
-			}
-			if err != nil {
+		setETag(c, ss.Version)
+		return c.JSON(toSession(ss))
+	}
+}
+
+// handlePatchSession cancels a session, marks it missed, or reschedules or
+// edits it: the version If-Match names, or else the current one (see edit).
+func handlePatchSession(s careStore, rp replanner, now func() time.Time) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		pre, err := ifMatch(c)
+		if err != nil {
+			return err
+		}
+		var req sessionPatch
+		if err := decodeBody(c, &req); err != nil {
+			return err
+		}
+		ctx := c.UserContext()
+		var (
+			ss models.Session
+			t  time.Time
+		)
+		err = edit(c, pre, func() error {
+			var err error
+			t = stamp(now)
+			if ss, err = sessionOf(c, s); err != nil {
 				return err
 			}
+			if err := pre.check(ss.Version); err != nil {
+				return err
+			}
+			if err := changeSession(ctx, s, &ss, req, t); err != nil {
+				return err
+			}
+			ss, err = s.SaveSession(ctx, ss)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if req.Action != nil {
 			// Its reminders stay listed, as cancelled, rather than vanish.
 			if err := s.CancelSourceReminders(ctx, ss.PatientID, ss.ID, t); err != nil {
 				return err
 			}
-		} else {
-			if err := editSession(&ss, req, t); err != nil {
-				return err
-			}
-			if err := checkOverlap(ctx, s, ss); err != nil {
-				return err
-			}
-		}
-		if err := s.SaveSession(ctx, ss, prevStatus, prev); err != nil {
-			return err
 		}
 		rp.after(c, ss.PatientID, t)
+		setETag(c, ss.Version)
 		return c.JSON(toSession(ss))
+	}
+}
+
+// changeSession makes the change req asks of ss.
+func changeSession(ctx context.Context, s careStore, ss *models.Session, req sessionPatch, now time.Time) error {
+	if req.Action == nil {
+		if err := editSession(ss, req, now); err != nil {
+			return err
+		}
+		return checkOverlap(ctx, s, *ss)
+	}
+	if req.ScheduledAt != nil || req.DurationMinutes != nil || req.Therapist != nil || req.Clinic != nil {
+		return invalid("action", "cannot be combined with changes to the session")
+	}
+	switch *req.Action {
+	case "cancel":
+		return ss.Cancel(now)
+	case "missed":
+		return ss.MarkMissed(now)
+	default:
+		return invalid("action", "must be cancel or missed")
 	}
 }
 
@@ -234,9 +267,10 @@ func editSession(ss *models.Session, req sessionPatch, now time.Time) error {
 	return ss.Validate(now)
 }
 
-// handleCompleteSession records that a session took place, once: a retry
-// answers already_completed and starts nothing new. Completing the initial
-// phase's last session moves the plan to maintenance.
+// handleCompleteSession records that a session took place, once: a retry,
+// or a request that lost the race to complete it, answers
+// already_completed and starts nothing new. Completing the initial phase's
+// last session moves the plan to maintenance.
 func handleCompleteSession(s careStore, rp replanner, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req completeRequest
@@ -249,29 +283,26 @@ func handleCompleteSession(s careStore, rp replanner, now func() time.Time) fibe
 		if err != nil {
 			return err
 		}
-		ss, err := sessionOf(c, s)
-		if err != nil {
-			return err
-		}
-		ctx, t := c.UserContext(), stamp(now)
-		prevStatus, prev := ss.Status, ss.UpdatedAt
-		changed, err := ss.Complete(t, feedback)
-		if err != nil {
-			return requestFields(err)
-		}
-		if changed {
-			err = s.SaveSession(ctx, ss, prevStatus, prev)
-			if models.ErrorCode(err) == models.ErrConflict {
-				// A concurrent request changed it first; if that request
-				// completed it, this one is a retry.
-				if ss, err = sessionOf(c, s); err == nil && ss.Status != models.SessionCompleted {
-					err = models.Errorf(models.ErrConflict, "the session changed meanwhile; fetch it and try again")
-				}
-				changed = false
-			}
-			if err != nil {
+		ctx := c.UserContext()
+		var (
+			ss      models.Session
+			t       time.Time
+			changed bool
+		)
+		err = edit(c, nil, func() error {
+			var err error
+			t = stamp(now)
+			if ss, err = sessionOf(c, s); err != nil {
 				return err
 			}
+			if changed, err = ss.Complete(t, feedback); err != nil || !changed {
+				return requestFields(err)
+			}
+			ss, err = s.SaveSession(ctx, ss)
+			return err
+		})
+		if err != nil {
+			return err
 		}
 		if ss.PlanID != "" {
 			if err := advancePlan(ctx, s, ss, t); err != nil {
@@ -281,6 +312,7 @@ func handleCompleteSession(s careStore, rp replanner, now func() time.Time) fibe
 		if changed {
 			rp.after(c, ss.PatientID, t)
 		}
+		setETag(c, ss.Version)
 		r := toSession(ss)
 		r.AlreadyCompleted = !changed
 		return c.JSON(r)

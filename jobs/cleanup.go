@@ -13,7 +13,7 @@ import (
 type CleanupStore interface {
 	DeleteExpiredRefreshTokens(ctx context.Context, now time.Time) (int64, error)
 	DeleteExpiredLoginWindows(ctx context.Context, now time.Time) (int64, error)
-	DeleteExpiredClaims(ctx context.Context, before time.Time) (int64, error)
+	DeleteOldMarkers(ctx context.Context, now time.Time) (int64, error)
 	DeleteStaleDevices(ctx context.Context, seenBefore time.Time, limit int) (int64, error)
 }
 
@@ -34,8 +34,8 @@ type CleanupConfig struct {
 }
 
 // Cleanup deletes what has expired and protects nothing any more: spent or
-// expired refresh tokens, finished sign-in failure windows, dispatch
-// claims whose lease ended an hour ago, and devices not seen for
+// expired refresh tokens, finished sign-in failure windows, write markers
+// a day old (whose writes are long done), and devices not seen for
 // StaleDeviceAge. The engines we support do not all have TTL indexes, so
 // this is a job.
 type Cleanup struct {
@@ -57,17 +57,17 @@ func (j *Cleanup) Name() string { return "cleanup" }
 func (j *Cleanup) RunOnce(ctx context.Context, now time.Time) error {
 	tokens, errTokens := j.cfg.Store.DeleteExpiredRefreshTokens(ctx, now)
 	windows, errWindows := j.cfg.Store.DeleteExpiredLoginWindows(ctx, now)
-	claims, errClaims := j.cfg.Store.DeleteExpiredClaims(ctx, now.Add(-time.Hour))
+	markers, errMarkers := j.cfg.Store.DeleteOldMarkers(ctx, now)
 	devices, errDevices := j.deleteStaleDevices(ctx, now.Add(-StaleDeviceAge))
 	j.cfg.Metrics.count("refresh_tokens", tokens)
 	j.cfg.Metrics.count("login_windows", windows)
-	j.cfg.Metrics.count("claims", claims)
+	j.cfg.Metrics.count("write_markers", markers)
 	j.cfg.Metrics.count("stale_devices", devices)
-	if tokens+windows+claims+devices > 0 {
+	if tokens+windows+markers+devices > 0 {
 		j.cfg.Logger.Info("cleanup", "refresh_tokens_deleted", tokens, "login_windows_deleted", windows,
-			"claims_deleted", claims, "stale_devices_deleted", devices)
+			"write_markers_deleted", markers, "stale_devices_deleted", devices)
 	}
-	return errors.Join(errTokens, errWindows, errClaims, errDevices)
+	return errors.Join(errTokens, errWindows, errMarkers, errDevices)
 }
 
 // deleteStaleDevices removes stale devices a batch at a time until a batch
@@ -92,7 +92,7 @@ type CleanupMetrics struct {
 func NewCleanupMetrics(reg prometheus.Registerer) *CleanupMetrics {
 	m := &CleanupMetrics{deleted: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "backcare_cleanup_deleted_total",
-		Help: "Documents the cleanup job removed, by what they were (refresh_tokens, login_windows, claims, stale_devices).",
+		Help: "Documents the cleanup job removed, by what they were (refresh_tokens, login_windows, write_markers, stale_devices).",
 	}, []string{"what"})}
 	reg.MustRegister(m.deleted)
 	return m

@@ -16,6 +16,8 @@ type RefreshToken struct {
 	ExpiresAt time.Time  `bson:"expires_at"`
 	UsedAt    *time.Time `bson:"used_at,omitempty"`
 	RevokedAt *time.Time `bson:"revoked_at,omitempty"`
+	// Version is 1 once the token is spent (see PainLog.Version).
+	Version int64 `bson:"version,omitempty"`
 }
 
 // Device is a phone registered for push.

@@ -21,3 +21,14 @@ type ReminderOutcome struct {
 	SentAt    *time.Time
 	LastError string
 }
+
+// AfterDone returns o for a reminder the patient marked done while it was
+// being sent: one that was to be tried again is skipped instead, since the
+// patient has already done what it asks.
+func (o ReminderOutcome) AfterDone() ReminderOutcome {
+	if o.Status == ReminderPending {
+		o.Status = ReminderSkipped
+		o.DueAt = time.Time{}
+	}
+	return o
+}

@@ -16,6 +16,9 @@ const (
 	ErrUnauthorized = "unauthorized"
 	ErrForbidden    = "forbidden"
 	ErrRateLimited  = "rate_limited"
+	// ErrPreconditionFailed: the version a request named (If-Match) is not
+	// the current one.
+	ErrPreconditionFailed = "precondition_failed"
 	// ErrUnavailable: a dependency (the database) cannot be reached right
 	// now; the caller should retry after RetryAfter.
 	ErrUnavailable = "unavailable"
@@ -35,6 +38,10 @@ type Error struct {
 	Message    string
 	Fields     []FieldError
 	RetryAfter time.Duration
+	// Stale marks a conflict with a concurrent write: the document moved
+	// on from the version that was read, so reading it again and redoing
+	// the change may succeed.
+	Stale bool
 }
 
 func (e *Error) Error() string {
@@ -60,6 +67,12 @@ func ErrorCode(err error) string {
 		return e.Code
 	}
 	return ErrInternal
+}
+
+// IsStale reports whether err is a conflict with a concurrent write (see Error.Stale).
+func IsStale(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Stale
 }
 
 // Problems collects field errors during validation.

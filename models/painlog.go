@@ -57,6 +57,10 @@ type PainLog struct {
 	Urgent       bool       `bson:"urgent"`
 	CreatedAt    time.Time  `bson:"created_at"`
 	UpdatedAt    time.Time  `bson:"updated_at"`
+	// Version counts the writes of the document; the store advances it
+	// with each, and a write from a version that is no longer current is
+	// refused. Documents from before versions existed have none: 0.
+	Version int64 `bson:"version,omitempty"`
 	// Deleted marks a tombstone: the entry's health data is gone, and the
 	// record stays only so that a syncing phone learns of the deletion.
 	Deleted bool `bson:"deleted"`

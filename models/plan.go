@@ -170,6 +170,8 @@ type Plan struct {
 	History   []PlanChange     `bson:"history"`
 	CreatedAt time.Time        `bson:"created_at"`
 	UpdatedAt time.Time        `bson:"updated_at"`
+	// Version: see PainLog.Version.
+	Version int64 `bson:"version,omitempty"`
 }
 
 // NewPlan returns a plan in its initial phase that starts on startDate (local

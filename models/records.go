@@ -43,6 +43,8 @@ type Report struct {
 	CreatedAt time.Time  `bson:"created_at"`
 	ExpiresAt time.Time  `bson:"expires_at"`
 	RevokedAt *time.Time `bson:"revoked_at,omitempty"`
+	// Version is 1 once the link is revoked (see PainLog.Version).
+	Version int64 `bson:"version,omitempty"`
 }
 
 // Report limits.

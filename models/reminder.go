@@ -92,6 +92,9 @@ type Reminder struct {
 	LastError   string     `bson:"last_error,omitempty"`
 	CreatedAt   time.Time  `bson:"created_at"`
 	UpdatedAt   time.Time  `bson:"updated_at"`
+	// Version: see PainLog.Version. The dispatcher's writes advance it
+	// too, so a patient's change and a dispatcher's take turns.
+	Version int64 `bson:"version,omitempty"`
 }
 
 // SetKey sets DedupeKey to patient|kind|source id|variant|local date and ID

@@ -45,6 +45,8 @@ type Session struct {
 	CompletedAt     *time.Time       `bson:"completed_at,omitempty"`
 	CreatedAt       time.Time        `bson:"created_at"`
 	UpdatedAt       time.Time        `bson:"updated_at"`
+	// Version: see PainLog.Version.
+	Version int64 `bson:"version,omitempty"`
 }
 
 // SessionFeedback is how a completed session felt.

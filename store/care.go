@@ -2,9 +2,9 @@ package store
 
 import (
 	"context"
-	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/backcare/backcare/models"
@@ -77,12 +77,20 @@ func (s *Store) Plan(ctx context.Context, patientID, id string) (models.Plan, er
 	return d.Plan, err
 }
 
-// SavePlan replaces a plan if it has not changed since it was read (its
-// updated_at is still prev): two edits cannot silently overwrite each other.
-func (s *Store) SavePlan(ctx context.Context, p models.Plan, prev time.Time) error {
-	return s.replaceIf(ctx, colPlans, bson.D{
-		{Key: "_id", Value: p.ID}, {Key: "patient_id", Value: p.PatientID}, {Key: "updated_at", Value: prev},
-	}, toPlanDoc(p), "the plan changed meanwhile; fetch it and try again")
+// SavePlan replaces a plan if it is still at p.Version, the version it was
+// read at, and returns it at the next version: two edits cannot silently
+// overwrite each other (see change).
+func (s *Store) SavePlan(ctx context.Context, p models.Plan) (models.Plan, error) {
+	from := p.Version
+	p.Version++
+	err := s.change(ctx, colPlans, p.ID, from, "the plan changed meanwhile; fetch it and try again",
+		func(ctx context.Context, filter bson.D) (*mongo.UpdateResult, error) {
+			return s.db.Collection(colPlans).ReplaceOne(ctx, append(filter, bson.E{Key: "patient_id", Value: p.PatientID}), toPlanDoc(p))
+		})
+	if err != nil {
+		return models.Plan{}, err
+	}
+	return p, nil
 }
 
 // CreateSession stores a booked session.
@@ -98,14 +106,21 @@ func (s *Store) Session(ctx context.Context, patientID, id string) (models.Sessi
 	return ss, err
 }
 
-// SaveSession replaces a session if its status and updated_at are still
-// what was read: of two requests completing one session, one wins and the
-// other sees a conflict, so completion is recorded once.
-func (s *Store) SaveSession(ctx context.Context, ss models.Session, prevStatus models.SessionStatus, prev time.Time) error {
-	return s.replaceIf(ctx, colSessions, bson.D{
-		{Key: "_id", Value: ss.ID}, {Key: "patient_id", Value: ss.PatientID},
-		{Key: "status", Value: prevStatus}, {Key: "updated_at", Value: prev},
-	}, ss, "the session changed meanwhile; fetch it and try again")
+// SaveSession replaces a session if it is still at ss.Version, the version
+// it was read at, and returns it at the next version: of two requests
+// completing one session, one wins and the other sees a stale conflict, so
+// completion is recorded once.
+func (s *Store) SaveSession(ctx context.Context, ss models.Session) (models.Session, error) {
+	from := ss.Version
+	ss.Version++
+	err := s.change(ctx, colSessions, ss.ID, from, "the session changed meanwhile; fetch it and try again",
+		func(ctx context.Context, filter bson.D) (*mongo.UpdateResult, error) {
+			return s.db.Collection(colSessions).ReplaceOne(ctx, append(filter, bson.E{Key: "patient_id", Value: ss.PatientID}), ss)
+		})
+	if err != nil {
+		return models.Session{}, err
+	}
+	return ss, nil
 }
 
 // ListSessions returns sessions starting in [From, To), earliest first.

@@ -424,7 +424,14 @@ func exercises() []exercise {
 			return err
 		}},
 		{"PainLog", func(ctx context.Context, s *Store) error { _, err := s.PainLog(ctx, pid, "a"); return err }},
-		{"UpdatePainLog", func(ctx context.Context, s *Store) error { return s.UpdatePainLog(ctx, painLog, t0) }},
+		{"UpdatePainLog", func(ctx context.Context, s *Store) error {
+			stored, err := s.PainLog(ctx, pid, "a")
+			if err != nil {
+				return err
+			}
+			_, err = s.UpdatePainLog(ctx, stored)
+			return err
+		}},
 		{"ListPainLogs", func(ctx context.Context, s *Store) error {
 			if _, _, err := s.ListPainLogs(ctx, models.PainLogQuery{PatientID: pid, Limit: 10}); err != nil {
 				return err
@@ -459,11 +466,11 @@ func exercises() []exercise {
 		{"CreatePlan", func(ctx context.Context, s *Store) error { return s.CreatePlan(ctx, plan) }},
 		{"CurrentPlan", func(ctx context.Context, s *Store) error { _, err := s.CurrentPlan(ctx, pid); return err }},
 		{"Plan", func(ctx context.Context, s *Store) error { _, err := s.Plan(ctx, pid, plan.ID); return err }},
-		{"SavePlan", func(ctx context.Context, s *Store) error { return s.SavePlan(ctx, plan, t0) }},
+		{"SavePlan", func(ctx context.Context, s *Store) error { _, err := s.SavePlan(ctx, plan); return err }},
 		{"OpenPlansOf", func(ctx context.Context, s *Store) error { _, err := s.OpenPlansOf(ctx, []string{pid}); return err }},
 		{"CreateSession", func(ctx context.Context, s *Store) error { return s.CreateSession(ctx, session) }},
 		{"Session", func(ctx context.Context, s *Store) error { _, err := s.Session(ctx, pid, session.ID); return err }},
-		{"SaveSession", func(ctx context.Context, s *Store) error { return s.SaveSession(ctx, session, session.Status, t0) }},
+		{"SaveSession", func(ctx context.Context, s *Store) error { _, err := s.SaveSession(ctx, session); return err }},
 		{"ListSessions", func(ctx context.Context, s *Store) error {
 			q := models.SessionQuery{PatientID: pid, From: t0, To: t0.Add(24 * time.Hour), Limit: 10}
 			if _, err := s.ListSessions(ctx, q); err != nil {
@@ -484,7 +491,12 @@ func exercises() []exercise {
 		}},
 		{"Reminder", func(ctx context.Context, s *Store) error { _, err := s.Reminder(ctx, pid, "later"); return err }},
 		{"SaveReminder", func(ctx context.Context, s *Store) error {
-			return s.SaveReminder(ctx, reminder("later", t0.Add(time.Hour)), models.ReminderPending, t0)
+			r, err := s.Reminder(ctx, pid, "later")
+			if err != nil {
+				return err
+			}
+			_, err = s.SaveReminder(ctx, r)
+			return err
 		}},
 		{"ClaimDue", func(ctx context.Context, s *Store) error {
 			lease = "lease-1"
@@ -500,7 +512,7 @@ func exercises() []exercise {
 			_, err := s.ReleaseClaims(ctx, lease, []string{"due"}, t0)
 			return err
 		}},
-		{"DeleteExpiredClaims", func(ctx context.Context, s *Store) error { _, err := s.DeleteExpiredClaims(ctx, t0); return err }},
+		{"DeleteOldMarkers", func(ctx context.Context, s *Store) error { _, err := s.DeleteOldMarkers(ctx, t0); return err }},
 		{"DeleteStaleDevices", func(ctx context.Context, s *Store) error {
 			_, err := s.DeleteStaleDevices(ctx, t0.Add(time.Hour), 100)
 			return err
@@ -518,7 +530,10 @@ func exercises() []exercise {
 			_, err := s.ReportByTokenHash(ctx, report.TokenHash)
 			return err
 		}},
-		{"RevokeReport", func(ctx context.Context, s *Store) error { return s.RevokeReport(ctx, pid, report.ID, t0) }},
+		{"RevokeReport", func(ctx context.Context, s *Store) error {
+			_, err := s.RevokeReport(ctx, pid, report.ID, t0)
+			return err
+		}},
 		{"ProgressOf", func(ctx context.Context, s *Store) error { _, err := s.ProgressOf(ctx, pid); return err }},
 		{"CollectionSizes", func(ctx context.Context, s *Store) error { _, err := s.CollectionSizes(ctx); return err }},
 		{"RecordsOf", func(ctx context.Context, s *Store) error { _, err := s.RecordsOf(ctx, pid); return err }},

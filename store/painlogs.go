@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/backcare/backcare/models"
@@ -12,9 +13,12 @@ import (
 
 // PutPainLog creates l, or replaces the live entry with the same id: a phone
 // that retries after a dropped connection sends the same id, and gets one
-// entry. A deleted entry cannot be brought back by a late retry.
+// entry. A deleted entry cannot be brought back by a late retry. A PUT
+// replaces whatever is stored, so a replacement that loses a race to
+// another write is made again over that one.
 func (s *Store) PutPainLog(ctx context.Context, l models.PainLog) (stored models.PainLog, created bool, err error) {
 	col := s.db.Collection(colPainLogs)
+	l.Version = 0
 	_, err = col.InsertOne(ctx, l)
 	if err == nil {
 		return l, true, nil
@@ -22,22 +26,23 @@ func (s *Store) PutPainLog(ctx context.Context, l models.PainLog) (stored models
 	if models.ErrorCode(mapErr(err, "")) != models.ErrConflict {
 		return l, false, mapErr(err, "pain log")
 	}
-	var old models.PainLog
-	if err := col.FindOne(ctx, bson.D{{Key: "_id", Value: l.ID}}).Decode(&old); err != nil {
-		return l, false, mapErr(err, "pain log")
+	for attempt := 0; ; attempt++ {
+		var old models.PainLog
+		if err := col.FindOne(ctx, bson.D{{Key: "_id", Value: l.ID}}).Decode(&old); err != nil {
+			return l, false, mapErr(err, "pain log")
+		}
+		if old.Deleted {
+			return l, false, models.Errorf(models.ErrConflict, "this pain log was deleted; log again with a new id")
+		}
+		l.CreatedAt, l.Version = old.CreatedAt, old.Version
+		stored, err = s.UpdatePainLog(ctx, l)
+		if !models.IsStale(err) || attempt == retries-1 {
+			return stored, false, err
+		}
+		if err := pauseBeforeRetry(ctx, attempt); err != nil {
+			return l, false, err
+		}
 	}
-	if old.Deleted {
-		return l, false, models.Errorf(models.ErrConflict, "this pain log was deleted; log again with a new id")
-	}
-	l.CreatedAt = old.CreatedAt
-	res, err := col.ReplaceOne(ctx, bson.D{{Key: "_id", Value: l.ID}, {Key: "deleted", Value: false}}, l)
-	if err != nil {
-		return l, false, mapErr(err, "pain log")
-	}
-	if res.MatchedCount == 0 {
-		return l, false, models.Errorf(models.ErrConflict, "this pain log was deleted; log again with a new id")
-	}
-	return l, false, nil
 }
 
 // PainLog returns a patient's live pain log with the client id. The _id
@@ -51,12 +56,20 @@ func (s *Store) PainLog(ctx context.Context, patientID, clientID string) (models
 	return l, mapErr(err, "pain log")
 }
 
-// UpdatePainLog replaces a live entry if it has not changed since it was
-// read (its updated_at is still prev), so two edits cannot silently overwrite each other.
-func (s *Store) UpdatePainLog(ctx context.Context, l models.PainLog, prev time.Time) error {
-	return s.replaceIf(ctx, colPainLogs, bson.D{
-		{Key: "_id", Value: l.ID}, {Key: "deleted", Value: false}, {Key: "updated_at", Value: prev},
-	}, l, "the pain log changed or was deleted meanwhile; fetch it and try again")
+// UpdatePainLog replaces a live entry if it is still at l.Version, the
+// version it was read at, and returns it at the next version: of two edits
+// of one version, one is written and the other is a stale conflict.
+func (s *Store) UpdatePainLog(ctx context.Context, l models.PainLog) (models.PainLog, error) {
+	from := l.Version
+	l.Version++
+	err := s.change(ctx, colPainLogs, l.ID, from, "the pain log changed or was deleted meanwhile; fetch it and try again",
+		func(ctx context.Context, filter bson.D) (*mongo.UpdateResult, error) {
+			return s.db.Collection(colPainLogs).ReplaceOne(ctx, append(filter, bson.E{Key: "deleted", Value: false}), l)
+		})
+	if err != nil {
+		return models.PainLog{}, err
+	}
+	return l, nil
 }
 
 // DeletePainLog turns a patient's entry into a tombstone: the health data
@@ -65,27 +78,34 @@ func (s *Store) UpdatePainLog(ctx context.Context, l models.PainLog, prev time.T
 func (s *Store) DeletePainLog(ctx context.Context, patientID, clientID string, now time.Time) error {
 	id := models.PainLogDocID(patientID, clientID)
 	col := s.db.Collection(colPainLogs)
-	res, err := col.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "deleted", Value: false}}, bson.D{
-		{Key: "$set", Value: bson.D{{Key: "deleted", Value: true}, {Key: "urgent", Value: false}, {Key: "score", Value: 0}, {Key: "updated_at", Value: now}}},
-		{Key: "$unset", Value: bson.D{
-			{Key: "areas", Value: ""}, {Key: "stiffness", Value: ""}, {Key: "sleep_quality", Value: ""},
-			{Key: "stress", Value: ""}, {Key: "note", Value: ""}, {Key: "red_flags", Value: ""},
-		}},
-	})
-	if err != nil {
-		return mapErr(err, "pain log")
+	for attempt := 0; ; attempt++ {
+		var l models.PainLog
+		if err := col.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&l); err != nil {
+			return mapErr(err, "pain log")
+		}
+		if l.Deleted {
+			return nil
+		}
+		err := s.change(ctx, colPainLogs, id, l.Version, "the pain log is being changed right now; try again",
+			func(ctx context.Context, filter bson.D) (*mongo.UpdateResult, error) {
+				return col.UpdateOne(ctx, filter, bson.D{
+					{Key: "$set", Value: bson.D{
+						{Key: "deleted", Value: true}, {Key: "urgent", Value: false}, {Key: "score", Value: 0},
+						{Key: "updated_at", Value: now}, {Key: "version", Value: l.Version + 1},
+					}},
+					{Key: "$unset", Value: bson.D{
+						{Key: "areas", Value: ""}, {Key: "stiffness", Value: ""}, {Key: "sleep_quality", Value: ""},
+						{Key: "stress", Value: ""}, {Key: "note", Value: ""}, {Key: "red_flags", Value: ""},
+					}},
+				})
+			})
+		if !models.IsStale(err) || attempt == retries-1 {
+			return err
+		}
+		if err := pauseBeforeRetry(ctx, attempt); err != nil {
+			return err
+		}
 	}
-	if res.MatchedCount == 1 {
-		return nil
-	}
-	n, err := col.CountDocuments(ctx, bson.D{{Key: "_id", Value: id}})
-	if err != nil {
-		return mapErr(err, "pain log")
-	}
-	if n == 0 {
-		return models.Errorf(models.ErrNotFound, "pain log not found")
-	}
-	return nil
 }
 
 // ListPainLogs returns live entries, newest logged_at first, and the cursor

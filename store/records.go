@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/backcare/backcare/models"
@@ -41,18 +42,32 @@ func (s *Store) ReportByTokenHash(ctx context.Context, hash string) (models.Repo
 	return r, mapErr(err, "report")
 }
 
-// RevokeReport ends one of a patient's share links now.
-func (s *Store) RevokeReport(ctx context.Context, patientID, id string, now time.Time) error {
-	res, err := s.db.Collection(colReports).UpdateOne(ctx,
-		bson.D{{Key: "_id", Value: id}, {Key: "patient_id", Value: patientID}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "revoked_at", Value: now}}}})
-	if err != nil {
-		return mapErr(err, "report")
+// RevokeReport ends one of a patient's share links now, once: it reports
+// whether this call revoked it, and false for a link already revoked, so
+// that requests racing to revoke one link leave one audit entry.
+func (s *Store) RevokeReport(ctx context.Context, patientID, id string, now time.Time) (bool, error) {
+	col := s.db.Collection(colReports)
+	for attempt := 0; ; attempt++ {
+		var r models.Report
+		if err := s.findOwned(ctx, colReports, patientID, id, &r, "report"); err != nil {
+			return false, err
+		}
+		if r.RevokedAt != nil {
+			return false, nil
+		}
+		err := s.change(ctx, colReports, id, r.Version, "the share link is being changed right now; try again",
+			func(ctx context.Context, filter bson.D) (*mongo.UpdateResult, error) {
+				return col.UpdateOne(ctx, filter, bson.D{{Key: "$set", Value: bson.D{
+					{Key: "revoked_at", Value: now}, {Key: "version", Value: r.Version + 1},
+				}}})
+			})
+		if !models.IsStale(err) || attempt == retries-1 {
+			return err == nil, err
+		}
+		if err := pauseBeforeRetry(ctx, attempt); err != nil {
+			return false, err
+		}
 	}
-	if res.MatchedCount == 0 {
-		return models.Errorf(models.ErrNotFound, "report not found")
-	}
-	return nil
 }
 
 // ProgressOf reads what a patient's progress is computed from: the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -20,12 +21,18 @@ import (
 // duplicates are ignored: the same effect as an upsert with $setOnInsert per
 // occurrence, but the embedded engine writes a hundred new occurrences per
 // transaction instead of one, and takes one command instead of one per 20.
+//
+// A new occurrence's version starts at a random number, not at 0: a
+// re-plan deletes pending occurrences and writes them afresh under the same
+// ids, and a fresh start keeps the write markers of the one deleted from
+// holding back the one written in its place (see markers.go).
 func (s *Store) UpsertReminders(ctx context.Context, rs []models.Reminder) (int64, error) {
 	if len(rs) == 0 {
 		return 0, nil
 	}
 	docs := make([]any, len(rs))
 	for i, r := range rs {
+		r.Version = rand.Int64N(1<<53) + 1
 		docs[i] = r
 	}
 	existing, err := s.insertUnique(ctx, colReminders, docs)
@@ -33,41 +40,148 @@ func (s *Store) UpsertReminders(ctx context.Context, rs []models.Reminder) (int6
 }
 
 // CancelSourceReminders cancels a source's occurrences that were not sent:
-// the session was cancelled or missed, the plan paused or completed.
+// the session was cancelled or missed, the plan paused or completed. One
+// that a dispatcher claims meanwhile is its to settle.
 func (s *Store) CancelSourceReminders(ctx context.Context, patientID, sourceID string, now time.Time) error {
-	_, err := s.db.Collection(colReminders).UpdateMany(ctx, bson.D{
-		{Key: "patient_id", Value: patientID}, {Key: "source_id", Value: sourceID},
-		{Key: "status", Value: models.ReminderPending},
-	}, bson.D{{Key: "$set", Value: bson.D{{Key: "status", Value: models.ReminderCancelled}, {Key: "updated_at", Value: now}}}})
-	return mapErr(err, "reminders")
+	filter := func(only bson.A) bson.D {
+		return withIDs(bson.D{
+			{Key: "patient_id", Value: patientID}, {Key: "source_id", Value: sourceID},
+			{Key: "status", Value: models.ReminderPending},
+		}, only)
+	}
+	_, err := s.changeReminders(ctx, filter, func(ctx context.Context, rs []models.Reminder) (int64, error) {
+		res, err := s.db.Collection(colReminders).UpdateMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: reminderIDs(rs)}}}},
+			bson.D{
+				{Key: "$set", Value: bson.D{{Key: "status", Value: models.ReminderCancelled}, {Key: "updated_at", Value: now}}},
+				{Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}},
+			})
+		if err != nil {
+			return 0, err
+		}
+		return res.ModifiedCount, nil
+	})
+	return err
 }
 
 // DeletePendingFrom drops a patient's pending occurrences due from `from`
-// on, except snoozed ones, so that they can be planned afresh.
+// on, except snoozed ones, so that they can be planned afresh (under the
+// same ids, at new versions: see UpsertReminders).
 func (s *Store) DeletePendingFrom(ctx context.Context, patientID string, from time.Time) error {
-	_, err := s.db.Collection(colReminders).DeleteMany(ctx, bson.D{
-		{Key: "patient_id", Value: patientID},
-		{Key: "status", Value: models.ReminderPending},
-		{Key: "due_at", Value: bson.D{{Key: "$gte", Value: from}}},
-		{Key: "snoozed_from", Value: bson.D{{Key: "$exists", Value: false}}},
+	filter := func(only bson.A) bson.D {
+		return withIDs(bson.D{
+			{Key: "patient_id", Value: patientID},
+			{Key: "status", Value: models.ReminderPending},
+			{Key: "due_at", Value: bson.D{{Key: "$gte", Value: from}}},
+			{Key: "snoozed_from", Value: bson.D{{Key: "$exists", Value: false}}},
+		}, only)
+	}
+	_, err := s.changeReminders(ctx, filter, func(ctx context.Context, rs []models.Reminder) (int64, error) {
+		res, err := s.db.Collection(colReminders).DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: reminderIDs(rs)}}}})
+		if err != nil {
+			return 0, err
+		}
+		return res.DeletedCount, nil
 	})
-	return mapErr(err, "reminders")
+	return err
+}
+
+// reminderMove is the move of r away from its version.
+func (s *Store) reminderMove(r models.Reminder) move {
+	return move{col: colReminders, key: r.ID, from: r.Version, stillAt: s.atVersion(colReminders, r.ID, r.Version)}
+}
+
+// changeReminders writes the reminders that filter(nil) selects, each to
+// its next version: it reads them, takes their write markers in one insert
+// and calls write for those it won, under markedWriteTimeout. The ones
+// another writer held (a patient acknowledging one the dispatcher records,
+// a dispatcher claiming one a re-plan deletes) are read again with
+// filter(their ids) and tried again, up to retries times, so a change is
+// made over theirs, not lost to it and not lost under it. It returns what
+// write counted.
+func (s *Store) changeReminders(ctx context.Context, filter func(only bson.A) bson.D,
+	write func(ctx context.Context, rs []models.Reminder) (int64, error)) (int64, error) {
+	var total int64
+	only := bson.A(nil)
+	for attempt := 0; ; attempt++ {
+		cur, err := s.db.Collection(colReminders).Find(ctx, filter(only), wholeBatch())
+		if err != nil {
+			return total, mapErr(err, "reminders")
+		}
+		var held []models.Reminder
+		if err := cur.All(ctx, &held); err != nil {
+			return total, mapErr(err, "reminders")
+		}
+		if len(held) == 0 {
+			return total, nil
+		}
+		moves := make([]move, len(held))
+		for i, r := range held {
+			moves[i] = s.reminderMove(r)
+		}
+		won, err := s.takeMany(ctx, moves)
+		if err != nil {
+			return total, err
+		}
+		var mine []models.Reminder
+		only = bson.A{}
+		for i, r := range held {
+			if won[i] {
+				mine = append(mine, r)
+			} else {
+				only = append(only, r.ID)
+			}
+		}
+		if len(mine) > 0 {
+			wctx, cancel := context.WithTimeout(ctx, markedWriteTimeout)
+			n, err := write(wctx, mine)
+			cancel()
+			total += n
+			if err != nil {
+				return total, mapErr(err, "reminders")
+			}
+		}
+		if len(only) == 0 {
+			return total, nil
+		}
+		if attempt == retries-1 {
+			return total, lostRace("reminders changed while they were being written; try again")
+		}
+		if err := pauseBeforeRetry(ctx, attempt); err != nil {
+			return total, err
+		}
+	}
+}
+
+// withIDs narrows filter to ids, unless ids is nil.
+func withIDs(filter bson.D, ids bson.A) bson.D {
+	if ids == nil {
+		return filter
+	}
+	return append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}})
+}
+
+func reminderIDs(rs []models.Reminder) bson.A {
+	ids := make(bson.A, len(rs))
+	for i, r := range rs {
+		ids[i] = r.ID
+	}
+	return ids
 }
 
 // ClaimDue leases up to limit due reminders to one dispatcher and returns
 // exactly those it won. Due means pending with due_at reached, or claimed by
 // a dispatcher whose lease ran out (it crashed or hung).
 //
-// Winning is decided by a unique insert, the one write both engines make
-// atomic: for each candidate, a claim document keyed by the reminder, its
-// due time and the lease window. A retry or a move out of quiet hours has a
-// new due time, so it can be claimed at once; a claim whose dispatcher died
-// can be taken over in a later window, once its lease has run out. Of dispatchers racing for a reminder in one window, exactly
-// one inserts its claim; the rest get a duplicate key and leave it. (A
+// Winning is the write-marker move of each candidate from the version it
+// was read at (see markers.go): of dispatchers racing for a reminder, and
+// of a patient marking it done or snoozing it at the same moment, exactly
+// one inserts the marker; the rest get a duplicate key and leave it. (A
 // conditional update is atomic per document on MongoDB, but the embedded
 // engine evaluates an update's filter on a snapshot and then writes, so two
-// dispatchers could both "win" it.) The winners are then marked claimed.
-// Three commands a batch: find, insert claims, mark.
+// dispatchers could both "win" it.) The claim itself advances the version,
+// so a dispatcher that died after claiming is taken over by the next claim
+// once its lease has run out, and a claim given back (ReleaseClaims) can be
+// claimed again at once. Three commands a batch: find, insert markers, mark.
 func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease string, leaseUntil time.Time, limit int) ([]models.Reminder, error) {
 	col := s.db.Collection(colReminders)
 	cur, err := col.Find(ctx, bson.D{{Key: "$or", Value: bson.A{
@@ -84,38 +198,37 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease string, lease
 	if len(candidates) == 0 {
 		return nil, nil
 	}
-	window := now.Truncate(leaseUntil.Sub(now)).Unix()
-	claims := make([]any, len(candidates))
+	moves := make([]move, len(candidates))
 	for i, r := range candidates {
-		claims[i] = bson.D{
-			{Key: "_id", Value: fmt.Sprintf("%s|%d|%d", r.ID, r.DueAt.UnixMilli(), window)},
-			{Key: "lease_token", Value: lease}, {Key: "expires_at", Value: leaseUntil},
-		}
+		moves[i] = s.reminderMove(r)
 	}
-	lost, err := s.insertUnique(ctx, colClaims, claims)
+	won, err := s.takeMany(ctx, moves)
 	if err != nil {
 		return nil, err
 	}
-	won := candidates[:0]
-	ids := bson.A{}
+	claimed := candidates[:0]
 	for i, r := range candidates {
-		if !lost[i] {
-			r.Status, r.LeaseToken, r.LeaseUntil = models.ReminderClaimed, lease, &leaseUntil
-			won = append(won, r)
-			ids = append(ids, r.ID)
+		if won[i] {
+			r.Status, r.LeaseToken, r.LeaseUntil, r.Version = models.ReminderClaimed, lease, &leaseUntil, r.Version+1
+			claimed = append(claimed, r)
 		}
 	}
-	if len(won) == 0 {
+	if len(claimed) == 0 {
 		return nil, nil
 	}
-	_, err = col.UpdateMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}},
-		bson.D{{Key: "$set", Value: bson.D{
-			{Key: "status", Value: models.ReminderClaimed}, {Key: "lease_token", Value: lease}, {Key: "lease_until", Value: leaseUntil},
-		}}})
+	wctx, cancel := context.WithTimeout(ctx, markedWriteTimeout)
+	defer cancel()
+	_, err = col.UpdateMany(wctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: reminderIDs(claimed)}}}},
+		bson.D{
+			{Key: "$set", Value: bson.D{
+				{Key: "status", Value: models.ReminderClaimed}, {Key: "lease_token", Value: lease}, {Key: "lease_until", Value: leaseUntil},
+			}},
+			{Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}},
+		})
 	if err != nil {
 		return nil, mapErr(err, "reminders")
 	}
-	return won, nil
+	return claimed, nil
 }
 
 // insertUnique inserts docs unordered in one command and reports which
@@ -159,38 +272,39 @@ func wholeBatch() *options.FindOptionsBuilder {
 // ReleaseClaims gives back reminders a dispatcher claimed under lease but
 // did not send (it is shutting down), so that any dispatcher, this one
 // after a restart included, can claim them at once instead of after the
-// lease. The lease's claim documents go first: while they exist, a claim of
-// the same reminder in the same lease window is refused as a duplicate.
-// Only reminders still held under lease are changed, so a dispatcher that
-// lost its lease meanwhile gives back nothing. It returns how many it gave
-// back.
+// lease: the release advances their version, and a claim is a move from
+// the version it reads. Only reminders still held under lease are changed,
+// so a dispatcher that lost its lease meanwhile gives back nothing. It
+// returns how many it gave back.
 func (s *Store) ReleaseClaims(ctx context.Context, lease string, ids []string, now time.Time) (int64, error) {
 	if len(ids) == 0 {
 		return 0, nil
 	}
-	if _, err := s.db.Collection(colClaims).DeleteMany(ctx, bson.D{{Key: "lease_token", Value: lease}}); err != nil {
-		return 0, mapErr(err, "claims")
+	filter := func(only bson.A) bson.D {
+		if only == nil {
+			only = bson.A{}
+			for _, id := range ids {
+				only = append(only, id)
+			}
+		}
+		return bson.D{
+			{Key: "lease_token", Value: lease}, {Key: "_id", Value: bson.D{{Key: "$in", Value: only}}},
+			{Key: "status", Value: models.ReminderClaimed},
+		}
 	}
-	res, err := s.db.Collection(colReminders).UpdateMany(ctx, bson.D{
-		{Key: "lease_token", Value: lease}, {Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}},
-		{Key: "status", Value: models.ReminderClaimed},
-	}, bson.D{
-		{Key: "$set", Value: bson.D{{Key: "status", Value: models.ReminderPending}, {Key: "updated_at", Value: now}}},
-		{Key: "$unset", Value: bson.D{{Key: "lease_token", Value: ""}, {Key: "lease_until", Value: ""}}},
+	return s.changeReminders(ctx, filter, func(ctx context.Context, rs []models.Reminder) (int64, error) {
+		res, err := s.db.Collection(colReminders).UpdateMany(ctx, bson.D{
+			{Key: "lease_token", Value: lease}, {Key: "_id", Value: bson.D{{Key: "$in", Value: reminderIDs(rs)}}},
+		}, bson.D{
+			{Key: "$set", Value: bson.D{{Key: "status", Value: models.ReminderPending}, {Key: "updated_at", Value: now}}},
+			{Key: "$unset", Value: bson.D{{Key: "lease_token", Value: ""}, {Key: "lease_until", Value: ""}}},
+			{Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}},
+		})
+		if err != nil {
+			return 0, err
+		}
+		return res.ModifiedCount, nil
 	})
-	if err != nil {
-		return 0, mapErr(err, "reminders")
-	}
-	return res.ModifiedCount, nil
-}
-
-// DeleteExpiredClaims removes claim documents whose lease is long over.
-func (s *Store) DeleteExpiredClaims(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.db.Collection(colClaims).DeleteMany(ctx, bson.D{{Key: "expires_at", Value: bson.D{{Key: "$lt", Value: before}}}})
-	if err != nil {
-		return 0, mapErr(err, "claims")
-	}
-	return res.DeletedCount, nil
 }
 
 // RecordOutcomes writes a batch's results. Reminders with the same outcome
@@ -198,7 +312,41 @@ func (s *Store) DeleteExpiredClaims(ctx context.Context, before time.Time) (int6
 // costs a few update statements, not one per reminder, in one bulk write.
 // Every update is conditional on the lease token: a dispatcher whose lease
 // ran out, and whose reminders another has claimed since, changes nothing.
+// Each reminder moves to its next version under its write marker, so a
+// patient marking one done while it was being sent is not undone: the
+// outcome is written over the acknowledgement, and one that was to be sent
+// again is skipped instead (ReminderOutcome.AfterDone).
 func (s *Store) RecordOutcomes(ctx context.Context, lease string, outcomes []models.ReminderOutcome, now time.Time) (int64, error) {
+	if len(outcomes) == 0 {
+		return 0, nil
+	}
+	byID := make(map[string]models.ReminderOutcome, len(outcomes))
+	all := make(bson.A, 0, len(outcomes))
+	for _, o := range outcomes {
+		byID[o.ID] = o
+		all = append(all, o.ID)
+	}
+	filter := func(only bson.A) bson.D {
+		if only == nil {
+			only = all
+		}
+		return bson.D{{Key: "lease_token", Value: lease}, {Key: "_id", Value: bson.D{{Key: "$in", Value: only}}}}
+	}
+	return s.changeReminders(ctx, filter, func(ctx context.Context, rs []models.Reminder) (int64, error) {
+		batch := make([]models.ReminderOutcome, len(rs))
+		for i, r := range rs {
+			batch[i] = byID[r.ID]
+			if r.AckedAt != nil {
+				batch[i] = batch[i].AfterDone()
+			}
+		}
+		_, modified, err := s.bulkWrite(ctx, colReminders, outcomeWrites(lease, batch, now))
+		return modified, err
+	})
+}
+
+// outcomeWrites groups outcomes into one update per distinct outcome.
+func outcomeWrites(lease string, outcomes []models.ReminderOutcome, now time.Time) []mongo.WriteModel {
 	type group struct {
 		o   models.ReminderOutcome
 		ids bson.A
@@ -228,19 +376,19 @@ func (s *Store) RecordOutcomes(ctx context.Context, lease string, outcomes []mod
 		if o.LastError != "" {
 			set = append(set, bson.E{Key: "last_error", Value: o.LastError})
 		}
-		update := bson.D{
-			{Key: "$set", Value: set},
-			{Key: "$unset", Value: bson.D{{Key: "lease_token", Value: ""}, {Key: "lease_until", Value: ""}}},
-		}
+		inc := bson.D{{Key: "version", Value: 1}}
 		if o.Attempted {
-			update = append(update, bson.E{Key: "$inc", Value: bson.D{{Key: "attempts", Value: 1}}})
+			inc = append(inc, bson.E{Key: "attempts", Value: 1})
 		}
 		writes = append(writes, mongo.NewUpdateManyModel().
 			SetFilter(bson.D{{Key: "lease_token", Value: lease}, {Key: "_id", Value: bson.D{{Key: "$in", Value: g.ids}}}}).
-			SetUpdate(update))
+			SetUpdate(bson.D{
+				{Key: "$set", Value: set},
+				{Key: "$unset", Value: bson.D{{Key: "lease_token", Value: ""}, {Key: "lease_until", Value: ""}}},
+				{Key: "$inc", Value: inc},
+			}))
 	}
-	_, modified, err := s.bulkWrite(ctx, colReminders, writes)
-	return modified, err
+	return writes
 }
 
 // ListReminders returns a patient's reminders due in [From, To), earliest first.
@@ -264,12 +412,20 @@ func (s *Store) Reminder(ctx context.Context, patientID, id string) (models.Remi
 }
 
 // SaveReminder writes a patient's change (done, snooze) if the reminder is
-// still as read: not claimed meanwhile by a dispatcher, not changed by another request.
-func (s *Store) SaveReminder(ctx context.Context, r models.Reminder, prevStatus models.ReminderStatus, prev time.Time) error {
-	return s.replaceIf(ctx, colReminders, bson.D{
-		{Key: "_id", Value: r.ID}, {Key: "patient_id", Value: r.PatientID},
-		{Key: "status", Value: prevStatus}, {Key: "updated_at", Value: prev},
-	}, r, "the reminder is being sent or changed right now; try again")
+// still at r.Version, the version it was read at — not claimed meanwhile by
+// a dispatcher, not changed by another request — and returns it at the
+// next version.
+func (s *Store) SaveReminder(ctx context.Context, r models.Reminder) (models.Reminder, error) {
+	from := r.Version
+	r.Version++
+	err := s.change(ctx, colReminders, r.ID, from, "the reminder is being sent or changed right now; fetch it and try again",
+		func(ctx context.Context, filter bson.D) (*mongo.UpdateResult, error) {
+			return s.db.Collection(colReminders).ReplaceOne(ctx, append(filter, bson.E{Key: "patient_id", Value: r.PatientID}), r)
+		})
+	if err != nil {
+		return models.Reminder{}, err
+	}
+	return r, nil
 }
 
 // FCMPausedUntil returns until when every dispatcher holds back sends after

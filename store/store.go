@@ -28,7 +28,6 @@ const (
 	colSessions      = "sessions"
 	colReminders     = "reminders"
 	colDispatchState = "dispatch_state"
-	colClaims        = "reminder_claims"
 	colReports       = "reports"
 	colAudit         = "audit"
 )
@@ -52,6 +51,12 @@ type Store struct {
 	db *mongo.Database
 	// writeBatch is the most writes one bulk-write command carries.
 	writeBatch int
+	// now stamps write markers and tells when one is past its lease.
+	now func() time.Time
+	// afterMarkers, when set (by tests), runs between taking write markers
+	// and the write they were taken for; an error stops there, as a crash
+	// would.
+	afterMarkers func(ids []string) error
 }
 
 // Option changes how a Store talks to its database.
@@ -63,9 +68,14 @@ func WithWriteBatch(n int) Option {
 	return func(s *Store) { s.writeBatch = n }
 }
 
+// WithClock makes the store read the time from now (time.Now by default).
+func WithClock(now func() time.Time) Option {
+	return func(s *Store) { s.now = now }
+}
+
 // New returns a Store over db.
 func New(db *mongo.Database, opts ...Option) *Store {
-	s := &Store{db: db, writeBatch: 1000}
+	s := &Store{db: db, writeBatch: 1000, now: time.Now}
 	for _, o := range opts {
 		o(s)
 	}
@@ -146,9 +156,8 @@ var indexes = map[string][]index{
 		{name: "patient_due", keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "due_at", Value: 1}}},
 		{name: "patient_source", keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "source_id", Value: 1}, {Key: "status", Value: 1}}},
 	},
-	colClaims: {
-		{name: "expires", keys: bson.D{{Key: "expires_at", Value: 1}}},
-		{name: "lease_token", keys: bson.D{{Key: "lease_token", Value: 1}}},
+	colMarkers: {
+		{name: "at", keys: bson.D{{Key: "at", Value: 1}}},
 	},
 	colPainLogs: {
 		{name: "patient_logged_at", keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "logged_at", Value: -1}, {Key: "_id", Value: -1}}},
@@ -192,20 +201,6 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 func (s *Store) findOwned(ctx context.Context, col, patientID, id string, dst any, what string) error {
 	err := s.db.Collection(col).FindOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "patient_id", Value: patientID}}).Decode(dst)
 	return mapErr(err, what)
-}
-
-// replaceIf replaces the document matching filter with doc, and reports a
-// conflict when none matches: the optimistic-concurrency write of a
-// read-change-write, whose filter pins what was read.
-func (s *Store) replaceIf(ctx context.Context, col string, filter bson.D, doc any, conflict string) error {
-	res, err := s.db.Collection(col).ReplaceOne(ctx, filter, doc)
-	if err != nil {
-		return mapErr(err, col)
-	}
-	if res.MatchedCount == 0 {
-		return models.Errorf(models.ErrConflict, "%s", conflict)
-	}
-	return nil
 }
 
 // mapErr turns driver errors into application errors: a missing document is

@@ -55,13 +55,14 @@ func TestUpdatePainLogDetectsConcurrentEdits(t *testing.T) {
 	}
 	first := l
 	first.Score, first.UpdatedAt = 5, t0.Add(time.Second)
-	if err := s.UpdatePainLog(ctx, first, t0); err != nil {
-		t.Fatal(err)
+	written, err := s.UpdatePainLog(ctx, first)
+	if err != nil || written.Version != 1 {
+		t.Fatalf("first edit: version %d, %v", written.Version, err)
 	}
 	second := l
 	second.Score, second.UpdatedAt = 1, t0.Add(2*time.Second)
-	if err := s.UpdatePainLog(ctx, second, t0); models.ErrorCode(err) != models.ErrConflict {
-		t.Fatalf("a stale edit: %v, want conflict", err)
+	if _, err := s.UpdatePainLog(ctx, second); models.ErrorCode(err) != models.ErrConflict || !models.IsStale(err) {
+		t.Fatalf("an edit of a version no longer current: %v, want a stale conflict", err)
 	}
 }
 

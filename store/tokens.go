@@ -2,57 +2,83 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/backcare/backcare/models"
 )
 
-// CreateRefreshToken stores a refresh token.
+// CreateRefreshToken stores a refresh token. A token made into a family
+// whose revocation is under way (reuse of a spent token was detected, or
+// the patient signed out) is revoked with it: RevokeRefreshFamily marks
+// the family before it revokes the family's tokens, and this looks for the
+// mark after storing the token, so of the two, one always sees the other.
 func (s *Store) CreateRefreshToken(ctx context.Context, t models.RefreshToken) error {
-	_, err := s.db.Collection(colRefreshTokens).InsertOne(ctx, t)
+	col := s.db.Collection(colRefreshTokens)
+	if _, err := col.InsertOne(ctx, t); err != nil {
+		return mapErr(err, "refresh token")
+	}
+	n, err := s.db.Collection(colMarkers).CountDocuments(ctx, bson.D{{Key: "_id", Value: familyMarker(t.FamilyID)}})
+	if err != nil || n == 0 {
+		return mapErr(err, "refresh token")
+	}
+	_, err = col.UpdateOne(ctx, bson.D{{Key: "_id", Value: t.Hash}}, bson.D{{Key: "$set", Value: bson.D{{Key: "revoked_at", Value: t.CreatedAt}}}})
 	return mapErr(err, "refresh token")
 }
 
-// UseRefreshToken marks the token with hash as used, exactly once, and
-// returns it. A token that was already used is a replay — the token was
-// copied, or a rotation raced — so its whole family is revoked and the
-// caller is refused; an unknown, expired or revoked token is refused too.
+// familyMarker is the write marker of a sign-in family's revocation.
+func familyMarker(familyID string) string { return colRefreshTokens + "/family/" + familyID }
+
+// UseRefreshToken spends the token with hash, exactly once, and returns it.
+// Spending is the token's move from version 0 (see markers.go): of
+// requests racing with one token, one spends it. A token that was already
+// spent, or is being spent by another request, is a replay — the token was
+// copied, or a phone sent one refresh twice — so its whole family is
+// revoked and the caller is refused, the request that spent it included,
+// whose new token is revoked with the family; an unknown, expired or
+// revoked token is refused too.
 func (s *Store) UseRefreshToken(ctx context.Context, hash string, now time.Time) (models.RefreshToken, error) {
-	var t models.RefreshToken
-	err := s.db.Collection(colRefreshTokens).FindOneAndUpdate(ctx,
-		bson.D{
-			{Key: "_id", Value: hash},
-			{Key: "used_at", Value: bson.D{{Key: "$exists", Value: false}}},
-			{Key: "revoked_at", Value: bson.D{{Key: "$exists", Value: false}}},
-			{Key: "expires_at", Value: bson.D{{Key: "$gt", Value: now}}},
-		},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "used_at", Value: now}}}},
-		options.FindOneAndUpdate().SetReturnDocument(options.After),
-	).Decode(&t)
-	if err == nil {
-		return t, nil
-	}
-	if models.ErrorCode(mapErr(err, "")) != models.ErrNotFound {
-		return t, mapErr(err, "refresh token")
-	}
 	refused := models.Errorf(models.ErrUnauthorized, "the refresh token is not valid; sign in again")
-	var old models.RefreshToken
-	err = s.db.Collection(colRefreshTokens).FindOne(ctx, bson.D{{Key: "_id", Value: hash}}).Decode(&old)
-	if models.ErrorCode(mapErr(err, "")) == models.ErrNotFound {
-		return t, refused
+	col := s.db.Collection(colRefreshTokens)
+	var t models.RefreshToken
+	err := col.FindOne(ctx, bson.D{{Key: "_id", Value: hash}}).Decode(&t)
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return models.RefreshToken{}, refused
+	case err != nil:
+		return models.RefreshToken{}, mapErr(err, "refresh token")
+	case t.UsedAt != nil || t.Version > 0:
+		return models.RefreshToken{}, s.replayed(ctx, t, now, refused)
+	case t.RevokedAt != nil || !t.ExpiresAt.After(now):
+		return models.RefreshToken{}, refused
+	}
+	err = s.change(ctx, colRefreshTokens, hash, 0, "the refresh token was spent meanwhile",
+		func(ctx context.Context, filter bson.D) (*mongo.UpdateResult, error) {
+			// Not conditional on revoked_at: a request that lost the race
+			// revokes the family while this one writes, and this one's
+			// new token is revoked with the family (CreateRefreshToken).
+			return col.UpdateOne(ctx, filter, bson.D{{Key: "$set", Value: bson.D{{Key: "used_at", Value: now}, {Key: "version", Value: 1}}}})
+		})
+	if models.IsStale(err) {
+		return models.RefreshToken{}, s.replayed(ctx, t, now, refused)
 	}
 	if err != nil {
-		return t, mapErr(err, "refresh token")
+		return models.RefreshToken{}, err
 	}
-	if old.UsedAt != nil {
-		if err := s.RevokeRefreshFamily(ctx, old.FamilyID, now); err != nil {
-			return t, err
-		}
+	t.UsedAt, t.Version = &now, 1
+	return t, nil
+}
+
+// replayed revokes the family of a token presented again, and returns
+// refused once it is revoked.
+func (s *Store) replayed(ctx context.Context, t models.RefreshToken, now time.Time, refused error) error {
+	if err := s.RevokeRefreshFamily(ctx, t.FamilyID, now); err != nil {
+		return err
 	}
-	return t, refused
+	return refused
 }
 
 // RefreshTokenByHash returns the token with hash, used or not, or not found.
@@ -62,9 +88,15 @@ func (s *Store) RefreshTokenByHash(ctx context.Context, hash string) (models.Ref
 	return t, mapErr(err, "refresh token")
 }
 
-// RevokeRefreshFamily revokes every token of a sign-in's family.
+// RevokeRefreshFamily revokes every token of a sign-in's family. It marks
+// the family first, for a token being made into it right now (see
+// CreateRefreshToken); marking it twice is no error.
 func (s *Store) RevokeRefreshFamily(ctx context.Context, familyID string, now time.Time) error {
-	_, err := s.db.Collection(colRefreshTokens).UpdateMany(ctx,
+	_, err := s.db.Collection(colMarkers).InsertOne(ctx, marker{ID: familyMarker(familyID), At: s.now()})
+	if err != nil && !mongo.IsDuplicateKeyError(err) {
+		return mapErr(err, "refresh token")
+	}
+	_, err = s.db.Collection(colRefreshTokens).UpdateMany(ctx,
 		bson.D{{Key: "family_id", Value: familyID}, {Key: "revoked_at", Value: bson.D{{Key: "$exists", Value: false}}}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "revoked_at", Value: now}}}},
 	)

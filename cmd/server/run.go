@@ -57,7 +57,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	uri := cfg.MongoURI
 	var engine *embedded.Engine
 	clientOpts := options.Client().SetServerSelectionTimeout(10 * time.Second).SetTimeout(30 * time.Second)
-	var storeOpts []store.Option
+	storeOpts := []store.Option{store.WithClock(now)}
 	if uri == "" {
 		clientOpts.SetMaxPoolSize(store.EmbeddedMaxPoolSize)
 		storeOpts = append(storeOpts, store.WithWriteBatch(store.EmbeddedWriteBatch))
