@@ -417,3 +417,33 @@ func TestOldMarkersAreDeleted(t *testing.T) {
 		t.Fatalf("%d markers left, %v", left, err)
 	}
 }
+
+func TestAShareLinkIsRevokedOnce(t *testing.T) {
+	logEngine(t)
+	s, ctx := storetest.NewStore(t), context.Background()
+	const racers = 4
+	for round := range rounds {
+		r := models.Report{ID: fmt.Sprintf("r%d", round), PatientID: "p1", TokenHash: fmt.Sprintf("t%d", round), CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+		if err := s.CreateReport(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		revoked := make([]bool, racers)
+		errs := together(racers, func(i int) error {
+			var err error
+			revoked[i], err = s.RevokeReport(ctx, "p1", r.ID, t0)
+			return err
+		})
+		if err := errors.Join(errs...); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		n := 0
+		for _, ok := range revoked {
+			if ok {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Fatalf("round %d: %d of %d revocations say they revoked the link, want 1", round, n, racers)
+		}
+	}
+}
