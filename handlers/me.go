@@ -86,18 +86,24 @@ func handlePatchMe(s profileStore, rp replanner, now func() time.Time) fiber.Han
 		if err := decodeBody(c, &req); err != nil {
 			return err
 		}
-		p, err := s.PatientByID(c.UserContext(), patientID(c))
+		// Two changes at once (quiet hours from one screen, a reminder
+		// preference from another) both apply: see edit.
+		var p models.Patient
+		err := edit(c, nil, func() error {
+			var err error
+			if p, err = s.PatientByID(c.UserContext(), patientID(c)); err != nil {
+				return err
+			}
+			var probs models.Problems
+			applyProfilePatch(&p, req, &probs)
+			probs.Merge(p.Validate())
+			if err := probs.Err(); err != nil {
+				return err
+			}
+			p.UpdatedAt = stamp(now)
+			return s.UpdateProfile(c.UserContext(), p)
+		})
 		if err != nil {
-			return err
-		}
-		var probs models.Problems
-		applyProfilePatch(&p, req, &probs)
-		probs.Merge(p.Validate())
-		if err := probs.Err(); err != nil {
-			return err
-		}
-		p.UpdatedAt = stamp(now)
-		if err := s.UpdateProfile(c.UserContext(), p); err != nil {
 			return err
 		}
 		rp.after(c, p.ID, p.UpdatedAt)

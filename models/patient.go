@@ -24,6 +24,8 @@ type Patient struct {
 	Preferences  map[ReminderKind]ReminderPreference `bson:"preferences"`
 	CreatedAt    time.Time                           `bson:"created_at"`
 	UpdatedAt    time.Time                           `bson:"updated_at"`
+	// Version: see PainLog.Version.
+	Version int64 `bson:"version,omitempty"`
 }
 
 // QuietHours is a daily local window in which no push is sent. Start may be

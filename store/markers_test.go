@@ -447,3 +447,38 @@ func TestAShareLinkIsRevokedOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestAPasswordChangeAndAProfileChangeAtOnceBothStay: the embedded engine
+// writes whole documents back, so without markers one would undo the other.
+func TestAPasswordChangeAndAProfileChangeAtOnceBothStay(t *testing.T) {
+	logEngine(t)
+	s, ctx := storetest.NewStore(t), context.Background()
+	for round := range rounds {
+		p := models.NewPatient(fmt.Sprintf("p%d", round), fmt.Sprintf("p%d@example.com", round), "Pat", "UTC", t0)
+		if err := s.CreatePatient(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		errs := together(2, func(i int) error {
+			if i == 0 {
+				return s.SetPassword(ctx, p.ID, "new-hash", t0)
+			}
+			for {
+				read, err := s.PatientByID(ctx, p.ID)
+				if err != nil {
+					return err
+				}
+				read.Name = "Renamed"
+				if err := s.UpdateProfile(ctx, read); !models.IsStale(err) {
+					return err
+				}
+			}
+		})
+		if err := errors.Join(errs...); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		got, err := s.PatientByID(ctx, p.ID)
+		if err != nil || got.PasswordHash != "new-hash" || got.Name != "Renamed" || got.Version != 2 {
+			t.Fatalf("round %d: %+v, %v: a change was lost", round, got, err)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/backcare/backcare/models"
 )
@@ -32,38 +33,50 @@ func (s *Store) PatientByEmail(ctx context.Context, email string) (models.Patien
 	return p, mapErr(err, "patient")
 }
 
-// UpdateProfile writes the fields a patient may change about themselves.
+// UpdateProfile writes the fields a patient may change about themselves,
+// if the patient is still at p.Version, the version they were read at:
+// otherwise another change was made meanwhile, and this one is a stale
+// conflict rather than a write over it.
 func (s *Store) UpdateProfile(ctx context.Context, p models.Patient) error {
-	res, err := s.db.Collection(colPatients).UpdateOne(ctx, bson.D{{Key: "_id", Value: p.ID}}, bson.D{{Key: "$set", Value: bson.D{
-		{Key: "name", Value: p.Name},
-		{Key: "timezone", Value: p.Timezone},
-		{Key: "locale", Value: p.Locale},
-		{Key: "quiet_hours", Value: p.QuietHours},
-		{Key: "preferences", Value: p.Preferences},
-		{Key: "updated_at", Value: p.UpdatedAt},
-	}}})
-	if err != nil {
-		return mapErr(err, "patient")
-	}
-	if res.MatchedCount == 0 {
-		return models.Errorf(models.ErrNotFound, "patient not found")
-	}
-	return nil
+	return s.change(ctx, colPatients, p.ID, p.Version, "your profile changed meanwhile; fetch it and try again",
+		func(ctx context.Context, filter bson.D) (*mongo.UpdateResult, error) {
+			return s.db.Collection(colPatients).UpdateOne(ctx, filter, bson.D{{Key: "$set", Value: bson.D{
+				{Key: "name", Value: p.Name},
+				{Key: "timezone", Value: p.Timezone},
+				{Key: "locale", Value: p.Locale},
+				{Key: "quiet_hours", Value: p.QuietHours},
+				{Key: "preferences", Value: p.Preferences},
+				{Key: "updated_at", Value: p.UpdatedAt},
+				{Key: "version", Value: p.Version + 1},
+			}}})
+		})
 }
 
-// SetPassword replaces a patient's password hash.
+// SetPassword replaces a patient's password hash. It is a change of the
+// patient's current version like any other (the embedded engine writes a
+// whole document back, so a profile change at the same moment would undo
+// it otherwise); one that loses a race is made again.
 func (s *Store) SetPassword(ctx context.Context, patientID, hash string, now time.Time) error {
-	res, err := s.db.Collection(colPatients).UpdateOne(ctx, bson.D{{Key: "_id", Value: patientID}}, bson.D{{Key: "$set", Value: bson.D{
-		{Key: "password_hash", Value: hash},
-		{Key: "updated_at", Value: now},
-	}}})
-	if err != nil {
-		return mapErr(err, "patient")
+	for attempt := 0; ; attempt++ {
+		p, err := s.PatientByID(ctx, patientID)
+		if err != nil {
+			return err
+		}
+		err = s.change(ctx, colPatients, patientID, p.Version, "your account changed meanwhile; try again",
+			func(ctx context.Context, filter bson.D) (*mongo.UpdateResult, error) {
+				return s.db.Collection(colPatients).UpdateOne(ctx, filter, bson.D{{Key: "$set", Value: bson.D{
+					{Key: "password_hash", Value: hash},
+					{Key: "updated_at", Value: now},
+					{Key: "version", Value: p.Version + 1},
+				}}})
+			})
+		if !models.IsStale(err) || attempt == retries-1 {
+			return err
+		}
+		if err := pauseBeforeRetry(ctx, attempt); err != nil {
+			return err
+		}
 	}
-	if res.MatchedCount == 0 {
-		return models.Errorf(models.ErrNotFound, "patient not found")
-	}
-	return nil
 }
 
 // loginWindow is the fixed window in which failed sign-ins are counted.
