@@ -32,8 +32,8 @@ import (
 // filter that pins the version, and writes version+1. Everyone else gets a
 // duplicate key: a stale conflict (models.Error.Stale), which an edit
 // answers 409 or retries from a fresh read, and a token spend treats as
-// reuse. One path serves both engines, so the tests that pass on one pass
-// on the other.
+// reuse. One path serves both engines (MongoDB's atomic conditional update
+// would do there alone), so that the same tests hold both to it.
 //
 // Crash safety: a writer can die between its marker and its write. The
 // document then still has the version the marker names, and the marker
@@ -48,8 +48,12 @@ import (
 //
 // Every writer of a versioned collection goes through here — the embedded
 // engine's whole-document writes would otherwise undo a marked write — with
-// two exceptions that leave no version to race: inserts of new documents,
-// and deletion of a patient's data on erasure.
+// three exceptions: inserts of new documents and the deletion of a
+// patient's data on erasure, which leave no version to race, and the
+// revocation of refresh tokens, which only ever sets revoked_at: racing a
+// spend, one of the two may be undone, and either leaves the token unusable
+// (a token made into a family being revoked is revoked too; see
+// CreateRefreshToken).
 
 // colMarkers holds the write markers.
 const colMarkers = "write_markers"
@@ -58,7 +62,8 @@ const (
 	// markerLease is how old a marker must be before another writer may
 	// take over its document (see above).
 	markerLease = time.Minute
-	// markedWriteTimeout bounds the write a marker was taken for.
+	// markedWriteTimeout bounds the write a marker was taken for, counted
+	// from when taking the marker began (see forWrite).
 	markedWriteTimeout = 10 * time.Second
 	// markerRetention is how long a marker is kept; the cleanup job deletes
 	// older ones.
@@ -132,6 +137,15 @@ func (s *Store) takeFrom(ctx context.Context, m move, gen int) (int, error) {
 	return 0, errRaceLost
 }
 
+// forWrite bounds the write that markers were taken for, taking them
+// having begun at `began`: it is over by markedWriteTimeout after that,
+// well before markerLease lets another writer take over, however long
+// taking the markers took. It is a deadline on the process's own clock,
+// as every context deadline is, not on the store's.
+func forWrite(ctx context.Context, began time.Time) (context.Context, context.CancelFunc) {
+	return context.WithDeadline(ctx, began.Add(markedWriteTimeout))
+}
+
 // nextGeneration decides what a writer that found m's marker of
 // generation gen taken tries next: the same generation again when the
 // marker has gone meanwhile (the cleanup job removed an abandoned one), the
@@ -160,21 +174,23 @@ func (s *Store) nextGeneration(ctx context.Context, m move, gen int) (int, error
 }
 
 // takeMany is take for many moves with one insert; won[i] tells whether
-// moves[i] is this caller's. Of the moves another marker holds, the first
+// moves[i] is this caller's; began is when taking them began, for
+// forWrite. Of the moves another marker holds, the first
 // staleChecks (in order) are looked at for a take-over; the rest are
 // simply lost this time, so that a dispatcher that lost a whole batch to
 // another does not read hundreds of markers. Callers order moves oldest
 // first, so a document whose writer died is among the first looked at.
-func (s *Store) takeMany(ctx context.Context, moves []move) ([]bool, error) {
+func (s *Store) takeMany(ctx context.Context, moves []move) (won []bool, began time.Time, err error) {
+	began = time.Now()
 	docs := make([]any, len(moves))
 	for i, m := range moves {
 		docs[i] = marker{ID: m.markerID(0), At: s.now()}
 	}
 	taken, err := s.insertUnique(ctx, colMarkers, docs)
 	if err != nil {
-		return nil, err
+		return nil, began, err
 	}
-	won := make([]bool, len(moves))
+	won = make([]bool, len(moves))
 	var ids []string
 	checked := 0
 	for i, m := range moves {
@@ -193,11 +209,11 @@ func (s *Store) takeMany(ctx context.Context, moves []move) ([]bool, error) {
 				won[i] = true
 				ids = append(ids, m.markerID(next))
 			case !models.IsStale(err):
-				return nil, err
+				return nil, began, err
 			}
 		}
 	}
-	return won, s.marked(ids)
+	return won, began, s.marked(ids)
 }
 
 // staleChecks is how many taken markers one takeMany looks at.
@@ -241,15 +257,17 @@ func versionFilter(id string, v int64) bson.D {
 }
 
 // change moves the document of col with id from version from to from+1:
-// it takes the move, then runs write, under markedWriteTimeout, with the
-// filter that pins the version (callers add to it). A lost race, or a
-// write that matched nothing, is a stale conflict saying conflict.
+// it takes the move, then runs write, within markedWriteTimeout of the
+// marker, with the filter that pins the version (callers add to it). A lost
+// race, or a write that matched nothing, is a stale conflict saying
+// conflict.
 func (s *Store) change(ctx context.Context, col, id string, from int64, conflict string,
 	write func(ctx context.Context, filter bson.D) (*mongo.UpdateResult, error)) error {
+	began := time.Now()
 	if err := s.take(ctx, move{col: col, key: id, from: from, stillAt: s.atVersion(col, id, from)}); err != nil {
 		return withMessage(err, conflict)
 	}
-	wctx, cancel := context.WithTimeout(ctx, markedWriteTimeout)
+	wctx, cancel := forWrite(ctx, began)
 	defer cancel()
 	res, err := write(wctx, versionFilter(id, from))
 	if err != nil {

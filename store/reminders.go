@@ -92,7 +92,8 @@ func (s *Store) reminderMove(r models.Reminder) move {
 
 // changeReminders writes the reminders that filter(nil) selects, each to
 // its next version: it reads them, takes their write markers in one insert
-// and calls write for those it won, under markedWriteTimeout. The ones
+// and calls write for those it won, within markedWriteTimeout of the
+// markers. The ones
 // another writer held (a patient acknowledging one the dispatcher records,
 // a dispatcher claiming one a re-plan deletes) are read again with
 // filter(their ids) and tried again, up to retries times, so a change is
@@ -118,7 +119,7 @@ func (s *Store) changeReminders(ctx context.Context, filter func(only bson.A) bs
 		for i, r := range held {
 			moves[i] = s.reminderMove(r)
 		}
-		won, err := s.takeMany(ctx, moves)
+		won, began, err := s.takeMany(ctx, moves)
 		if err != nil {
 			return total, err
 		}
@@ -132,7 +133,7 @@ func (s *Store) changeReminders(ctx context.Context, filter func(only bson.A) bs
 			}
 		}
 		if len(mine) > 0 {
-			wctx, cancel := context.WithTimeout(ctx, markedWriteTimeout)
+			wctx, cancel := forWrite(ctx, began)
 			n, err := write(wctx, mine)
 			cancel()
 			total += n
@@ -202,7 +203,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease string, lease
 	for i, r := range candidates {
 		moves[i] = s.reminderMove(r)
 	}
-	won, err := s.takeMany(ctx, moves)
+	won, began, err := s.takeMany(ctx, moves)
 	if err != nil {
 		return nil, err
 	}
@@ -216,7 +217,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease string, lease
 	if len(claimed) == 0 {
 		return nil, nil
 	}
-	wctx, cancel := context.WithTimeout(ctx, markedWriteTimeout)
+	wctx, cancel := forWrite(ctx, began)
 	defer cancel()
 	_, err = col.UpdateMany(wctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: reminderIDs(claimed)}}}},
 		bson.D{
