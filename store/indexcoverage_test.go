@@ -546,6 +546,7 @@ func exercises() []exercise {
 // sends is served by an index it declares (or by _id): on MongoDB, no
 // phone-app call or job scans a collection.
 func TestEveryQueryIsServedByAnIndex(t *testing.T) {
+	t.Parallel()
 	rec := &recorder{}
 	s := monitoredStore(t, rec)
 	ctx := context.Background()
@@ -623,6 +624,7 @@ func TestEveryQueryIsServedByAnIndex(t *testing.T) {
 // TestIndexRule checks the rule by which a query counts as served, on
 // shapes that are and are not.
 func TestIndexRule(t *testing.T) {
+	t.Parallel()
 	idx := func(keys ...sortKey) []sortKey { return keys }
 	k := func(f string, dir int) sortKey { return sortKey{field: f, dir: dir} }
 	tests := []struct {
