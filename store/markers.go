@@ -175,11 +175,12 @@ func (s *Store) nextGeneration(ctx context.Context, m move, gen int) (int, error
 
 // takeMany is take for many moves with one insert; won[i] tells whether
 // moves[i] is this caller's; began is when taking them began, for
-// forWrite. Of the moves another marker holds, the first
-// staleChecks (in order) are looked at for a take-over; the rest are
-// simply lost this time, so that a dispatcher that lost a whole batch to
-// another does not read hundreds of markers. Callers order moves oldest
-// first, so a document whose writer died is among the first looked at.
+// forWrite. The markers that another holds are read back in one find, and
+// only those past their lease are considered for a take-over, so a
+// dispatcher that lost most of a batch to a live one pays one command, not
+// one per lost move. At most staleTakeovers are taken over per call (each
+// costs a read of its document); callers order moves oldest first, so the
+// documents whose writer died longest ago come first.
 func (s *Store) takeMany(ctx context.Context, moves []move) (won []bool, began time.Time, err error) {
 	began = time.Now()
 	docs := make([]any, len(moves))
@@ -192,32 +193,65 @@ func (s *Store) takeMany(ctx context.Context, moves []move) (won []bool, began t
 	}
 	won = make([]bool, len(moves))
 	var ids []string
-	checked := 0
+	held := bson.A{}
 	for i, m := range moves {
+		if taken[i] {
+			held = append(held, m.markerID(0))
+			continue
+		}
+		won[i] = true
+		ids = append(ids, m.markerID(0))
+	}
+	stale, err := s.staleMarkers(ctx, held)
+	if err != nil {
+		return nil, began, err
+	}
+	tried := 0
+	for i, m := range moves {
+		if !taken[i] || !stale[m.markerID(0)] || tried == staleTakeovers {
+			continue
+		}
+		tried++
+		next, err := s.nextGeneration(ctx, m, 0)
+		if err == nil {
+			next, err = s.takeFrom(ctx, m, next)
+		}
 		switch {
-		case !taken[i]:
+		case err == nil:
 			won[i] = true
-			ids = append(ids, m.markerID(0))
-		case checked < staleChecks:
-			checked++
-			next, err := s.nextGeneration(ctx, m, 0)
-			if err == nil {
-				next, err = s.takeFrom(ctx, m, next)
-			}
-			switch {
-			case err == nil:
-				won[i] = true
-				ids = append(ids, m.markerID(next))
-			case !models.IsStale(err):
-				return nil, began, err
-			}
+			ids = append(ids, m.markerID(next))
+		case !models.IsStale(err):
+			return nil, began, err
 		}
 	}
 	return won, began, s.marked(ids)
 }
 
-// staleChecks is how many taken markers one takeMany looks at.
-const staleChecks = 20
+// staleTakeovers is how many markers past their lease one takeMany takes over.
+const staleTakeovers = 20
+
+// staleMarkers returns which of the markers with ids are past their lease.
+func (s *Store) staleMarkers(ctx context.Context, ids bson.A) (map[string]bool, error) {
+	stale := map[string]bool{}
+	if len(ids) == 0 {
+		return stale, nil
+	}
+	cur, err := s.db.Collection(colMarkers).Find(ctx, bson.D{
+		{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}},
+		{Key: "at", Value: bson.D{{Key: "$lte", Value: s.now().Add(-markerLease)}}},
+	}, wholeBatch().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, mapErr(err, "write markers")
+	}
+	var found []marker
+	if err := cur.All(ctx, &found); err != nil {
+		return nil, mapErr(err, "write markers")
+	}
+	for _, mk := range found {
+		stale[mk.ID] = true
+	}
+	return stale, nil
+}
 
 // marked runs the test hook between taking markers and writing.
 func (s *Store) marked(ids []string) error {
