@@ -173,6 +173,24 @@ func (s *Store) nextGeneration(ctx context.Context, m move, gen int) (int, error
 	return gen + 1, nil
 }
 
+// markerTakenAt returns when the newest marker of move m was taken, or the
+// zero time if there is none.
+func (s *Store) markerTakenAt(ctx context.Context, m move) (time.Time, error) {
+	var at time.Time
+	for gen := range maxGenerations {
+		var mk marker
+		err := s.db.Collection(colMarkers).FindOne(ctx, bson.D{{Key: "_id", Value: m.markerID(gen)}}).Decode(&mk)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			break
+		}
+		if err != nil {
+			return time.Time{}, mapErr(err, "write marker")
+		}
+		at = mk.At
+	}
+	return at, nil
+}
+
 // takeMany is take for many moves with one insert; won[i] tells whether
 // moves[i] is this caller's; began is when taking them began, for
 // forWrite. The markers that another holds are read back in one find, and

@@ -198,6 +198,15 @@ func TestATokenWhoseSpendDiedCanBeSpentAfterTheLease(t *testing.T) {
 	if _, err := crashed.UseRefreshToken(ctx, "h", t0); !errors.Is(err, errCrash) {
 		t.Fatalf("the crashing refresh: %v", err)
 	}
+	// The phone's retry within the lease is not a replay: it is told to
+	// try again, and the family lives.
+	retry := storeAt(db, t0.Add(30*time.Second))
+	if _, err := retry.UseRefreshToken(ctx, "h", t0.Add(30*time.Second)); models.ErrorCode(err) != models.ErrUnavailable {
+		t.Fatalf("a retry within the dead refresh's lease: %v, want unavailable (try again)", err)
+	}
+	if got, err := retry.RefreshTokenByHash(ctx, "h"); err != nil || got.RevokedAt != nil || got.UsedAt != nil {
+		t.Fatalf("after the retry within the lease: %+v, %v; want the token unspent and its family alive", got, err)
+	}
 	later := storeAt(db, t0.Add(61*time.Second))
 	if _, err := later.UseRefreshToken(ctx, "h", t0.Add(61*time.Second)); err != nil {
 		t.Fatalf("a refresh after the dead one's lease: %v", err)
@@ -480,5 +489,29 @@ func TestAPasswordChangeAndAProfileChangeAtOnceBothStay(t *testing.T) {
 		if err != nil || got.PasswordHash != "new-hash" || got.Name != "Renamed" || got.Version != 2 {
 			t.Fatalf("round %d: %+v, %v: a change was lost", round, got, err)
 		}
+	}
+}
+
+// TestAPasswordChangeRevokesTheChildOfARefreshInFlight: a refresh that
+// spent its token before a password change revoked the patient's tokens,
+// and makes its new token after, is revoked too.
+func TestAPasswordChangeRevokesTheChildOfARefreshInFlight(t *testing.T) {
+	logEngine(t)
+	s, ctx := storetest.NewStore(t), context.Background()
+	if err := s.CreateRefreshToken(ctx, models.RefreshToken{Hash: "h", PatientID: "p", FamilyID: "f", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UseRefreshToken(ctx, "h", t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokePatientRefreshTokens(ctx, "p", t0); err != nil {
+		t.Fatal(err)
+	}
+	child := models.RefreshToken{Hash: "h-child", PatientID: "p", FamilyID: "f", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	if err := s.CreateRefreshToken(ctx, child); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.RefreshTokenByHash(ctx, child.Hash); err != nil || got.RevokedAt == nil {
+		t.Fatalf("the refresh's new token outlived the password change: %+v, %v", got, err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/backcare/backcare/models"
 )
@@ -63,13 +64,49 @@ func (s *Store) UseRefreshToken(ctx context.Context, hash string, now time.Time)
 			return col.UpdateOne(ctx, filter, bson.D{{Key: "$set", Value: bson.D{{Key: "used_at", Value: now}, {Key: "version", Value: 1}}}})
 		})
 	if models.IsStale(err) {
-		return models.RefreshToken{}, s.replayed(ctx, t, now, refused)
+		return models.RefreshToken{}, s.spentElsewhere(ctx, t, now, refused)
 	}
 	if err != nil {
 		return models.RefreshToken{}, err
 	}
 	t.UsedAt, t.Version = &now, 1
 	return t, nil
+}
+
+// spentElsewhere decides about a token whose spend another request holds
+// the marker of. Once that request has written, this one is a replay, and
+// the family is revoked. But a request whose write failed or whose process
+// died leaves the token unspent behind a fresh marker, and the phone's
+// retry of that refresh is not a replay: signing the patient out for a
+// database hiccup would be wrong. So this waits for the holder's write
+// while it still may land (markedWriteTimeout after its marker), and if the
+// token is still unspent after that, answers that the server is busy; after
+// the marker's lease the next refresh takes it over and spends the token.
+func (s *Store) spentElsewhere(ctx context.Context, t models.RefreshToken, now time.Time, refused error) error {
+	busy := &models.Error{Code: models.ErrUnavailable, Message: "the refresh is busy; try again shortly", RetryAfter: unavailableRetryAfter}
+	m := move{col: colRefreshTokens, key: t.Hash, from: 0}
+	held, err := s.markerTakenAt(ctx, m)
+	if err != nil {
+		return err
+	}
+	waitUntil := time.Now().Add(max(0, held.Add(markedWriteTimeout).Sub(s.now())))
+	for attempt := 0; ; attempt++ {
+		var cur models.RefreshToken
+		err := s.db.Collection(colRefreshTokens).FindOne(ctx, bson.D{{Key: "_id", Value: t.Hash}}).Decode(&cur)
+		switch {
+		case errors.Is(err, mongo.ErrNoDocuments):
+			return refused
+		case err != nil:
+			return mapErr(err, "refresh token")
+		case cur.UsedAt != nil || cur.Version > 0:
+			return s.replayed(ctx, cur, now, refused)
+		case !time.Now().Before(waitUntil):
+			return busy
+		}
+		if err := pauseBeforeRetry(ctx, min(attempt, 4)); err != nil {
+			return busy
+		}
+	}
 }
 
 // replayed revokes the family of a token presented again, and returns
@@ -104,9 +141,33 @@ func (s *Store) RevokeRefreshFamily(ctx context.Context, familyID string, now ti
 }
 
 // RevokePatientRefreshTokens revokes every refresh token of a patient, on
-// every device: after a password change, only the new sign-in stays.
+// every device: after a password change, only the new sign-in stays. Each
+// of the patient's families is marked first, as RevokeRefreshFamily does,
+// so that a refresh racing the change cannot leave a live child behind.
 func (s *Store) RevokePatientRefreshTokens(ctx context.Context, patientID string, now time.Time) error {
-	_, err := s.db.Collection(colRefreshTokens).UpdateMany(ctx,
+	cur, err := s.db.Collection(colRefreshTokens).Find(ctx, bson.D{{Key: "patient_id", Value: patientID}},
+		options.Find().SetProjection(bson.D{{Key: "family_id", Value: 1}}))
+	if err != nil {
+		return mapErr(err, "refresh token")
+	}
+	var tokens []models.RefreshToken
+	if err := cur.All(ctx, &tokens); err != nil {
+		return mapErr(err, "refresh token")
+	}
+	marks := []any{}
+	seen := map[string]bool{}
+	for _, t := range tokens {
+		if !seen[t.FamilyID] {
+			seen[t.FamilyID] = true
+			marks = append(marks, marker{ID: familyMarker(t.FamilyID), At: s.now()})
+		}
+	}
+	if len(marks) > 0 {
+		if _, err := s.insertUnique(ctx, colMarkers, marks); err != nil {
+			return err
+		}
+	}
+	_, err = s.db.Collection(colRefreshTokens).UpdateMany(ctx,
 		bson.D{{Key: "patient_id", Value: patientID}, {Key: "revoked_at", Value: bson.D{{Key: "$exists", Value: false}}}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "revoked_at", Value: now}}}},
 	)
