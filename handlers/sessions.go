@@ -206,8 +206,14 @@ func handlePatchSession(s careStore, rp replanner, now func() time.Time) fiber.H
 		}
 		if req.Action != nil {
 			// Its reminders stay listed, as cancelled, rather than vanish.
-			if err := s.CancelSourceReminders(ctx, ss.PatientID, ss.ID, t); err != nil {
+			// The session is saved by now: if a dispatcher kept winning the
+			// race for its reminders, the re-plan below still drops the
+			// pending ones, so the request answers what was saved.
+			if err := s.CancelSourceReminders(ctx, ss.PatientID, ss.ID, t); err != nil && !models.IsStale(err) {
 				return err
+			} else if err != nil {
+				rp.logger.WarnContext(ctx, "cancelling a session's reminders lost to concurrent writes; the re-plan drops them",
+					"request_id", requestID(c), "session_id", ss.ID, "error", err)
 			}
 		}
 		rp.after(c, ss.PatientID, t)

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"math/rand/v2"
 	"regexp"
 	"slices"
 	"strconv"
@@ -81,7 +80,7 @@ func preconditionFailed() error {
 }
 
 // editAttempts is how often an edit without If-Match is tried.
-const editAttempts = 5
+const editAttempts = models.StaleRetries
 
 // edit runs a read-change-write, attempt. A stale conflict — the document
 // moved on between attempt's read and its write — is tried again from the
@@ -98,19 +97,18 @@ func edit(c *fiber.Ctx, p *precondition, attempt func() error) error {
 		case n == editAttempts:
 			return err
 		}
-		if err := pauseBeforeRetry(c.UserContext(), n); err != nil {
+		if err := pauseBeforeRetry(c.UserContext(), n-1); err != nil {
 			return err
 		}
 	}
 }
 
-// pauseBeforeRetry waits a little, longer with each attempt and with
-// jitter, so that the write a retry lost to can finish first.
+// pauseBeforeRetry waits models.RetryPause before the next try.
 func pauseBeforeRetry(ctx context.Context, attempt int) error {
 	select {
 	case <-ctx.Done():
 		return &models.Error{Code: models.ErrUnavailable, Message: "the database took too long to answer; try again shortly", RetryAfter: 5 * time.Second}
-	case <-time.After(time.Duration(5<<attempt)*time.Millisecond + rand.N(5*time.Millisecond)):
+	case <-time.After(models.RetryPause(attempt)):
 		return nil
 	}
 }

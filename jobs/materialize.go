@@ -92,8 +92,13 @@ func (m *Materializer) RunOnce(ctx context.Context, now time.Time) error {
 // occurrences from now on are dropped and planned afresh; sent ones keep
 // their ids and are not sent again; snoozed ones keep their snooze.
 func (m *Materializer) Replan(ctx context.Context, patientID string, now time.Time) error {
-	if err := m.cfg.Store.DeletePendingFrom(ctx, patientID, now); err != nil {
+	// A pending occurrence that another writer held (a dispatcher claiming
+	// it) is not dropped; the rest are still planned afresh, and the held
+	// one keeps its id, so planning adds no second copy of it.
+	if err := m.cfg.Store.DeletePendingFrom(ctx, patientID, now); err != nil && !models.IsStale(err) {
 		return err
+	} else if err != nil {
+		m.cfg.Logger.Warn("re-plan: some pending reminders were being written by another; they keep their times", "patient_id", patientID, "error", err)
 	}
 	byID, err := m.cfg.Store.PatientsByID(ctx, []string{patientID})
 	if err != nil {

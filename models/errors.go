@@ -3,6 +3,7 @@ package models
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"time"
 )
@@ -112,4 +113,16 @@ func (p *Problems) Merge(err error) {
 			*p = append(*p, f)
 		}
 	}
+}
+
+// StaleRetries is how many times in all a read-change-write that lost the
+// race to a concurrent write is made, each time from a fresh read.
+const StaleRetries = 6
+
+// RetryPause is how long a read-change-write waits before its next try
+// after its attempt-th (counted from 0) lost a race: 10 ms doubling, plus
+// up to 10 ms of jitter, so that the write it lost to can land first; six
+// tries wait about 0.3 s in all, room for that write on a busy machine.
+func RetryPause(attempt int) time.Duration {
+	return time.Duration(10<<attempt)*time.Millisecond + rand.N(10*time.Millisecond)
 }

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -332,17 +331,15 @@ func (s *Store) change(ctx context.Context, col, id string, from int64, conflict
 }
 
 // retries is how often a store method that reads, decides and writes on
-// its own tries again after losing a race.
-const retries = 5
+// its own tries in all when it loses races.
+const retries = models.StaleRetries
 
-// pauseBeforeRetry waits a little, longer with each attempt and with
-// jitter, so that the write a retry lost to can finish first.
+// pauseBeforeRetry waits models.RetryPause before the next try.
 func pauseBeforeRetry(ctx context.Context, attempt int) error {
-	d := time.Duration(5<<attempt)*time.Millisecond + rand.N(5*time.Millisecond)
 	select {
 	case <-ctx.Done():
 		return mapErr(ctx.Err(), "retry")
-	case <-time.After(d):
+	case <-time.After(models.RetryPause(attempt)):
 		return nil
 	}
 }

@@ -253,7 +253,10 @@ func dueReminder(patient string, now time.Time) models.Reminder {
 // markDone is what the done route does: read, mark, save, and read again
 // after a stale conflict.
 func markDone(ctx context.Context, s *store.Store, patient, id string, now time.Time) (models.Reminder, error) {
-	for {
+	for try := 0; ; try++ {
+		if try == 10 {
+			return models.Reminder{}, errors.New("marking done lost 10 races in a row")
+		}
 		r, err := s.Reminder(ctx, patient, id)
 		if err != nil {
 			return r, err
@@ -471,7 +474,10 @@ func TestAPasswordChangeAndAProfileChangeAtOnceBothStay(t *testing.T) {
 			if i == 0 {
 				return s.SetPassword(ctx, p.ID, "new-hash", t0)
 			}
-			for {
+			for try := 0; ; try++ {
+				if try == 10 {
+					return errors.New("the profile change lost 10 races in a row")
+				}
 				read, err := s.PatientByID(ctx, p.ID)
 				if err != nil {
 					return err

@@ -245,9 +245,10 @@ func TestDatabaseOutageMidRun(t *testing.T) {
 	waitUntil(t, 30*time.Second, "/readyz 200", func() bool { return s.call("GET", "/readyz", "", nil).status == 200 })
 	access := patientWithPhone(s, "outage@example.com")
 
-	// A session 2 h and a few seconds away: its "in 2 hours" and
-	// "drink water" reminders fall due a few seconds from now.
-	due := time.Now().Add(5 * time.Second).Truncate(time.Second)
+	// A session 2 h and 12 s away: its "in 2 hours" and "drink water"
+	// reminders fall due 12 s from now, time enough, with other tests
+	// running beside this one, to book it and stop the database first.
+	due := time.Now().Add(12 * time.Second).Truncate(time.Second)
 	session := s.must(s.call("POST", "/v1/sessions", access, map[string]any{
 		"scheduled_at": due.Add(2 * time.Hour).Format(time.RFC3339),
 	}), 201).body["id"].(string)
