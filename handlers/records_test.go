@@ -144,7 +144,11 @@ func TestErasureLeavesNothing(t *testing.T) {
 	keep, _ := ts.register("keep@example.com", "UTC")
 	pid := patientOf(t, ts, token)
 	for _, tok := range []string{token, keep} {
-		ts.do("PUT", "/v1/pain-logs/"+newID(), tok, painLog(testNow.Add(-time.Hour), 7))
+		logID := newID()
+		ts.do("PUT", "/v1/pain-logs/"+logID, tok, painLog(testNow.Add(-time.Hour), 7))
+		// Edits leave write markers, whose ids carry the patient's.
+		ts.do("PATCH", "/v1/pain-logs/"+logID, tok, map[string]any{"score": 5})
+		ts.do("PATCH", "/v1/me", tok, map[string]any{"name": "Renamed"})
 		ts.do("POST", "/v1/devices", tok, map[string]any{"token": "erase-device-" + tok[len(tok)-20:], "platform": "android", "app_version": "1.0"})
 		ts.do("POST", "/v1/screening", tok, allNo())
 		ts.do("POST", "/v1/plans", tok, map[string]any{})

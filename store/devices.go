@@ -75,8 +75,11 @@ func (s *Store) DeleteDevice(ctx context.Context, patientID, id string) error {
 // DeleteStaleDevices removes up to limit devices whose app has not
 // registered since seenBefore: FCM treats a token unused for a month as
 // stale and Android expires one after 270 days, so sending to it only earns
-// errors. A device that registers again between the look-up and the delete
-// is kept. It returns how many it removed.
+// errors. The delete is conditional on last_seen again, so on MongoDB a
+// device that registers between the look-up and the delete is kept (the
+// embedded engine evaluates the condition on a snapshot, so there such a
+// device may go, and comes back at the app's next registration). It
+// returns how many it removed.
 func (s *Store) DeleteStaleDevices(ctx context.Context, seenBefore time.Time, limit int) (int64, error) {
 	col := s.db.Collection(colDevices)
 	stale := bson.D{{Key: "last_seen", Value: bson.D{{Key: "$lt", Value: seenBefore}}}}

@@ -43,7 +43,11 @@ import (
 // next generation's marker; the unique insert again decides between
 // concurrent takers. Markers are never deleted on the hot path, which would
 // open a window for a second writer; the cleanup job deletes those older
-// than a day, long after every write they guarded.
+// than a day, long after every write they guarded. A marker's age is its
+// time stamp on the writer's clock read on the taker's, so the instances'
+// clocks must agree to well within the lease (NTP keeps them to
+// milliseconds); instances a minute apart could take over a live writer's
+// marker.
 //
 // Every writer of a versioned collection goes through here — the embedded
 // engine's whole-document writes would otherwise undo a marked write — with

@@ -138,6 +138,23 @@ func (s *Store) ErasePatient(ctx context.Context, p models.Patient) error {
 	if _, err := s.db.Collection(colLoginAttempts).DeleteMany(ctx, bson.D{{Key: "email", Value: p.Email}}); err != nil {
 		return mapErr(err, colLoginAttempts)
 	}
+	// The write markers of the patient's pain logs and profile carry the
+	// patient's id in theirs ("pain_logs/<patient id>:<uuid>/…"): a range
+	// of _id each, so that they go now rather than with the day's cleanup.
+	for _, prefix := range []string{colPainLogs + "/" + p.ID + ":", colPatients + "/" + p.ID + "/"} {
+		if _, err := s.db.Collection(colMarkers).DeleteMany(ctx, idPrefix(prefix)); err != nil {
+			return mapErr(err, colMarkers)
+		}
+	}
 	_, err := s.db.Collection(colPatients).DeleteOne(ctx, bson.D{{Key: "_id", Value: p.ID}})
 	return mapErr(err, "patient")
+}
+
+// idPrefix selects the documents whose _id starts with prefix, as a range
+// of _id that an index serves: from the prefix up to, not including, the
+// prefix with its last byte raised by one.
+func idPrefix(prefix string) bson.D {
+	end := []byte(prefix)
+	end[len(end)-1]++
+	return bson.D{{Key: "_id", Value: bson.D{{Key: "$gte", Value: prefix}, {Key: "$lt", Value: string(end)}}}}
 }

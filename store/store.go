@@ -166,11 +166,34 @@ var indexes = map[string][]index{
 	},
 }
 
+// retired are collections the store no longer uses, dropped at start so
+// that a database from an earlier version does not keep them for ever:
+// reminder_claims held the dispatcher's claims before write markers
+// decided them.
+var retired = []string{"reminder_claims"}
+
+// dropRetired drops the retired collections that exist.
+func (s *Store) dropRetired(ctx context.Context) error {
+	names, err := s.db.ListCollectionNames(ctx, bson.D{{Key: "name", Value: bson.D{{Key: "$in", Value: retired}}}})
+	if err != nil {
+		return mapErr(err, "collections")
+	}
+	for _, name := range names {
+		if err := s.db.Collection(name).Drop(ctx); err != nil {
+			return mapErr(err, "drop "+name)
+		}
+	}
+	return nil
+}
+
 // EnsureIndexes creates the indexes that do not exist yet, so it runs at
 // every start. It asks which exist first rather than re-creating them: the
 // embedded engine (FerretDB 1.24) drops the connection when asked to create
 // an index that is already there.
 func (s *Store) EnsureIndexes(ctx context.Context) error {
+	if err := s.dropRetired(ctx); err != nil {
+		return err
+	}
 	for col, want := range indexes {
 		specs, err := s.db.Collection(col).Indexes().ListSpecifications(ctx)
 		if err != nil {

@@ -88,10 +88,12 @@ func URI(t testing.TB) string {
 		t.Fatal(err)
 	}
 	bin, err := engineBinary(dir)
-	if err != nil {
-		t.Fatal(err)
+	if err == nil {
+		uri, err = startEngine(bin, filepath.Join(dir, "data"))
 	}
-	if uri, err = startEngine(bin, filepath.Join(dir, "data")); err != nil {
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		dir = ""
 		t.Fatal(err)
 	}
 	return uri
@@ -146,6 +148,8 @@ func startEngine(bin, dataDir string) (string, error) {
 		return u, nil
 	case <-time.After(time.Minute):
 		_ = cmd.Process.Kill()
+		_ = in.Close()
+		_ = cmd.Wait()
 		return "", errors.New("the test engine did not listen within a minute")
 	}
 }
@@ -193,6 +197,7 @@ func NewDatabase(t testing.TB) *mongo.Database {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	db := Connect(t).Database(fmt.Sprintf("test_%s", hex.EncodeToString(b)))
+	t.Cleanup(func() { _ = db.Drop(context.Background()) })
 	if err := store.New(db).EnsureIndexes(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +206,6 @@ func NewDatabase(t testing.TB) *mongo.Database {
 			t.Fatal(err)
 		}
 	}
-	t.Cleanup(func() { _ = db.Drop(context.Background()) })
 	return db
 }
 
