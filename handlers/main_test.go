@@ -104,6 +104,12 @@ func (r response) json(t *testing.T) map[string]any {
 // do sends a request; body may be a string (sent as is) or any value (sent as JSON).
 func (ts *testServer) do(method, path, token string, body any) response {
 	ts.t.Helper()
+	return ts.doWith(method, path, token, body, nil)
+}
+
+// doWith is do with more request headers.
+func (ts *testServer) doWith(method, path, token string, body any, header http.Header) response {
+	ts.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -127,6 +133,9 @@ func (ts *testServer) do(method, path, token string, body any) response {
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	resp, err := ts.app.Test(req, 30_000)
 	if err != nil {

@@ -1,12 +1,8 @@
 package handlers
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -16,27 +12,7 @@ import (
 // doIfMatch sends a request with an If-Match header.
 func (ts *testServer) doIfMatch(method, path, token, ifMatch string, body any) response {
 	ts.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		if err != nil {
-			ts.t.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req := httptest.NewRequest(method, path, rd)
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("If-Match", ifMatch)
-	resp, err := ts.app.Test(req, 30_000)
-	if err != nil {
-		ts.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	return response{status: resp.StatusCode, header: resp.Header, body: raw}
+	return ts.doWith(method, path, token, body, http.Header{"If-Match": {ifMatch}})
 }
 
 func expectETag(t *testing.T, r response, status int, etag string) {
