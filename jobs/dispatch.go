@@ -141,7 +141,7 @@ func (d *Dispatcher) dispatchBatch(ctx context.Context, now time.Time) (int, err
 	for i, r := range claimed {
 		p := &batch[i]
 		p.r = r
-		p.outcome = models.ReminderOutcome{ID: r.ID}
+		p.outcome = models.ReminderOutcome{ID: r.ID, Version: r.Version, AckedAt: r.AckedAt}
 		patient, ok := patients[r.PatientID]
 		if !ok {
 			p.outcome.Status, p.outcome.LastError = models.ReminderCancelled, "patient no longer exists"

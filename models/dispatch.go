@@ -20,6 +20,11 @@ type ReminderOutcome struct {
 	Attempted bool
 	SentAt    *time.Time
 	LastError string
+	// Version and AckedAt are the reminder as the dispatcher claimed it,
+	// when it knows (Version 0: it does not): the store can then take the
+	// reminder's next move without reading it again first.
+	Version int64
+	AckedAt *time.Time
 }
 
 // AfterDone returns o for a reminder the patient marked done while it was

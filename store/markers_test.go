@@ -295,9 +295,13 @@ func TestDoneRacingADispatcherIsKept(t *testing.T) {
 			if claimed, err = s.ClaimDue(ctx, t0, "lease", t0.Add(2*time.Minute), 100); err != nil || len(claimed) == 0 {
 				return err
 			}
-			_, err = s.RecordOutcomes(ctx, "lease", []models.ReminderOutcome{
-				{ID: r.ID, Status: models.ReminderPending, DueAt: t0.Add(time.Minute), Attempted: true, LastError: "unavailable"},
-			}, t0)
+			retry := models.ReminderOutcome{ID: r.ID, Status: models.ReminderPending, DueAt: t0.Add(time.Minute), Attempted: true, LastError: "unavailable"}
+			if round%2 == 0 {
+				// As the dispatcher records: with the reminder as claimed,
+				// so the store does not read it again first.
+				retry.Version, retry.AckedAt = claimed[0].Version, claimed[0].AckedAt
+			}
+			_, err = s.RecordOutcomes(ctx, "lease", []models.ReminderOutcome{retry}, t0)
 			return err
 		})
 		if err := errors.Join(errs...); err != nil {

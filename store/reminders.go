@@ -49,7 +49,7 @@ func (s *Store) CancelSourceReminders(ctx context.Context, patientID, sourceID s
 			{Key: "status", Value: models.ReminderPending},
 		}, only)
 	}
-	_, err := s.changeReminders(ctx, filter, func(ctx context.Context, rs []models.Reminder) (int64, error) {
+	_, err := s.changeReminders(ctx, nil, filter, func(ctx context.Context, rs []models.Reminder) (int64, error) {
 		res, err := s.db.Collection(colReminders).UpdateMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: reminderIDs(rs)}}}},
 			bson.D{
 				{Key: "$set", Value: bson.D{{Key: "status", Value: models.ReminderCancelled}, {Key: "updated_at", Value: now}}},
@@ -75,7 +75,7 @@ func (s *Store) DeletePendingFrom(ctx context.Context, patientID string, from ti
 			{Key: "snoozed_from", Value: bson.D{{Key: "$exists", Value: false}}},
 		}, only)
 	}
-	_, err := s.changeReminders(ctx, filter, func(ctx context.Context, rs []models.Reminder) (int64, error) {
+	_, err := s.changeReminders(ctx, nil, filter, func(ctx context.Context, rs []models.Reminder) (int64, error) {
 		res, err := s.db.Collection(colReminders).DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: reminderIDs(rs)}}}})
 		if err != nil {
 			return 0, err
@@ -90,8 +90,9 @@ func (s *Store) reminderMove(r models.Reminder) move {
 	return move{col: colReminders, key: r.ID, from: r.Version, stillAt: s.atVersion(colReminders, r.ID, r.Version)}
 }
 
-// changeReminders writes the reminders that filter(nil) selects, each to
-// its next version: it reads them, takes their write markers in one insert
+// changeReminders writes the reminders that filter(nil) selects — or, on
+// the first try, known, when the caller knows them as they are (their ids,
+// versions and acknowledgements) — each to its next version: it reads them, takes their write markers in one insert
 // and calls write for those it won, within markedWriteTimeout of the
 // markers. The ones
 // another writer held (a patient acknowledging one the dispatcher records,
@@ -99,18 +100,21 @@ func (s *Store) reminderMove(r models.Reminder) move {
 // filter(their ids) and tried again, up to retries times, so a change is
 // made over theirs, not lost to it and not lost under it. It returns what
 // write counted.
-func (s *Store) changeReminders(ctx context.Context, filter func(only bson.A) bson.D,
+func (s *Store) changeReminders(ctx context.Context, known []models.Reminder, filter func(only bson.A) bson.D,
 	write func(ctx context.Context, rs []models.Reminder) (int64, error)) (int64, error) {
 	var total int64
 	only := bson.A(nil)
 	for attempt := 0; ; attempt++ {
-		cur, err := s.db.Collection(colReminders).Find(ctx, filter(only), wholeBatch())
-		if err != nil {
-			return total, mapErr(err, "reminders")
-		}
-		var held []models.Reminder
-		if err := cur.All(ctx, &held); err != nil {
-			return total, mapErr(err, "reminders")
+		held := known
+		if attempt > 0 || known == nil {
+			cur, err := s.db.Collection(colReminders).Find(ctx, filter(only), wholeBatch())
+			if err != nil {
+				return total, mapErr(err, "reminders")
+			}
+			held = nil
+			if err := cur.All(ctx, &held); err != nil {
+				return total, mapErr(err, "reminders")
+			}
 		}
 		if len(held) == 0 {
 			return total, nil
@@ -293,7 +297,7 @@ func (s *Store) ReleaseClaims(ctx context.Context, lease string, ids []string, n
 			{Key: "status", Value: models.ReminderClaimed},
 		}
 	}
-	return s.changeReminders(ctx, filter, func(ctx context.Context, rs []models.Reminder) (int64, error) {
+	return s.changeReminders(ctx, nil, filter, func(ctx context.Context, rs []models.Reminder) (int64, error) {
 		res, err := s.db.Collection(colReminders).UpdateMany(ctx, bson.D{
 			{Key: "lease_token", Value: lease}, {Key: "_id", Value: bson.D{{Key: "$in", Value: reminderIDs(rs)}}},
 		}, bson.D{
@@ -333,7 +337,7 @@ func (s *Store) RecordOutcomes(ctx context.Context, lease string, outcomes []mod
 		}
 		return bson.D{{Key: "lease_token", Value: lease}, {Key: "_id", Value: bson.D{{Key: "$in", Value: only}}}}
 	}
-	return s.changeReminders(ctx, filter, func(ctx context.Context, rs []models.Reminder) (int64, error) {
+	return s.changeReminders(ctx, knownClaims(outcomes), filter, func(ctx context.Context, rs []models.Reminder) (int64, error) {
 		batch := make([]models.ReminderOutcome, len(rs))
 		for i, r := range rs {
 			batch[i] = byID[r.ID]
@@ -344,6 +348,21 @@ func (s *Store) RecordOutcomes(ctx context.Context, lease string, outcomes []mod
 		_, modified, err := s.bulkWrite(ctx, colReminders, outcomeWrites(lease, batch, now))
 		return modified, err
 	})
+}
+
+// knownClaims returns the reminders of outcomes as their dispatcher
+// claimed them, or nil if it did not say for each: a dispatcher's claim was
+// the last move of its reminders unless another writer has taken the next,
+// and then taking that move fails and they are read again.
+func knownClaims(outcomes []models.ReminderOutcome) []models.Reminder {
+	rs := make([]models.Reminder, len(outcomes))
+	for i, o := range outcomes {
+		if o.Version == 0 {
+			return nil
+		}
+		rs[i] = models.Reminder{ID: o.ID, Version: o.Version, AckedAt: o.AckedAt}
+	}
+	return rs
 }
 
 // outcomeWrites groups outcomes into one update per distinct outcome.
