@@ -46,7 +46,7 @@ import (
 // than a day, long after every write they guarded. A marker's age is its
 // time stamp on the writer's clock read on the taker's, so the instances'
 // clocks must agree to well within the lease (NTP keeps them to
-// milliseconds); instances a minute apart could take over a live writer's
+// milliseconds); instances minutes apart could take over a live writer's
 // marker.
 //
 // Every writer of a versioned collection goes through here — the embedded
@@ -63,11 +63,14 @@ const colMarkers = "write_markers"
 
 const (
 	// markerLease is how old a marker must be before another writer may
-	// take over its document (see above).
-	markerLease = time.Minute
+	// take over its document (see above): the dispatcher's own lease.
+	markerLease = 2 * time.Minute
 	// markedWriteTimeout bounds the write a marker was taken for, counted
-	// from when taking the marker began (see forWrite).
-	markedWriteTimeout = 10 * time.Second
+	// from when taking the marker began (see forWrite). A dispatcher's
+	// batch write of 500 reminders on the embedded engine, with other
+	// writers beside it, was measured taking over 10 s; a quarter of the
+	// lease leaves it room and the lease a wide margin.
+	markedWriteTimeout = 30 * time.Second
 	// markerRetention is how long a marker is kept; the cleanup job deletes
 	// older ones.
 	markerRetention = 24 * time.Hour

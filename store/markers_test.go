@@ -161,7 +161,7 @@ func TestAWriterThatDiedAfterItsMarkerBlocksOnlyUntilTheLease(t *testing.T) {
 
 	// Past the lease, the document is provably still at version 0: the
 	// next edit takes over, once.
-	later := storeAt(db, t0.Add(61*time.Second))
+	later := storeAt(db, t0.Add(121*time.Second))
 	errs := together(3, func(i int) error {
 		e := edit
 		e.Score = i
@@ -207,11 +207,11 @@ func TestATokenWhoseSpendDiedCanBeSpentAfterTheLease(t *testing.T) {
 	if got, err := retry.RefreshTokenByHash(ctx, "h"); err != nil || got.RevokedAt != nil || got.UsedAt != nil {
 		t.Fatalf("after the retry within the lease: %+v, %v; want the token unspent and its family alive", got, err)
 	}
-	later := storeAt(db, t0.Add(61*time.Second))
-	if _, err := later.UseRefreshToken(ctx, "h", t0.Add(61*time.Second)); err != nil {
+	later := storeAt(db, t0.Add(121*time.Second))
+	if _, err := later.UseRefreshToken(ctx, "h", t0.Add(121*time.Second)); err != nil {
 		t.Fatalf("a refresh after the dead one's lease: %v", err)
 	}
-	if _, err := later.UseRefreshToken(ctx, "h", t0.Add(62*time.Second)); models.ErrorCode(err) != models.ErrUnauthorized {
+	if _, err := later.UseRefreshToken(ctx, "h", t0.Add(122*time.Second)); models.ErrorCode(err) != models.ErrUnauthorized {
 		t.Fatalf("the token spent twice: %v", err)
 	}
 }
@@ -233,8 +233,8 @@ func TestAReminderWhoseClaimDiedIsClaimedAfterTheLease(t *testing.T) {
 	if got, err := within.ClaimDue(ctx, now.Add(30*time.Second), "early", now.Add(3*time.Minute), 10); err != nil || len(got) != 0 {
 		t.Fatalf("a claim within the dead claim's lease: %d, %v", len(got), err)
 	}
-	later := storeAt(db, now.Add(61*time.Second))
-	got, err := later.ClaimDue(ctx, now.Add(61*time.Second), "late", now.Add(4*time.Minute), 10)
+	later := storeAt(db, now.Add(121*time.Second))
+	got, err := later.ClaimDue(ctx, now.Add(121*time.Second), "late", now.Add(4*time.Minute), 10)
 	if err != nil || len(got) != 1 {
 		t.Fatalf("a claim after the lease: %d, %v", len(got), err)
 	}
