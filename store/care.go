@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/backcare/backcare/models"
@@ -83,10 +82,8 @@ func (s *Store) Plan(ctx context.Context, patientID, id string) (models.Plan, er
 func (s *Store) SavePlan(ctx context.Context, p models.Plan) (models.Plan, error) {
 	from := p.Version
 	p.Version++
-	err := s.change(ctx, colPlans, p.ID, from, "the plan changed meanwhile; fetch it and try again",
-		func(ctx context.Context, filter bson.D) (*mongo.UpdateResult, error) {
-			return s.db.Collection(colPlans).ReplaceOne(ctx, append(filter, bson.E{Key: "patient_id", Value: p.PatientID}), toPlanDoc(p))
-		})
+	err := s.replaceAt(ctx, colPlans, p.ID, from, bson.E{Key: "patient_id", Value: p.PatientID}, toPlanDoc(p),
+		"the plan changed meanwhile; fetch it and try again")
 	if err != nil {
 		return models.Plan{}, err
 	}
@@ -113,10 +110,8 @@ func (s *Store) Session(ctx context.Context, patientID, id string) (models.Sessi
 func (s *Store) SaveSession(ctx context.Context, ss models.Session) (models.Session, error) {
 	from := ss.Version
 	ss.Version++
-	err := s.change(ctx, colSessions, ss.ID, from, "the session changed meanwhile; fetch it and try again",
-		func(ctx context.Context, filter bson.D) (*mongo.UpdateResult, error) {
-			return s.db.Collection(colSessions).ReplaceOne(ctx, append(filter, bson.E{Key: "patient_id", Value: ss.PatientID}), ss)
-		})
+	err := s.replaceAt(ctx, colSessions, ss.ID, from, bson.E{Key: "patient_id", Value: ss.PatientID}, ss,
+		"the session changed meanwhile; fetch it and try again")
 	if err != nil {
 		return models.Session{}, err
 	}

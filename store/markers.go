@@ -337,6 +337,15 @@ func (s *Store) change(ctx context.Context, col, id string, from int64, conflict
 	return nil
 }
 
+// replaceAt replaces the document of col with id by doc if it is still at
+// version from and matches also (its owner, say): the versioned
+// read-change-write of one whole document (see change).
+func (s *Store) replaceAt(ctx context.Context, col, id string, from int64, also bson.E, doc any, conflict string) error {
+	return s.change(ctx, col, id, from, conflict, func(ctx context.Context, filter bson.D) (*mongo.UpdateResult, error) {
+		return s.db.Collection(col).ReplaceOne(ctx, append(filter, also), doc)
+	})
+}
+
 // retries is how often a store method that reads, decides and writes on
 // its own tries in all when it loses races.
 const retries = models.StaleRetries

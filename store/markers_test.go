@@ -240,6 +240,16 @@ func TestAReminderWhoseClaimDiedIsClaimedAfterTheLease(t *testing.T) {
 	}
 }
 
+// storeDueReminder stores a reminder of patient's due at t0.
+func storeDueReminder(t *testing.T, s *store.Store, patient string) models.Reminder {
+	t.Helper()
+	r := dueReminder(patient, t0)
+	if _, err := s.UpsertReminders(context.Background(), []models.Reminder{r}); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 func dueReminder(patient string, now time.Time) models.Reminder {
 	r := models.Reminder{
 		PatientID: patient, Kind: models.KindStretching, Source: models.SourceDaily,
@@ -281,10 +291,7 @@ func TestDoneRacingADispatcherIsKept(t *testing.T) {
 	s, ctx := storetest.NewStore(t), context.Background()
 	for round := range rounds {
 		patient := fmt.Sprintf("p%d", round)
-		r := dueReminder(patient, t0)
-		if _, err := s.UpsertReminders(ctx, []models.Reminder{r}); err != nil {
-			t.Fatal(err)
-		}
+		r := storeDueReminder(t, s, patient)
 		var claimed []models.Reminder
 		errs := together(2, func(i int) error {
 			if i == 1 {
@@ -326,10 +333,7 @@ func TestSnoozeRacingADispatcherIsKeptOrRefused(t *testing.T) {
 	s, ctx := storetest.NewStore(t), context.Background()
 	for round := range rounds {
 		patient := fmt.Sprintf("p%d", round)
-		r := dueReminder(patient, t0)
-		if _, err := s.UpsertReminders(ctx, []models.Reminder{r}); err != nil {
-			t.Fatal(err)
-		}
+		r := storeDueReminder(t, s, patient)
 		var claimed []models.Reminder
 		var snoozed models.Reminder
 		errs := together(2, func(i int) error {

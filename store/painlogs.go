@@ -62,10 +62,8 @@ func (s *Store) PainLog(ctx context.Context, patientID, clientID string) (models
 func (s *Store) UpdatePainLog(ctx context.Context, l models.PainLog) (models.PainLog, error) {
 	from := l.Version
 	l.Version++
-	err := s.change(ctx, colPainLogs, l.ID, from, "the pain log changed or was deleted meanwhile; fetch it and try again",
-		func(ctx context.Context, filter bson.D) (*mongo.UpdateResult, error) {
-			return s.db.Collection(colPainLogs).ReplaceOne(ctx, append(filter, bson.E{Key: "deleted", Value: false}), l)
-		})
+	err := s.replaceAt(ctx, colPainLogs, l.ID, from, bson.E{Key: "deleted", Value: false}, l,
+		"the pain log changed or was deleted meanwhile; fetch it and try again")
 	if err != nil {
 		return models.PainLog{}, err
 	}

@@ -438,10 +438,8 @@ func (s *Store) Reminder(ctx context.Context, patientID, id string) (models.Remi
 func (s *Store) SaveReminder(ctx context.Context, r models.Reminder) (models.Reminder, error) {
 	from := r.Version
 	r.Version++
-	err := s.change(ctx, colReminders, r.ID, from, "the reminder is being sent or changed right now; fetch it and try again",
-		func(ctx context.Context, filter bson.D) (*mongo.UpdateResult, error) {
-			return s.db.Collection(colReminders).ReplaceOne(ctx, append(filter, bson.E{Key: "patient_id", Value: r.PatientID}), r)
-		})
+	err := s.replaceAt(ctx, colReminders, r.ID, from, bson.E{Key: "patient_id", Value: r.PatientID}, r,
+		"the reminder is being sent or changed right now; fetch it and try again")
 	if err != nil {
 		return models.Reminder{}, err
 	}
