@@ -50,9 +50,12 @@ func TestAccessTokens(t *testing.T) {
 	if _, err := NewSigner([]byte("short")); err == nil {
 		t.Fatal("a short key was accepted")
 	}
-	token, _ := s.Issue("patient-1", now)
-	if id, err := s.Verify(token, now.Add(14*time.Minute)); err != nil || id != "patient-1" {
+	token, _ := s.Issue("patient-1", "patient", now)
+	if id, err := s.Verify(token, "patient", now.Add(14*time.Minute)); err != nil || id != "patient-1" {
 		t.Fatalf("verify: %q %v", id, err)
+	}
+	if id, err := s.Verify(token, "staff", now); err == nil {
+		t.Fatalf("a patient token verified as a staff token for %q", id)
 	}
 	sign := func(method jwt.SigningMethod, claims jwt.RegisteredClaims, k any) string {
 		tok, err := jwt.NewWithClaims(method, claims).SignedString(k)
@@ -61,7 +64,9 @@ func TestAccessTokens(t *testing.T) {
 		}
 		return tok
 	}
-	valid := jwt.RegisteredClaims{Issuer: Issuer, Subject: "patient-1", ExpiresAt: jwt.NewNumericDate(now.Add(time.Minute))}
+	valid := jwt.RegisteredClaims{Issuer: Issuer, Subject: "patient-1", Audience: jwt.ClaimStrings{"patient"}, ExpiresAt: jwt.NewNumericDate(now.Add(time.Minute))}
+	noAudience := valid
+	noAudience.Audience = nil
 	wrongIssuer := valid
 	wrongIssuer.Issuer = "someone-else"
 	noExpiry := valid
@@ -75,6 +80,7 @@ func TestAccessTokens(t *testing.T) {
 		"alg none":         sign(jwt.SigningMethodNone, valid, jwt.UnsafeAllowNoneSignatureType),
 		"HS512":            sign(jwt.SigningMethodHS512, valid, key),
 		"no expiry":        sign(jwt.SigningMethodHS256, noExpiry, key),
+		"no audience":      sign(jwt.SigningMethodHS256, noAudience, key),
 		"tampered subject": parts[0] + "." + tamperedClaims + "." + parts[2],
 		"garbage":          "not.a.token",
 	} {
@@ -82,7 +88,7 @@ func TestAccessTokens(t *testing.T) {
 		if name == "expired" {
 			at = now.Add(16 * time.Minute)
 		}
-		if id, err := s.Verify(tok, at); err == nil {
+		if id, err := s.Verify(tok, "patient", at); err == nil {
 			t.Errorf("%s: accepted for %q", name, id)
 		}
 	}

@@ -41,11 +41,13 @@ func NewSigner(secret []byte) (*Signer, error) {
 	return &Signer{secret: secret}, nil
 }
 
-// Issue returns a signed access token for patientID, valid from now for AccessTTL.
-func (s *Signer) Issue(patientID string, now time.Time) (string, error) {
+// Issue returns a signed access token for subject (a patient's or a staff
+// member's id) under audience, valid from now for AccessTTL.
+func (s *Signer) Issue(subject, audience string, now time.Time) (string, error) {
 	claims := jwt.RegisteredClaims{
 		Issuer:    Issuer,
-		Subject:   patientID,
+		Subject:   subject,
+		Audience:  jwt.ClaimStrings{audience},
 		IssuedAt:  jwt.NewNumericDate(now),
 		NotBefore: jwt.NewNumericDate(now),
 		ExpiresAt: jwt.NewNumericDate(now.Add(AccessTTL)),
@@ -53,13 +55,16 @@ func (s *Signer) Issue(patientID string, now time.Time) (string, error) {
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(s.secret)
 }
 
-// Verify checks token's signature, algorithm, issuer and lifetime at now
-// and returns the patient id it was issued to.
-func (s *Signer) Verify(token string, now time.Time) (string, error) {
+// Verify checks token's signature, algorithm, issuer, audience and
+// lifetime at now and returns the id it was issued to. A token of another
+// audience does not verify: a patient's token opens no clinic route, and a
+// staff member's no patient route.
+func (s *Signer) Verify(token, audience string, now time.Time) (string, error) {
 	var claims jwt.RegisteredClaims
 	parsed, err := jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return s.secret, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithIssuer(Issuer),
+		jwt.WithAudience(audience),
 		jwt.WithExpirationRequired(),
 		jwt.WithTimeFunc(func() time.Time { return now }),
 	)

@@ -89,7 +89,7 @@ func handleRegister(s accountStore, signer *auth.Signer, params auth.Params, lim
 		}
 		logger.InfoContext(c.UserContext(), "patient registered", "request_id", requestID(c), "patient_id", p.ID)
 		rp.after(c, p.ID, p.CreatedAt)
-		tokens, err := startSession(c.UserContext(), s, signer, p.ID, uuid.NewString(), stamp(now))
+		tokens, err := startSession(c.UserContext(), s, signer, p.ID, models.AudiencePatient, uuid.NewString(), stamp(now))
 		if err != nil {
 			return err
 		}
@@ -98,7 +98,35 @@ func handleRegister(s accountStore, signer *auth.Signer, params auth.Params, lim
 	}
 }
 
-func handleLogin(s accountStore, signer *auth.Signer, limit *routeLimiter, logger *slog.Logger, now func() time.Time) fiber.Handler {
+// signInKind is what sign-in needs to know of one kind of account: patients
+// and clinic staff sign in the same way, under their own token audience.
+type signInKind struct {
+	audience string
+	// find returns the account with the (normalized) email: its id, its
+	// password hash, and whether it may sign in; ErrNotFound when none.
+	find func(ctx context.Context, email string) (id, hash string, active bool, err error)
+	// failureKey is the account's key in the failed sign-in counter.
+	failureKey func(email string) string
+	// audit records a sign-in event of the account.
+	audit func(c *fiber.Ctx, now time.Time, id, action, outcome string) error
+}
+
+// patientSignIn is sign-in to the phone app.
+func patientSignIn(s accountStore) signInKind {
+	return signInKind{
+		audience: models.AudiencePatient,
+		find: func(ctx context.Context, email string) (string, string, bool, error) {
+			p, err := s.PatientByEmail(ctx, email)
+			return p.ID, p.PasswordHash, err == nil, err
+		},
+		failureKey: func(email string) string { return email },
+		audit: func(c *fiber.Ctx, now time.Time, id, action, outcome string) error {
+			return auditAccount(c, s, now, id, action, outcome)
+		},
+	}
+}
+
+func handleLogin(s accountStore, kind signInKind, signer *auth.Signer, limit *routeLimiter, logger *slog.Logger, now func() time.Time) fiber.Handler {
 	// An unknown email is checked against this hash, so that it costs the
 	// same time as a wrong password and the two cannot be told apart.
 	dummyHash, _ := auth.HashPassword(uuid.NewString(), auth.DefaultParams)
@@ -122,36 +150,36 @@ func handleLogin(s accountStore, signer *auth.Signer, limit *routeLimiter, logge
 		if err := limit.byAccount(email); err != nil {
 			return err
 		}
-		failures, windowEnd, err := s.LoginFailures(ctx, email, t)
+		key := kind.failureKey(email)
+		failures, windowEnd, err := s.LoginFailures(ctx, key, t)
 		if err != nil {
 			return err
 		}
 		if failures >= maxLoginFailures {
 			return tooManyLogins(windowEnd.Sub(t))
 		}
-		p, err := s.PatientByEmail(ctx, email)
+		id, hash, active, err := kind.find(ctx, email)
 		found := err == nil
 		if err != nil && models.ErrorCode(err) != models.ErrNotFound {
 			return err
 		}
-		hash := dummyHash
-		if found {
-			hash = p.PasswordHash
+		if !found {
+			hash = dummyHash
 		}
 		ok, err := auth.CheckPassword(req.Password, hash)
 		if err != nil {
 			return err
 		}
-		if !found || !ok {
-			n, err := s.RecordLoginFailure(ctx, email, t)
+		if !found || !ok || !active {
+			n, err := s.RecordLoginFailure(ctx, key, t)
 			if err != nil {
 				return err
 			}
-			logger.InfoContext(ctx, "sign-in failed", "request_id", requestID(c), "failures_in_window", n)
+			logger.InfoContext(ctx, "sign-in failed", "request_id", requestID(c), "audience", kind.audience, "failures_in_window", n)
 			// A wrong guess at an unknown email touches nobody's account,
 			// so only the log has it.
 			if found {
-				if err := auditAccount(c, s, t, p.ID, models.AuditSignInFailed, "failed"); err != nil {
+				if err := kind.audit(c, t, id, models.AuditSignInFailed, "failed"); err != nil {
 					return err
 				}
 			}
@@ -160,17 +188,17 @@ func handleLogin(s accountStore, signer *auth.Signer, limit *routeLimiter, logge
 			}
 			return models.Errorf(models.ErrUnauthorized, "the email or password is wrong")
 		}
-		if err := s.ClearLoginFailures(ctx, email, t); err != nil {
+		if err := s.ClearLoginFailures(ctx, key, t); err != nil {
 			return err
 		}
-		tokens, err := startSession(ctx, s, signer, p.ID, uuid.NewString(), t)
+		tokens, err := startSession(ctx, s, signer, id, kind.audience, uuid.NewString(), t)
 		if err != nil {
 			return err
 		}
-		if err := auditAccount(c, s, t, p.ID, models.AuditSignIn, "ok"); err != nil {
+		if err := kind.audit(c, t, id, models.AuditSignIn, "ok"); err != nil {
 			return err
 		}
-		logger.InfoContext(ctx, "signed in", "request_id", requestID(c), "patient_id", p.ID)
+		logger.InfoContext(ctx, "signed in", "request_id", requestID(c), "audience", kind.audience, "account_id", id)
 		return c.JSON(tokens)
 	}
 }
@@ -182,7 +210,8 @@ func tooManyLogins(wait time.Duration) error {
 
 // handleRefresh rotates a refresh token: the old one is spent, a new one of
 // the same family is issued. Presenting a spent token revokes the family.
-func handleRefresh(s accountStore, signer *auth.Signer, limit *routeLimiter, now func() time.Time) fiber.Handler {
+// A token of the other audience is refused without being spent.
+func handleRefresh(s accountStore, signer *auth.Signer, audience string, limit *routeLimiter, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req refreshRequest
 		if err := decodeBody(c, &req); err != nil {
@@ -199,6 +228,8 @@ func handleRefresh(s accountStore, signer *auth.Signer, limit *routeLimiter, now
 		case models.ErrorCode(err) == models.ErrNotFound:
 		case err != nil:
 			return err
+		case tokenAudience(presented) != audience:
+			return models.Errorf(models.ErrUnauthorized, "the refresh token is not valid; sign in again")
 		default:
 			if err := limit.byAccount(presented.PatientID); err != nil {
 				return err
@@ -208,7 +239,7 @@ func handleRefresh(s accountStore, signer *auth.Signer, limit *routeLimiter, now
 		if err != nil {
 			return err
 		}
-		tokens, err := startSession(c.UserContext(), s, signer, old.PatientID, old.FamilyID, t)
+		tokens, err := startSession(c.UserContext(), s, signer, old.PatientID, audience, old.FamilyID, t)
 		if err != nil {
 			return err
 		}
@@ -309,7 +340,7 @@ func handleChangePassword(s accountStore, signer *auth.Signer, params auth.Param
 		if err := auditAccount(c, s, t, p.ID, models.AuditPasswordChange, "ok"); err != nil {
 			return err
 		}
-		tokens, err := startSession(ctx, s, signer, p.ID, uuid.NewString(), t)
+		tokens, err := startSession(ctx, s, signer, p.ID, models.AudiencePatient, uuid.NewString(), t)
 		if err != nil {
 			return err
 		}
@@ -322,9 +353,19 @@ func auditAccount(c *fiber.Ctx, s auditStore, now time.Time, patientID, action, 
 	return appendAudit(c, s, models.AuditEntry{At: now, Subject: patientID, Actor: "patient", Action: action, Outcome: outcome})
 }
 
-// startSession issues an access token and a new refresh token in family.
-func startSession(ctx context.Context, s accountStore, signer *auth.Signer, patientID, family string, now time.Time) (tokenResponse, error) {
-	access, err := signer.Issue(patientID, now)
+// tokenAudience is whose a refresh token is; tokens from before staff
+// accounts have none and are patients'.
+func tokenAudience(t models.RefreshToken) string {
+	if t.Audience == "" {
+		return models.AudiencePatient
+	}
+	return t.Audience
+}
+
+// startSession issues an access token for the account id under audience
+// and a new refresh token in family.
+func startSession(ctx context.Context, s accountStore, signer *auth.Signer, id, audience, family string, now time.Time) (tokenResponse, error) {
+	access, err := signer.Issue(id, audience, now)
 	if err != nil {
 		return tokenResponse{}, err
 	}
@@ -332,9 +373,11 @@ func startSession(ctx context.Context, s accountStore, signer *auth.Signer, pati
 	if err != nil {
 		return tokenResponse{}, err
 	}
-	err = s.CreateRefreshToken(ctx, models.RefreshToken{
-		Hash: hash, PatientID: patientID, FamilyID: family, CreatedAt: now, ExpiresAt: now.Add(auth.RefreshTTL),
-	})
+	stored := models.RefreshToken{Hash: hash, PatientID: id, FamilyID: family, CreatedAt: now, ExpiresAt: now.Add(auth.RefreshTTL)}
+	if audience != models.AudiencePatient {
+		stored.Audience = audience
+	}
+	err = s.CreateRefreshToken(ctx, stored)
 	if err != nil {
 		return tokenResponse{}, err
 	}

@@ -166,7 +166,7 @@ var requestBodies = []bodyCase{
 		}
 		answers[models.Contraindications[0]] = true
 		sc := models.Screening{ID: "fuzz", PatientID: "fuzz", TakenAt: fuzzNow.Add(-time.Hour), Answers: answers}
-		return sc.RecordClearance(r.Date, r.Note, fuzzNow, time.UTC)
+		return sc.RecordClearance(r.Date, r.Note, models.Clearance{}, fuzzNow, time.UTC)
 	}),
 	body(func(r sessionRequest) error {
 		var probs models.Problems

@@ -14,7 +14,7 @@ type recordStore interface {
 	RecordsOf(ctx context.Context, patientID string) (models.PatientRecords, error)
 	ProgressOf(ctx context.Context, patientID string) (models.PatientRecords, error)
 	CurrentPlan(ctx context.Context, patientID string) (models.Plan, error)
-	ErasePatient(ctx context.Context, p models.Patient) error
+	ErasePatient(ctx context.Context, p models.Patient, now time.Time) error
 	auditStore
 	CreateReport(ctx context.Context, r models.Report) error
 	ReportByTokenHash(ctx context.Context, hash string) (models.Report, error)

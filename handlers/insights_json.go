@@ -93,15 +93,19 @@ func toWindow(w models.PainWindow) windowJSON {
 	return windowJSON{From: w.From, To: w.To, Mean: toFigure(w.Mean)}
 }
 
+func toChange(c models.PainChange) changeJSON {
+	return changeJSON{
+		BaselineSource: string(c.Source), Baseline: toWindow(c.Baseline), Last7Days: toWindow(c.Last7),
+		Points: c.Points, Percent: c.Percent, ByPoints: c.ByPoints, ByPercent: c.ByPercent,
+		Meaningful: c.Meaningful, Reason: c.Reason, Summary: c.Summary,
+	}
+}
+
 func toInsightsJSON(in models.Insights) insightsJSON {
 	out := insightsJSON{
 		From: in.From, To: in.To,
 		Daily: []dailyJSON{}, Weekly: []weeklyJSON{}, Sessions: []sessionPainJSON{}, Adherence: []adherenceJSON{}, Habits: []habitJSON{},
-		Change: changeJSON{
-			BaselineSource: string(in.Change.Source), Baseline: toWindow(in.Change.Baseline), Last7Days: toWindow(in.Change.Last7),
-			Points: in.Change.Points, Percent: in.Change.Percent, ByPoints: in.Change.ByPoints, ByPercent: in.Change.ByPercent,
-			Meaningful: in.Change.Meaningful, Reason: in.Change.Reason, Summary: in.Change.Summary,
-		},
+		Change:     toChange(in.Change),
 		StreakDays: in.StreakDays, StreakEnd: in.StreakEnd, DaysElapsed: in.DaysElapsed, DaysMissed: in.DaysMissed,
 	}
 	for _, d := range in.Daily {

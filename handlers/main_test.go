@@ -51,6 +51,7 @@ var roomyLimits = RateLimits{
 	Login:    RouteLimits{PerIP: RateLimit{100_000, time.Hour}, PerAccount: RateLimit{100_000, time.Hour}},
 	Refresh:  RouteLimits{PerIP: RateLimit{100_000, time.Hour}, PerAccount: RateLimit{100_000, time.Hour}},
 	Device:   RouteLimits{PerIP: RateLimit{100_000, time.Hour}, PerAccount: RateLimit{100_000, time.Hour}},
+	LinkCode: RouteLimits{PerIP: RateLimit{100_000, time.Hour}, PerAccount: RateLimit{100_000, time.Hour}},
 }
 
 // newTestServer serves the API on a fresh database, with the fixed clock

@@ -143,7 +143,7 @@ func requirePatient(signer *auth.Signer, now func() time.Time) fiber.Handler {
 		if !ok || token == "" {
 			return models.Errorf(models.ErrUnauthorized, "sign in: send Authorization: Bearer <access token>")
 		}
-		id, err := signer.Verify(token, now())
+		id, err := signer.Verify(token, models.AudiencePatient, now())
 		if err != nil {
 			return models.Errorf(models.ErrUnauthorized, "the access token is invalid or expired; refresh it or sign in again")
 		}

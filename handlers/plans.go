@@ -22,6 +22,7 @@ type cadenceFields struct {
 	SessionMinutes     *int    `json:"session_minutes"`
 	Aftercare          *string `json:"aftercare"`
 	StretchingTime     *string `json:"stretching_time"`
+	Stretching         *bool   `json:"stretching"`
 }
 
 type createPlanRequest struct {
@@ -45,6 +46,7 @@ type cadenceJSON struct {
 	SessionMinutes     int    `json:"session_minutes"`
 	Aftercare          string `json:"aftercare"`
 	StretchingTime     string `json:"stretching_time"`
+	Stretching         bool   `json:"stretching"`
 }
 
 type cadenceVersionJSON struct {
@@ -78,7 +80,11 @@ type planResponse struct {
 	History     []planChangeJSON     `json:"history"`
 	NextSession *nextSessionJSON     `json:"next_session"`
 	// Advice is set while the plan waits for a provider's clearance.
-	Advice    string    `json:"advice,omitempty"`
+	Advice string `json:"advice,omitempty"`
+	// HomeCare is the therapist's home-care instructions.
+	HomeCare string `json:"home_care,omitempty"`
+	// ClinicID is the clinic that wrote or last changed the plan.
+	ClinicID  string    `json:"clinic_id,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
@@ -88,6 +94,7 @@ func toCadence(c models.Cadence) cadenceJSON {
 		InitialSessions: c.InitialSessions, MaintenanceWeeks: c.MaintenanceWeeks, MaintenanceMonthly: c.MaintenanceMonthly,
 		PreferredWeekday: strings.ToLower(c.PreferredWeekday.String()), PreferredTime: c.PreferredTime,
 		SessionMinutes: c.SessionMinutes, Aftercare: string(c.Aftercare), StretchingTime: c.StretchingTime,
+		Stretching: !c.StretchingOff,
 	}
 }
 
@@ -95,7 +102,7 @@ func toPlan(p models.Plan, sessions []models.Session, now time.Time, loc *time.L
 	r := planResponse{
 		ID: p.ID, Status: string(p.Status), Phase: string(p.Phase), StartDate: p.StartDate(),
 		Cadence:   toCadence(p.CadenceOn(models.LocalDateOf(now, loc))),
-		CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
+		HomeCare: p.HomeCare, ClinicID: p.ClinicID, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
 	}
 	for _, v := range p.Cadences {
 		r.Versions = append(r.Versions, cadenceVersionJSON{EffectiveFrom: v.From, Cadence: toCadence(v.Cadence)})
@@ -156,6 +163,9 @@ func applyCadence(c *models.Cadence, f cadenceFields, probs *models.Problems) {
 	if f.StretchingTime != nil {
 		c.StretchingTime = *f.StretchingTime
 	}
+	if f.Stretching != nil {
+		c.StretchingOff = !*f.Stretching
+	}
 }
 
 func (f cadenceFields) empty() bool { return f == cadenceFields{} }
@@ -178,31 +188,7 @@ func handleCreatePlan(s careStore, rp replanner, now func() time.Time) fiber.Han
 		if err != nil {
 			return err
 		}
-		loc := p.Location()
-		sc, err := s.LatestScreening(ctx, p.ID)
-		switch {
-		case models.ErrorCode(err) == models.ErrNotFound:
-			return screeningRequired("answer the safety screening before starting a deep tissue massage plan")
-		case err != nil:
-			return err
-		case sc.IsStale(t):
-			return screeningRequired("your safety screening is more than 6 months old; answer it again before starting a plan")
-		}
-		var probs models.Problems
-		start := req.StartDate
-		if start == "" {
-			start = models.LocalDateOf(t, loc)
-		}
-		startDay, err := time.Parse(time.DateOnly, start)
-		if err != nil {
-			probs.Add("start_date", "must be a date as YYYY-MM-DD")
-		}
-		cadence := models.DefaultCadence(startDay.Weekday())
-		applyCadence(&cadence, req.cadenceFields, &probs)
-		if err := probs.Err(); err != nil {
-			return err
-		}
-		plan, err := models.NewPlan(uuid.NewString(), p.ID, start, cadence, sc.NeedsClearance(), t)
+		plan, err := newPlanFor(ctx, s, p, req.StartDate, req.cadenceFields, t)
 		if err != nil {
 			return err
 		}
@@ -211,8 +197,38 @@ func handleCreatePlan(s careStore, rp replanner, now func() time.Time) fiber.Han
 		}
 		rp.after(c, p.ID, t)
 		c.Status(fiber.StatusCreated)
-		return c.JSON(toPlan(plan, nil, t, loc))
+		return c.JSON(toPlan(plan, nil, t, p.Location()))
 	}
+}
+
+// newPlanFor makes patient p's new plan from start (a local date, today
+// when empty) and the cadence fields f: the patient's own or their clinic's.
+// The screening must be answered, and recent.
+func newPlanFor(ctx context.Context, s careStore, p models.Patient, start string, f cadenceFields, t time.Time) (models.Plan, error) {
+	loc := p.Location()
+	sc, err := s.LatestScreening(ctx, p.ID)
+	switch {
+	case models.ErrorCode(err) == models.ErrNotFound:
+		return models.Plan{}, screeningRequired("the safety screening must be answered before a deep tissue massage plan starts")
+	case err != nil:
+		return models.Plan{}, err
+	case sc.IsStale(t):
+		return models.Plan{}, screeningRequired("the safety screening is more than 6 months old; it must be answered again before a plan starts")
+	}
+	var probs models.Problems
+	if start == "" {
+		start = models.LocalDateOf(t, loc)
+	}
+	startDay, err := time.Parse(time.DateOnly, start)
+	if err != nil {
+		probs.Add("start_date", "must be a date as YYYY-MM-DD")
+	}
+	cadence := models.DefaultCadence(startDay.Weekday())
+	applyCadence(&cadence, f, &probs)
+	if err := probs.Err(); err != nil {
+		return models.Plan{}, err
+	}
+	return models.NewPlan(uuid.NewString(), p.ID, start, cadence, sc.NeedsClearance(), t)
 }
 
 func screeningRequired(msg string) error {

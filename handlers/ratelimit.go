@@ -30,6 +30,9 @@ type RateLimits struct {
 	Login    RouteLimits
 	Refresh  RouteLimits
 	Device   RouteLimits
+	// LinkCode limits the tries at link codes, right or wrong, per address
+	// and per account, beside each code's own limit of wrong tries.
+	LinkCode RouteLimits
 }
 
 // DefaultRateLimits leave a phone far below them: it signs in rarely,
@@ -41,6 +44,7 @@ var DefaultRateLimits = RateLimits{
 	Login:    RouteLimits{PerIP: RateLimit{100, 15 * time.Minute}, PerAccount: RateLimit{20, 15 * time.Minute}},
 	Refresh:  RouteLimits{PerIP: RateLimit{300, 15 * time.Minute}, PerAccount: RateLimit{30, 15 * time.Minute}},
 	Device:   RouteLimits{PerIP: RateLimit{120, 15 * time.Minute}, PerAccount: RateLimit{20, 15 * time.Minute}},
+	LinkCode: RouteLimits{PerIP: RateLimit{60, 15 * time.Minute}, PerAccount: RateLimit{20, 15 * time.Minute}},
 }
 
 // maxLimiterKeys bounds the limiter's memory. A flood of distinct keys
@@ -112,12 +116,12 @@ type routeLimiter struct {
 }
 
 // newRouteLimiters returns a limiter per limited route over one table.
-func newRouteLimiters(l RateLimits, trusted []netip.Prefix, now func() time.Time) (register, login, refresh, device *routeLimiter) {
+func newRouteLimiters(l RateLimits, trusted []netip.Prefix, now func() time.Time) (register, login, refresh, device, linkCode *routeLimiter) {
 	counts, clientIP := newLimiter(now), clientIPFunc(trusted)
 	limiterOf := func(route string, rl RouteLimits) *routeLimiter {
 		return &routeLimiter{route: route, limits: rl, counts: counts, clientIP: clientIP}
 	}
-	return limiterOf("register", l.Register), limiterOf("login", l.Login), limiterOf("refresh", l.Refresh), limiterOf("device", l.Device)
+	return limiterOf("register", l.Register), limiterOf("login", l.Login), limiterOf("refresh", l.Refresh), limiterOf("device", l.Device), limiterOf("link_code", l.LinkCode)
 }
 
 // byAccount counts a request against the account's limit on the route.

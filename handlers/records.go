@@ -19,6 +19,7 @@ type eraseRequest struct {
 
 type auditStore interface {
 	AppendAudit(ctx context.Context, e models.AuditEntry) error
+	AuditOf(ctx context.Context, subject string) ([]models.AuditEntry, error)
 }
 
 // audit appends a successful action to the trail. A failed write fails the
@@ -115,7 +116,7 @@ func handleErase(s recordStore, now func() time.Time) fiber.Handler {
 		if err := audit(c, s, t, p.ID, "patient", models.AuditErasure, "started"); err != nil {
 			return err
 		}
-		if err := s.ErasePatient(c.UserContext(), p); err != nil {
+		if err := s.ErasePatient(c.UserContext(), p, t); err != nil {
 			return err
 		}
 		if err := audit(c, s, t, p.ID, "patient", models.AuditErasure, "completed"); err != nil {

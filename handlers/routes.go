@@ -1,6 +1,10 @@
 package handlers
 
-import "github.com/gofiber/fiber/v2"
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/backcare/backcare/models"
+)
 
 // policy is who may call a route. Every route states one, so a route cannot
 // be added without deciding.
@@ -15,6 +19,15 @@ const (
 	// policyPatient routes need a patient's access token and act only on
 	// that patient's data.
 	policyPatient
+	// policyStaff routes need an active staff member's access token and
+	// act on their clinic; policyOwner ones, the clinic owner's.
+	policyStaff
+	policyOwner
+	// policyStaffView and policyStaffCare routes act on the patient in
+	// their {id}: an active staff member whose clinic the patient linked
+	// with a scope that covers viewing, or care (see models.MayAct).
+	policyStaffView
+	policyStaffCare
 )
 
 type route struct {
@@ -30,7 +43,7 @@ type route struct {
 func routes(d Deps) []route {
 	s, now := d.Store, d.Now
 	rp := replanner{planner: d.Planner, logger: d.Logger}
-	register, login, refresh, device := newRouteLimiters(d.RateLimits, d.TrustedProxies, now)
+	register, login, refresh, device, codes := newRouteLimiters(d.RateLimits, d.TrustedProxies, now)
 	return []route{
 		{fiber.MethodGet, "/healthz", policyPublic, handleHealthz()},
 		{fiber.MethodGet, "/readyz", policyPublic, handleReadyz(s)},
@@ -39,9 +52,9 @@ func routes(d Deps) []route {
 		{fiber.MethodPost, "/v1/auth/register", policyPublicNoStore,
 			register.byIP(noQuery(handleRegister(s, d.Signer, d.PasswordParams, register, rp, d.Logger, now)))},
 		{fiber.MethodPost, "/v1/auth/login", policyPublicNoStore,
-			login.byIP(noQuery(handleLogin(s, d.Signer, login, d.Logger, now)))},
+			login.byIP(noQuery(handleLogin(s, patientSignIn(s), d.Signer, login, d.Logger, now)))},
 		{fiber.MethodPost, "/v1/auth/refresh", policyPublicNoStore,
-			refresh.byIP(noQuery(handleRefresh(s, d.Signer, refresh, now)))},
+			refresh.byIP(noQuery(handleRefresh(s, d.Signer, models.AudiencePatient, refresh, now)))},
 		{fiber.MethodPost, "/v1/auth/logout", policyPublicNoStore, noQuery(handleLogout(s, now))},
 
 		{fiber.MethodGet, "/v1/me", policyPatient, noQuery(handleGetMe(s))},
@@ -71,10 +84,10 @@ func routes(d Deps) []route {
 		{fiber.MethodGet, "/v1/plans/current", policyPatient, noQuery(handleGetCurrentPlan(s, now))},
 		{fiber.MethodPatch, "/v1/plans/:id", policyPatient, noQuery(handlePatchPlan(s, rp, now))},
 
-		{fiber.MethodPost, "/v1/sessions", policyPatient, noQuery(handleBookSession(s, rp, now))},
-		{fiber.MethodGet, "/v1/sessions", policyPatient, handleListSessions(s, now)},
+		{fiber.MethodPost, "/v1/sessions", policyPatient, noQuery(handleBookSession(s, s, rp, now))},
+		{fiber.MethodGet, "/v1/sessions", policyPatient, handleListSessions(s, s, now)},
 		{fiber.MethodGet, "/v1/sessions/:id", policyPatient, noQuery(handleGetSession(s))},
-		{fiber.MethodPatch, "/v1/sessions/:id", policyPatient, noQuery(handlePatchSession(s, rp, now))},
+		{fiber.MethodPatch, "/v1/sessions/:id", policyPatient, noQuery(handlePatchSession(s, s, rp, now))},
 		{fiber.MethodPost, "/v1/sessions/:id/complete", policyPatient, noQuery(handleCompleteSession(s, rp, now))},
 
 		{fiber.MethodGet, "/v1/reminders", policyPatient, handleListReminders(s, now)},
@@ -87,6 +100,48 @@ func routes(d Deps) []route {
 		// The share link: its token is the credential, so it needs no sign-in.
 		// It reads no query but ignores one: a messenger may append its own.
 		{fiber.MethodGet, "/r/:token", policyPublicNoStore, handleReportPage(s, now)},
+
+		{fiber.MethodPost, "/v1/care-team/preview", policyPatient, codes.byIP(noQuery(handlePreviewCareTeam(s, codes, now)))},
+		{fiber.MethodPost, "/v1/care-team", policyPatient, codes.byIP(noQuery(handleJoinCareTeam(s, codes, now)))},
+		{fiber.MethodPost, "/v1/care-team/codes", policyPatient, noQuery(handleCreatePatientCode(s, codes, now))},
+		{fiber.MethodGet, "/v1/care-team", policyPatient, noQuery(handleListCareTeam(s))},
+		{fiber.MethodDelete, "/v1/care-team/:id", policyPatient, noQuery(handleLeaveCareTeam(s, now))},
+		{fiber.MethodGet, "/v1/me/access-log", policyPatient, noQuery(handleAccessLog(s, s))},
+
+		{fiber.MethodPost, "/v1/clinic/signup", policyPublicNoStore,
+			register.byIP(noQuery(handleClinicSignup(s, s, d.Signer, d.PasswordParams, register, d.Logger, now)))},
+		{fiber.MethodPost, "/v1/clinic/auth/login", policyPublicNoStore,
+			login.byIP(noQuery(handleLogin(s, staffSignIn(s, s), d.Signer, login, d.Logger, now)))},
+		{fiber.MethodPost, "/v1/clinic/auth/refresh", policyPublicNoStore,
+			refresh.byIP(noQuery(handleRefresh(s, d.Signer, models.AudienceStaff, refresh, now)))},
+		{fiber.MethodPost, "/v1/clinic/auth/logout", policyPublicNoStore, noQuery(handleLogout(s, now))},
+		{fiber.MethodPost, "/v1/clinic/invitations/accept", policyPublicNoStore,
+			register.byIP(noQuery(handleAcceptInvitation(s, s, d.Signer, d.PasswordParams, now)))},
+
+		{fiber.MethodGet, "/v1/clinic", policyStaff, noQuery(handleGetClinic(s))},
+		{fiber.MethodPatch, "/v1/clinic", policyOwner, noQuery(handlePatchClinic(s, now))},
+		{fiber.MethodGet, "/v1/clinic/me", policyStaff, noQuery(handleGetStaffMe())},
+		{fiber.MethodGet, "/v1/clinic/staff", policyStaff, noQuery(handleListStaff(s))},
+		{fiber.MethodPatch, "/v1/clinic/staff/:id", policyOwner, noQuery(handlePatchStaff(s, now))},
+		{fiber.MethodPost, "/v1/clinic/invitations", policyOwner, noQuery(handleCreateInvitation(s, now))},
+		{fiber.MethodGet, "/v1/clinic/invitations", policyOwner, noQuery(handleListInvitations(s, now))},
+		{fiber.MethodDelete, "/v1/clinic/invitations/:id", policyOwner, noQuery(handleRevokeInvitation(s, now))},
+		{fiber.MethodPost, "/v1/clinic/link-codes", policyStaff, noQuery(handleCreateClinicCode(s, codes, now))},
+		{fiber.MethodPost, "/v1/clinic/link-codes/redeem", policyStaff, codes.byIP(noQuery(handleRedeemPatientCode(s, codes, now)))},
+
+		{fiber.MethodGet, "/v1/clinic/patients", policyStaff, handleTriage(s, now)},
+		{fiber.MethodGet, "/v1/clinic/patients/:id", policyStaffView, noQuery(handleClinicPatient(s, now))},
+		{fiber.MethodGet, "/v1/clinic/patients/:id/pain-logs", policyStaffView, handleListPainLogs(s, now)},
+		{fiber.MethodGet, "/v1/clinic/patients/:id/insights", policyStaffView, handleInsights(s, now)},
+		{fiber.MethodGet, "/v1/clinic/patients/:id/plan", policyStaffView, noQuery(handleGetCurrentPlan(s, now))},
+		{fiber.MethodGet, "/v1/clinic/patients/:id/sessions", policyStaffView, handleListSessions(s, s, now)},
+		{fiber.MethodGet, "/v1/clinic/patients/:id/screening", policyStaffView, noQuery(handleGetScreening(s, now))},
+		{fiber.MethodPut, "/v1/clinic/patients/:id/plan", policyStaffCare, noQuery(handlePutPlan(s, s, rp, now))},
+		{fiber.MethodPost, "/v1/clinic/patients/:id/sessions", policyStaffCare, noQuery(handleBookSession(s, s, rp, now))},
+		{fiber.MethodPatch, "/v1/clinic/patients/:id/sessions/:sid", policyStaffCare, noQuery(handlePatchSession(s, s, rp, now))},
+		{fiber.MethodPost, "/v1/clinic/patients/:id/sessions/:sid/complete", policyStaffCare, noQuery(handleCompleteSession(s, rp, now))},
+		{fiber.MethodPut, "/v1/clinic/patients/:id/sessions/:sid/note", policyStaffCare, noQuery(handlePutNote(s, s, now))},
+		{fiber.MethodPost, "/v1/clinic/patients/:id/clearances", policyStaffCare, noQuery(handleClinicClearance(s, rp, now))},
 	}
 }
 

@@ -24,6 +24,8 @@ type careStore interface {
 	SaveSession(ctx context.Context, s models.Session) (models.Session, error)
 	ListSessions(ctx context.Context, q models.SessionQuery) ([]models.Session, error)
 	CancelSourceReminders(ctx context.Context, patientID, sourceID string, now time.Time) error
+	HasCareLink(ctx context.Context, patientID string) (bool, error)
+	Clinic(ctx context.Context, id string) (models.Clinic, error)
 }
 
 type screeningRequest struct {
@@ -44,6 +46,11 @@ type clearanceJSON struct {
 	Date       string    `json:"date"`
 	Note       string    `json:"note,omitempty"`
 	RecordedAt time.Time `json:"recorded_at"`
+	// By is patient (self-attested) or staff (a clinic stands behind it).
+	By           string     `json:"by"`
+	SelfAttested bool       `json:"self_attested"`
+	Staff        *namedJSON `json:"staff,omitempty"`
+	ClinicID     string     `json:"clinic_id,omitempty"`
 }
 
 type screeningJSON struct {
@@ -90,7 +97,13 @@ func toScreening(sc models.Screening, plan *models.Plan, now time.Time) screenin
 		r.Latest.Positive = []string{}
 	}
 	if sc.Clearance != nil {
-		r.Latest.Clearance = &clearanceJSON{Date: sc.Clearance.Date, Note: sc.Clearance.Note, RecordedAt: sc.Clearance.RecordedAt}
+		cl := sc.Clearance
+		r.Latest.Clearance = &clearanceJSON{Date: cl.Date, Note: cl.Note, RecordedAt: cl.RecordedAt,
+			By: string(models.ClearedByPatient), SelfAttested: cl.SelfAttested(), ClinicID: cl.ClinicID}
+		if !cl.SelfAttested() {
+			r.Latest.Clearance.By = string(models.ClearedByStaff)
+			r.Latest.Clearance.Staff = &namedJSON{ID: cl.StaffID, Name: cl.StaffName}
+		}
 	}
 	if sc.NeedsClearance() {
 		r.Advice = models.ScreeningAdvice
@@ -196,35 +209,51 @@ func handlePostScreening(s careStore, rp replanner, now func() time.Time) fiber.
 	}
 }
 
+// handlePostClearance records the patient's own clearance. A patient whose
+// care a clinic steers (an active care link) cannot: the clinic records it,
+// and the plan waits for it.
 func handlePostClearance(s careStore, rp replanner, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		var req clearanceRequest
-		if err := decodeBody(c, &req); err != nil {
-			return err
-		}
-		ctx, t := c.UserContext(), stamp(now)
-		p, err := s.PatientByID(ctx, patientID(c))
+		linked, err := s.HasCareLink(c.UserContext(), patientID(c))
 		if err != nil {
 			return err
 		}
-		sc, err := s.LatestScreening(ctx, p.ID)
-		if models.ErrorCode(err) == models.ErrNotFound {
-			return models.Errorf(models.ErrConflict, "answer the safety screening first")
+		if linked {
+			return models.Errorf(models.ErrConflict, "your clinic records the clearance: show them your provider's clearance, and your plan starts once they have recorded it")
 		}
-		if err != nil {
-			return err
-		}
-		if err := sc.RecordClearance(req.Date, req.Note, t, p.Location()); err != nil {
-			return err
-		}
-		if err := s.SaveClearance(ctx, sc); err != nil {
-			return err
-		}
-		plan, err := followScreening(ctx, s, p.ID, sc, t)
-		if err != nil {
-			return err
-		}
-		rp.after(c, p.ID, t)
-		return c.JSON(toScreening(sc, plan, t))
+		return recordClearance(c, s, rp, models.Clearance{By: models.ClearedByPatient}, stamp(now))
 	}
+}
+
+// recordClearance records a clearance of the request's patient's latest
+// screening, by whom by says, and releases the plan it held.
+func recordClearance(c *fiber.Ctx, s careStore, rp replanner, by models.Clearance, t time.Time) error {
+	var req clearanceRequest
+	if err := decodeBody(c, &req); err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	p, err := s.PatientByID(ctx, patientID(c))
+	if err != nil {
+		return err
+	}
+	sc, err := s.LatestScreening(ctx, p.ID)
+	if models.ErrorCode(err) == models.ErrNotFound {
+		return models.Errorf(models.ErrConflict, "the safety screening has not been answered yet")
+	}
+	if err != nil {
+		return err
+	}
+	if err := sc.RecordClearance(req.Date, req.Note, by, t, p.Location()); err != nil {
+		return err
+	}
+	if err := s.SaveClearance(ctx, sc); err != nil {
+		return err
+	}
+	plan, err := followScreening(ctx, s, p.ID, sc, t)
+	if err != nil {
+		return err
+	}
+	rp.after(c, p.ID, t)
+	return c.JSON(toScreening(sc, plan, t))
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/backcare/backcare/auth"
+	"github.com/backcare/backcare/models"
 )
 
 // Store is every store method the handlers call.
@@ -25,6 +26,9 @@ type Store interface {
 	careStore
 	reminderStore
 	recordStore
+	clinicStore
+	linkStore
+	clinicCareStore
 	Ping(ctx context.Context) error
 }
 
@@ -90,10 +94,17 @@ func NewServer(d Deps) *fiber.App {
 	}
 	for _, r := range routes(d) {
 		handlers := []fiber.Handler{}
-		if r.policy == policyPatient {
+		switch r.policy {
+		case policyPatient:
 			handlers = append(handlers, noStore, requirePatient(d.Signer, d.Now))
-		} else if r.policy == policyPublicNoStore {
+		case policyPublicNoStore:
 			handlers = append(handlers, noStore)
+		case policyStaff, policyOwner:
+			handlers = append(handlers, noStore, requireStaff(d.Store, d.Signer, d.Now, r.policy == policyOwner))
+		case policyStaffView:
+			handlers = append(handlers, noStore, requireStaff(d.Store, d.Signer, d.Now, false), authorizePatient(d.Store, models.ScopeView))
+		case policyStaffCare:
+			handlers = append(handlers, noStore, requireStaff(d.Store, d.Signer, d.Now, false), authorizePatient(d.Store, models.ScopeCare))
 		}
 		app.Add(r.method, r.path, append(handlers, r.handler)...)
 	}

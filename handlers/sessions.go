@@ -52,16 +52,29 @@ type sessionResponse struct {
 	Clinic          string        `json:"clinic,omitempty"`
 	Feedback        *feedbackJSON `json:"feedback,omitempty"`
 	CompletedAt     *time.Time    `json:"completed_at,omitempty"`
+	// ClinicID is set for a session the clinic booked; its cancellation
+	// window then applies to the patient's changes.
+	ClinicID string `json:"clinic_id,omitempty"`
+	// SharedNote is the summary the clinic shared with the patient.
+	SharedNote *sharedNoteJSON `json:"shared_note,omitempty"`
+	// Note is the clinic's whole note, on the clinic's routes only.
+	Note *noteJSON `json:"note,omitempty"`
 	// AlreadyCompleted tells a retried completion that nothing new happened.
 	AlreadyCompleted bool      `json:"already_completed,omitempty"`
 	CreatedAt        time.Time `json:"created_at"`
 	UpdatedAt        time.Time `json:"updated_at"`
 }
 
+type sharedNoteJSON struct {
+	Summary   string    `json:"summary"`
+	Author    string    `json:"author"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
 func toSession(s models.Session) sessionResponse {
 	r := sessionResponse{
 		ID: s.ID, PlanID: s.PlanID, ScheduledAt: s.ScheduledAt, EndsAt: s.End(), DurationMinutes: s.DurationMinutes,
-		Status: string(s.Status), Therapist: s.Therapist, Clinic: s.Clinic, CompletedAt: s.CompletedAt,
+		Status: string(s.Status), Therapist: s.Therapist, Clinic: s.Clinic, CompletedAt: s.CompletedAt, ClinicID: s.ClinicID,
 		CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt,
 	}
 	if s.Feedback != nil {
@@ -84,15 +97,46 @@ func checkOverlap(ctx context.Context, s careStore, ss models.Session) error {
 	return models.CheckOverlap(ss, near)
 }
 
-// sessionOf loads the session named by the {id} path parameter.
+// sessionOf loads the session named in the path: {sid} on the clinic's
+// routes, whose {id} is the patient, and {id} on the patient's.
 func sessionOf(c *fiber.Ctx, s careStore) (models.Session, error) {
-	if _, err := uuid.Parse(c.Params("id")); err != nil {
+	id := c.Params("sid")
+	if id == "" {
+		id = c.Params("id")
+	}
+	if _, err := uuid.Parse(id); err != nil {
 		return models.Session{}, models.Errorf(models.ErrNotFound, "session not found")
 	}
-	return s.Session(c.UserContext(), patientID(c), c.Params("id"))
+	return s.Session(c.UserContext(), patientID(c), id)
 }
 
-func handleBookSession(s careStore, rp replanner, now func() time.Time) fiber.Handler {
+// withNotes adds to sessions the clinic's notes on them: the whole note on
+// a clinic's route, the shared summary on the patient's.
+func withNotes(c *fiber.Ctx, s clinicCareStore, sessions []sessionResponse) error {
+	ids := make([]string, len(sessions))
+	for i, ss := range sessions {
+		ids[i] = ss.ID
+	}
+	notes, err := s.NotesOf(c.UserContext(), patientID(c), ids)
+	if err != nil {
+		return err
+	}
+	_, staff := staffOf(c)
+	for i := range sessions {
+		n, ok := notes[sessions[i].ID]
+		switch {
+		case !ok:
+		case staff:
+			note := toNote(n)
+			sessions[i].Note = &note
+		case n.Shared:
+			sessions[i].SharedNote = &sharedNoteJSON{Summary: n.Summary, Author: n.AuthorName, UpdatedAt: n.UpdatedAt}
+		}
+	}
+	return nil
+}
+
+func handleBookSession(s careStore, notices clinicCareStore, rp replanner, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req sessionRequest
 		if err := decodeBody(c, &req); err != nil {
@@ -120,6 +164,17 @@ func handleBookSession(s careStore, rp replanner, now func() time.Time) fiber.Ha
 		if req.DurationMinutes != nil {
 			ss.DurationMinutes = *req.DurationMinutes
 		}
+		st, staff := staffOf(c)
+		if staff {
+			clinic, err := s.Clinic(ctx, st.ClinicID)
+			if err != nil {
+				return err
+			}
+			ss.ClinicID, ss.BookedBy, ss.Clinic = clinic.ID, st.ID, clinic.Name
+			if ss.Therapist == "" {
+				ss.Therapist = st.Name
+			}
+		}
 		probs.Merge(ss.Validate(t))
 		if err := probs.Err(); err != nil {
 			return err
@@ -131,6 +186,7 @@ func handleBookSession(s careStore, rp replanner, now func() time.Time) fiber.Ha
 			return err
 		}
 		rp.after(c, ss.PatientID, t)
+		careNotice(c, notices, p, models.VariantCareSession, ss.ID, t, rp)
 		c.Status(fiber.StatusCreated)
 		return c.JSON(toSession(ss))
 	}
@@ -138,7 +194,7 @@ func handleBookSession(s careStore, rp replanner, now func() time.Time) fiber.Ha
 
 // handleListSessions lists sessions starting in ?from&to (RFC 3339
 // instants; by default from 90 days ago to a year ahead).
-func handleListSessions(s careStore, now func() time.Time) fiber.Handler {
+func handleListSessions(s careStore, notes clinicCareStore, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		t := stamp(now)
 		from, to, limit, err := instantWindow(c, t.AddDate(0, 0, -90), t.AddDate(1, 0, 0), 3*maxRangeDays*24*time.Hour)
@@ -152,6 +208,9 @@ func handleListSessions(s careStore, now func() time.Time) fiber.Handler {
 		items := make([]sessionResponse, len(sessions))
 		for i, ss := range sessions {
 			items[i] = toSession(ss)
+		}
+		if err := withNotes(c, notes, items); err != nil {
+			return err
 		}
 		return c.JSON(fiber.Map{"items": items})
 	}
@@ -171,7 +230,7 @@ func handleGetSession(s careStore) fiber.Handler {
 
 // handlePatchSession cancels a session, marks it missed, or reschedules or
 // edits it: the version If-Match names, or else the current one (see edit).
-func handlePatchSession(s careStore, rp replanner, now func() time.Time) fiber.Handler {
+func handlePatchSession(s careStore, notices clinicCareStore, rp replanner, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		pre, err := ifMatch(c)
 		if err != nil {
@@ -195,7 +254,10 @@ func handlePatchSession(s careStore, rp replanner, now func() time.Time) fiber.H
 			if err := pre.check(ss.Version); err != nil {
 				return err
 			}
-			if err := changeSession(ctx, s, &ss, req, t); err != nil {
+			if err := withinWindow(c, s, ss, req, t); err != nil {
+				return err
+			}
+			if err := changeSession(c, s, &ss, req, t); err != nil {
 				return err
 			}
 			ss, err = s.SaveSession(ctx, ss)
@@ -217,18 +279,43 @@ func handlePatchSession(s careStore, rp replanner, now func() time.Time) fiber.H
 			}
 		}
 		rp.after(c, ss.PatientID, t)
+		if p, err := s.PatientByID(ctx, ss.PatientID); err == nil {
+			careNotice(c, notices, p, models.VariantCarePlan, ss.ID, t, rp)
+		}
 		setETag(c, ss.Version)
 		return c.JSON(toSession(ss))
 	}
 }
 
+// withinWindow refuses a patient's cancellation or move of a session their
+// clinic booked, inside the clinic's cancellation window: they call the
+// clinic. Staff may still make the change.
+func withinWindow(c *fiber.Ctx, s careStore, ss models.Session, req sessionPatch, now time.Time) error {
+	if _, staff := staffOf(c); staff || ss.ClinicID == "" || ss.Status != models.SessionScheduled {
+		return nil
+	}
+	cancels := req.Action != nil && *req.Action == "cancel"
+	if !cancels && req.ScheduledAt == nil {
+		return nil
+	}
+	clinic, err := s.Clinic(c.UserContext(), ss.ClinicID)
+	if err != nil {
+		return err
+	}
+	if !clinic.InsideCancellationWindow(ss.ScheduledAt, now) {
+		return nil
+	}
+	return models.Errorf(models.ErrConflict, "this massage starts within %d hours, inside %s's cancellation window: contact the clinic to cancel or move it",
+		clinic.CancellationHours, clinic.Name)
+}
+
 // changeSession makes the change req asks of ss.
-func changeSession(ctx context.Context, s careStore, ss *models.Session, req sessionPatch, now time.Time) error {
+func changeSession(c *fiber.Ctx, s careStore, ss *models.Session, req sessionPatch, now time.Time) error {
 	if req.Action == nil {
 		if err := editSession(ss, req, now); err != nil {
 			return err
 		}
-		return checkOverlap(ctx, s, *ss)
+		return checkOverlap(c.UserContext(), s, *ss)
 	}
 	if req.ScheduledAt != nil || req.DurationMinutes != nil || req.Therapist != nil || req.Clinic != nil {
 		return invalid("action", "cannot be combined with changes to the session")
@@ -238,9 +325,13 @@ func changeSession(ctx context.Context, s careStore, ss *models.Session, req ses
 		return ss.Cancel(now)
 	case "missed":
 		return ss.MarkMissed(now)
-	default:
-		return invalid("action", "must be cancel or missed")
 	}
+	if _, staff := staffOf(c); staff && *req.Action == "no_show" {
+		return ss.MarkNoShow(now)
+	} else if staff {
+		return invalid("action", "must be cancel, missed or no_show")
+	}
+	return invalid("action", "must be cancel or missed")
 }
 
 // editSession applies a reschedule or an edit of a scheduled session.

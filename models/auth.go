@@ -9,9 +9,13 @@ import (
 // RefreshToken is a stored refresh token. Only its hash is kept: the _id is
 // the SHA-256 of the token the phone holds, so a lookup is one _id match.
 type RefreshToken struct {
-	Hash      string     `bson:"_id"`
-	PatientID string     `bson:"patient_id"`
-	FamilyID  string     `bson:"family_id"`
+	Hash      string `bson:"_id"`
+	PatientID string `bson:"patient_id"`
+	FamilyID  string `bson:"family_id"`
+	// Audience is whose the token is: empty for a patient's, AudienceStaff
+	// for a clinic staff member's, whose id PatientID then holds. A token
+	// refreshes only at its own audience's route.
+	Audience  string     `bson:"audience,omitempty"`
 	CreatedAt time.Time  `bson:"created_at"`
 	ExpiresAt time.Time  `bson:"expires_at"`
 	UsedAt    *time.Time `bson:"used_at,omitempty"`
@@ -19,6 +23,13 @@ type RefreshToken struct {
 	// Version is 1 once the token is spent (see PainLog.Version).
 	Version int64 `bson:"version,omitempty"`
 }
+
+// Token audiences: a patient token never opens a clinic route, nor a staff
+// token a patient route.
+const (
+	AudiencePatient = "patient"
+	AudienceStaff   = "staff"
+)
 
 // Device is a phone registered for push.
 type Device struct {

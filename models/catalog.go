@@ -18,6 +18,9 @@ const (
 	KindSessionUpcoming ReminderKind = "session_upcoming"
 	KindBookNextSession ReminderKind = "book_next_session"
 	KindWeeklySummary   ReminderKind = "weekly_summary"
+	// KindCareUpdate tells the patient their clinic changed their plan or
+	// booked a session: a one-off, sent as soon as quiet hours allow.
+	KindCareUpdate ReminderKind = "care_update"
 )
 
 // KindInfo describes how a kind is scheduled and what a patient may set for it.
@@ -46,6 +49,7 @@ var Catalog = []KindInfo{
 	{Kind: KindSessionUpcoming},
 	{Kind: KindBookNextSession, DefaultTime: "10:00"},
 	{Kind: KindWeeklySummary, DefaultTime: "18:00", Weekly: true, DefaultWeekday: time.Sunday},
+	{Kind: KindCareUpdate},
 }
 
 // LookupKind returns the catalog entry for kind.

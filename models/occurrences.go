@@ -52,6 +52,25 @@ var reminderLife = map[ReminderKind]time.Duration{
 	KindWeeklySummary:   24 * time.Hour,
 	// Booking takes a phone call or two: two days to get round to it.
 	KindBookNextSession: 48 * time.Hour,
+	// A clinic's notice is worth a day: after that the app shows it anyway.
+	KindCareUpdate: 24 * time.Hour,
+}
+
+// CareNotice returns the push telling patient p that their clinic changed
+// something: variant VariantCarePlan (the plan, sourceID its id) or
+// VariantCareSession (a booking, sourceID the session's). It is due at now
+// and collapses per source and local date, so a therapist's five edits of
+// one plan in an afternoon make one notice. Nil when p switched the kind off.
+func CareNotice(p Patient, variant, sourceID string, now time.Time) *Reminder {
+	if !wants(p, KindCareUpdate) {
+		return nil
+	}
+	loc := p.Location()
+	r := occurrence(Reminder{
+		PatientID: p.ID, Kind: KindCareUpdate, Source: SourceClinic, SourceID: sourceID,
+		Variant: variant, LocalDate: LocalDateOf(now, loc), DueAt: now,
+	}, loc)
+	return &r
 }
 
 // expiryFor returns when an occurrence of kind and variant due at due stops
@@ -200,7 +219,7 @@ func DailyReminders(p Patient, plan *Plan, next NextSession, from, to time.Time)
 			add(KindWeeklySummary, SourceDaily, "", day, preferredMinutes(p, KindWeeklySummary))
 		}
 		// Dates in this form sort as strings.
-		if planActive && wants(p, KindStretching) && date >= plan.StartDate() {
+		if planActive && wants(p, KindStretching) && date >= plan.StartDate() && !plan.CadenceOn(date).StretchingOff {
 			minutes, _ := ParseTimeOfDay(plan.CadenceOn(date).StretchingTime) // validated with the cadence
 			add(KindStretching, SourcePlan, plan.ID, day, minutes)
 		}

@@ -75,6 +75,9 @@ type Cadence struct {
 	Aftercare      Aftercare `bson:"aftercare"`
 	// StretchingTime is the local "HH:MM" of the daily stretching reminder.
 	StretchingTime string `bson:"stretching_time"`
+	// StretchingOff stops the daily stretching reminder for this plan (a
+	// therapist's call); the patient's own opt-out still applies besides.
+	StretchingOff bool `bson:"stretching_off,omitempty"`
 }
 
 // DefaultCadence returns the product's defaults. Callers pass the weekday of
@@ -166,12 +169,32 @@ type Plan struct {
 	// Cadences are in order of From, the first from the plan's start date.
 	// Earlier versions are kept: what was due before a change is still
 	// answered by the version in effect then.
-	Cadences  []CadenceVersion `bson:"cadences"`
-	History   []PlanChange     `bson:"history"`
-	CreatedAt time.Time        `bson:"created_at"`
-	UpdatedAt time.Time        `bson:"updated_at"`
+	Cadences []CadenceVersion `bson:"cadences"`
+	History  []PlanChange     `bson:"history"`
+	// HomeCare is the therapist's free-text home-care instructions: shown
+	// in the app, never in a push.
+	HomeCare string `bson:"home_care,omitempty"`
+	// ClinicID is the clinic that wrote or last changed the plan; empty
+	// for the patient's own.
+	ClinicID  string    `bson:"clinic_id,omitempty"`
+	CreatedAt time.Time `bson:"created_at"`
+	UpdatedAt time.Time `bson:"updated_at"`
 	// Version: see PainLog.Version.
 	Version int64 `bson:"version,omitempty"`
+}
+
+// MaxHomeCareLength bounds a plan's home-care instructions.
+const MaxHomeCareLength = 2000
+
+// SetHomeCare sets the home-care instructions, or reports the field at fault.
+func (p *Plan) SetHomeCare(text string) error {
+	var probs Problems
+	checkNoteText(&probs, "home_care", text, MaxHomeCareLength)
+	if err := probs.Err(); err != nil {
+		return err
+	}
+	p.HomeCare = text
+	return nil
 }
 
 // NewPlan returns a plan in its initial phase that starts on startDate (local

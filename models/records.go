@@ -13,6 +13,16 @@ const (
 	AuditReportRead     = "report_read"
 	AuditReportCreate   = "report_create"
 	AuditReportRevoke   = "report_revoke"
+	// Care-team actions: the patient links or unlinks a clinic.
+	AuditCareLink   = "care_link"
+	AuditCareRevoke = "care_revoke"
+)
+
+// Actor kinds of the audit trail.
+const (
+	ActorPatient   = "patient"
+	ActorStaff     = "staff"
+	ActorShareLink = "share_link"
 )
 
 // AuditEntry records who did what to whose data, when, and how it went. It
@@ -23,10 +33,16 @@ type AuditEntry struct {
 	At time.Time `bson:"at"`
 	// Subject is the patient whose data was touched.
 	Subject string `bson:"subject"`
-	// Actor is who acted: "patient", or "report:<id>" for a share link.
-	Actor   string `bson:"actor"`
-	Action  string `bson:"action"`
-	Outcome string `bson:"outcome"`
+	// Actor is who acted: "patient", "report:<id>" for a share link, or
+	// "staff:<id>" for a clinic's staff member.
+	Actor string `bson:"actor"`
+	// ActorKind is ActorPatient, ActorStaff or ActorShareLink; empty in
+	// entries from before clinics, whose Actor says it.
+	ActorKind string `bson:"actor_kind,omitempty"`
+	// ClinicID is the staff member's clinic, for staff entries.
+	ClinicID string `bson:"clinic_id,omitempty"`
+	Action   string `bson:"action"`
+	Outcome  string `bson:"outcome"`
 	// Detail is a short, health-free note such as an export's format.
 	Detail    string `bson:"detail,omitempty"`
 	RequestID string `bson:"request_id,omitempty"`
@@ -68,5 +84,12 @@ type PatientRecords struct {
 	Reminders  []Reminder
 	Devices    []Device
 	Reports    []Report
-	Audit      []AuditEntry
+	CareLinks  []CareLink
+	// Notes are the shared session notes (the clinic's private fields
+	// are the clinic's record, not the patient's).
+	Notes []SessionNote
+	// Clinics and Staff are the ones the links and notes name.
+	Clinics []Clinic
+	Staff   []Staff
+	Audit   []AuditEntry
 }

@@ -34,6 +34,8 @@ const (
 	SourceSession ReminderSource = "session"
 	SourcePlan    ReminderSource = "plan"
 	SourceDaily   ReminderSource = "daily"
+	// SourceClinic is a notice of a clinic's change; a re-plan keeps it.
+	SourceClinic ReminderSource = "clinic"
 )
 
 // Variants tell apart the occurrences one source has of one kind.
@@ -47,6 +49,8 @@ const (
 	VariantHeatIceDay2       = "day2"
 	VariantSoreness24h       = "24h"
 	VariantSoreness48h       = "48h"
+	VariantCarePlan          = "plan"
+	VariantCareSession       = "session"
 )
 
 // Reminder limits.

@@ -83,7 +83,27 @@ type Clearance struct {
 	Date       string    `bson:"date"`
 	Note       string    `bson:"note,omitempty"`
 	RecordedAt time.Time `bson:"recorded_at"`
+	// By is who recorded it: the patient (self-attested) or a clinic's
+	// staff member, named by StaffID and StaffName at ClinicID.
+	By        ClearedBy `bson:"by,omitempty"`
+	StaffID   string    `bson:"staff_id,omitempty"`
+	StaffName string    `bson:"staff_name,omitempty"`
+	ClinicID  string    `bson:"clinic_id,omitempty"`
 }
+
+// ClearedBy says who recorded a clearance.
+type ClearedBy string
+
+// Who records a clearance. A clearance stored before clinics existed has no
+// By and was the patient's own.
+const (
+	ClearedByPatient ClearedBy = "patient"
+	ClearedByStaff   ClearedBy = "staff"
+)
+
+// SelfAttested reports whether the patient recorded the clearance
+// themselves, with nobody at a clinic standing behind it.
+func (c Clearance) SelfAttested() bool { return c.By != ClearedByStaff }
 
 // Validate checks that every item is answered and that nothing else is.
 func (s Screening) Validate() error {
@@ -130,12 +150,13 @@ func (s Screening) IsStale(now time.Time) bool {
 	return s.TakenAt.AddDate(0, ScreeningValidMonths, 0).Before(now)
 }
 
-// RecordClearance stores a provider's clearance given on date (local
+// RecordClearance stores a provider's clearance, recorded by whom by says
+// (its By, StaffID, StaffName and ClinicID; the zero value is the patient), given on date (local
 // "YYYY-MM-DD", not after today in loc). A screening with no "yes" answer
 // has nothing to clear: that is a conflict, not a silent success, so the app
 // does not show a clearance that means nothing. A new clearance replaces an
 // earlier one, so a patient can correct a mistyped date.
-func (s *Screening) RecordClearance(date, note string, now time.Time, loc *time.Location) error {
+func (s *Screening) RecordClearance(date, note string, by Clearance, now time.Time, loc *time.Location) error {
 	var probs Problems
 	if d, err := parseCivilDay(date); err != nil {
 		probs.Add("date", "%s", err)
@@ -149,7 +170,11 @@ func (s *Screening) RecordClearance(date, note string, now time.Time, loc *time.
 	if len(s.Positive()) == 0 {
 		return Errorf(ErrConflict, "no answer in this screening needs a provider's clearance")
 	}
-	s.Clearance = &Clearance{Date: date, Note: note, RecordedAt: now}
+	if by.By == "" {
+		by.By = ClearedByPatient
+	}
+	by.Date, by.Note, by.RecordedAt = date, note, now
+	s.Clearance = &by
 	return nil
 }
 

@@ -167,7 +167,7 @@ func TestScreeningRecordClearance(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := models.Screening{Answers: tt.answers}
-			err := s.RecordClearance(tt.date, tt.note, now, edmonton)
+			err := s.RecordClearance(tt.date, tt.note, models.Clearance{}, now, edmonton)
 			if got := codeAndFields(err); got != tt.want {
 				t.Fatalf("RecordClearance() = %q, want %q", got, tt.want)
 			}
@@ -177,7 +177,7 @@ func TestScreeningRecordClearance(t *testing.T) {
 				}
 				return
 			}
-			want := models.Clearance{Date: tt.date, Note: tt.note, RecordedAt: now}
+			want := models.Clearance{Date: tt.date, Note: tt.note, RecordedAt: now, By: models.ClearedByPatient}
 			if s.Clearance == nil || *s.Clearance != want {
 				t.Errorf("Clearance = %+v, want %+v", s.Clearance, want)
 			}

@@ -16,6 +16,9 @@ const (
 	SessionCompleted SessionStatus = "completed"
 	SessionMissed    SessionStatus = "missed"
 	SessionCancelled SessionStatus = "cancelled"
+	// SessionNoShow is the clinic's record that the patient did not come:
+	// unlike missed, which the patient says, only staff set it.
+	SessionNoShow SessionStatus = "no_show"
 )
 
 // Session limits.
@@ -35,16 +38,21 @@ type Session struct {
 	ID        string `bson:"_id"`
 	PatientID string `bson:"patient_id"`
 	// PlanID is the plan the session belongs to; empty for one outside a plan.
-	PlanID          string           `bson:"plan_id,omitempty"`
-	ScheduledAt     time.Time        `bson:"scheduled_at"`
-	DurationMinutes int              `bson:"duration_minutes"`
-	Status          SessionStatus    `bson:"status"`
-	Therapist       string           `bson:"therapist,omitempty"`
-	Clinic          string           `bson:"clinic,omitempty"`
-	Feedback        *SessionFeedback `bson:"feedback,omitempty"`
-	CompletedAt     *time.Time       `bson:"completed_at,omitempty"`
-	CreatedAt       time.Time        `bson:"created_at"`
-	UpdatedAt       time.Time        `bson:"updated_at"`
+	PlanID          string        `bson:"plan_id,omitempty"`
+	ScheduledAt     time.Time     `bson:"scheduled_at"`
+	DurationMinutes int           `bson:"duration_minutes"`
+	Status          SessionStatus `bson:"status"`
+	Therapist       string        `bson:"therapist,omitempty"`
+	Clinic          string        `bson:"clinic,omitempty"`
+	// ClinicID is set for a session the clinic booked: the clinic's
+	// cancellation window then applies to the patient's changes.
+	ClinicID string `bson:"clinic_id,omitempty"`
+	// BookedBy is the staff member who booked it; empty for the patient.
+	BookedBy    string           `bson:"booked_by,omitempty"`
+	Feedback    *SessionFeedback `bson:"feedback,omitempty"`
+	CompletedAt *time.Time       `bson:"completed_at,omitempty"`
+	CreatedAt   time.Time        `bson:"created_at"`
+	UpdatedAt   time.Time        `bson:"updated_at"`
 	// Version: see PainLog.Version.
 	Version int64 `bson:"version,omitempty"`
 }
@@ -159,6 +167,20 @@ func (s *Session) MarkMissed(now time.Time) error {
 		return Problems{{Field: "scheduled_at", Message: "has not come yet: a session can be marked missed once its time has passed"}}.Err()
 	}
 	s.Status = SessionMissed
+	s.UpdatedAt = now
+	return nil
+}
+
+// MarkNoShow records that the patient did not come to a scheduled session,
+// once its time has passed.
+func (s *Session) MarkNoShow(now time.Time) error {
+	if err := s.mustBeScheduled("mark as a no-show"); err != nil {
+		return err
+	}
+	if now.Before(s.ScheduledAt) {
+		return Problems{{Field: "scheduled_at", Message: "has not come yet: a session is a no-show once its time has passed"}}.Err()
+	}
+	s.Status = SessionNoShow
 	s.UpdatedAt = now
 	return nil
 }

@@ -68,6 +68,14 @@ var texts = map[string]map[textKey]text{
 			"Your weekly summary is ready",
 			"See how your week went.",
 		},
+		{models.KindCareUpdate, models.VariantCarePlan}: {
+			"Your care plan was updated",
+			"Your clinic updated your care plan. Open the app to see it.",
+		},
+		{models.KindCareUpdate, models.VariantCareSession}: {
+			"A massage was booked for you",
+			"Your clinic booked a massage for you. Open the app for the details.",
+		},
 	},
 }
 

@@ -537,7 +537,7 @@ func exercises() []exercise {
 		{"ProgressOf", func(ctx context.Context, s *Store) error { _, err := s.ProgressOf(ctx, pid); return err }},
 		{"CollectionSizes", func(ctx context.Context, s *Store) error { _, err := s.CollectionSizes(ctx); return err }},
 		{"RecordsOf", func(ctx context.Context, s *Store) error { _, err := s.RecordsOf(ctx, pid); return err }},
-		{"ErasePatient", func(ctx context.Context, s *Store) error { return s.ErasePatient(ctx, patient) }},
+		{"ErasePatient", func(ctx context.Context, s *Store) error { return s.ErasePatient(ctx, patient, t0) }},
 	}
 }
 

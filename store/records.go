@@ -111,6 +111,50 @@ func (s *Store) RecordsOf(ctx context.Context, patientID string) (models.Patient
 			return r, err
 		}
 	}
+	if r.CareLinks, err = s.LinksOfPatient(ctx, patientID); err != nil {
+		return r, err
+	}
+	var notes []models.SessionNote
+	if err := s.readByPatient(ctx, patientID, colNotes, &notes); err != nil {
+		return r, err
+	}
+	staffIDs := []string{}
+	for _, n := range notes {
+		// The patient's record holds what was shared with them: the
+		// summary, not the clinic's working notes.
+		if n.Shared {
+			r.Notes = append(r.Notes, models.SessionNote{ID: n.ID, PatientID: n.PatientID, ClinicID: n.ClinicID,
+				NoteContent: models.NoteContent{Shared: true, Summary: n.Summary}, AuthorID: n.AuthorID, AuthorName: n.AuthorName,
+				CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt})
+			staffIDs = append(staffIDs, n.AuthorID)
+		}
+	}
+	clinicIDs := []string{}
+	for _, l := range r.CareLinks {
+		clinicIDs = append(clinicIDs, l.ClinicID)
+		staffIDs = append(staffIDs, l.LinkedBy)
+	}
+	for _, sc := range r.Screenings {
+		if sc.Clearance != nil && sc.Clearance.StaffID != "" {
+			staffIDs = append(staffIDs, sc.Clearance.StaffID)
+			clinicIDs = append(clinicIDs, sc.Clearance.ClinicID)
+		}
+	}
+	clinics, err := s.ClinicsByID(ctx, clinicIDs)
+	if err != nil {
+		return r, err
+	}
+	for _, c := range clinics {
+		r.Clinics = append(r.Clinics, c)
+	}
+	staff, err := s.StaffByIDs(ctx, staffIDs)
+	if err != nil {
+		return r, err
+	}
+	for _, st := range staff {
+		st.PasswordHash = ""
+		r.Staff = append(r.Staff, st)
+	}
 	r.Audit, err = s.AuditOf(ctx, patientID)
 	return r, err
 }
@@ -128,9 +172,22 @@ func (s *Store) readByPatient(ctx context.Context, patientID, col string, dst an
 // trail, whose entries carry no health data. The patient document goes
 // last, so that an interrupted erasure can be run again with the same
 // password; every step is idempotent.
-func (s *Store) ErasePatient(ctx context.Context, p models.Patient) error {
+func (s *Store) ErasePatient(ctx context.Context, p models.Patient, now time.Time) error {
+	// Every clinic loses sight of the patient first, before any of the
+	// data goes: a staff request during the erasure finds no link.
+	links, err := s.LinksOfPatient(ctx, p.ID)
+	if err != nil {
+		return err
+	}
+	for _, l := range links {
+		if l.Status == models.LinkActive {
+			if _, err := s.RevokeLink(ctx, p.ID, l.ID, "erasure", now); err != nil {
+				return err
+			}
+		}
+	}
 	byPatient := bson.D{{Key: "patient_id", Value: p.ID}}
-	for _, col := range []string{colRefreshTokens, colDevices, colReminders, colPainLogs, colScreenings, colPlans, colSessions, colReports} {
+	for _, col := range []string{colRefreshTokens, colDevices, colReminders, colPainLogs, colScreenings, colPlans, colSessions, colReports, colNotes, colLinkCodes, colCareLinks} {
 		if _, err := s.db.Collection(col).DeleteMany(ctx, byPatient); err != nil {
 			return mapErr(err, col)
 		}
@@ -146,7 +203,7 @@ func (s *Store) ErasePatient(ctx context.Context, p models.Patient) error {
 			return mapErr(err, colMarkers)
 		}
 	}
-	_, err := s.db.Collection(colPatients).DeleteOne(ctx, bson.D{{Key: "_id", Value: p.ID}})
+	_, err = s.db.Collection(colPatients).DeleteOne(ctx, bson.D{{Key: "_id", Value: p.ID}})
 	return mapErr(err, "patient")
 }
 

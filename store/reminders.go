@@ -73,6 +73,8 @@ func (s *Store) DeletePendingFrom(ctx context.Context, patientID string, from ti
 			{Key: "status", Value: models.ReminderPending},
 			{Key: "due_at", Value: bson.D{{Key: "$gte", Value: from}}},
 			{Key: "snoozed_from", Value: bson.D{{Key: "$exists", Value: false}}},
+			// A clinic's notice comes from no plan or session to re-plan it from.
+			{Key: "source", Value: bson.D{{Key: "$ne", Value: models.SourceClinic}}},
 		}, only)
 	}
 	_, err := s.changeReminders(ctx, nil, filter, func(ctx context.Context, rs []models.Reminder) (int64, error) {

@@ -159,6 +159,28 @@ var indexes = map[string][]index{
 	colMarkers: {
 		{name: "at", keys: bson.D{{Key: "at", Value: 1}}},
 	},
+	colClinics: {},
+	colStaff: {
+		{name: "email_unique", keys: bson.D{{Key: "email", Value: 1}}, unique: true},
+		{name: "clinic_name", keys: bson.D{{Key: "clinic_id", Value: 1}, {Key: "name", Value: 1}}},
+	},
+	colInvitations: {
+		{name: "token_hash_unique", keys: bson.D{{Key: "token_hash", Value: 1}}, unique: true},
+		{name: "clinic_created_at", keys: bson.D{{Key: "clinic_id", Value: 1}, {Key: "created_at", Value: -1}}},
+		{name: "expires", keys: bson.D{{Key: "expires_at", Value: 1}}},
+	},
+	colCareLinks: {
+		{name: "active_unique", keys: bson.D{{Key: "active_key", Value: 1}}, unique: true},
+		{name: "patient_status", keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "status", Value: 1}}},
+		{name: "clinic_status", keys: bson.D{{Key: "clinic_id", Value: 1}, {Key: "status", Value: 1}}},
+	},
+	colLinkCodes: {
+		{name: "expires", keys: bson.D{{Key: "expires_at", Value: 1}}},
+		{name: "patient", keys: bson.D{{Key: "patient_id", Value: 1}}},
+	},
+	colNotes: {
+		{name: "patient", keys: bson.D{{Key: "patient_id", Value: 1}}},
+	},
 	colPainLogs: {
 		{name: "patient_logged_at", keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "logged_at", Value: -1}, {Key: "_id", Value: -1}}},
 		{name: "patient_local_date", keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "local_date", Value: 1}}},

@@ -118,7 +118,7 @@ func runAPI(ctx context.Context, env benchEnv) ([]row, error) {
 	// sign-in would issue them.
 	tokens := make([]string, len(patients))
 	for i, p := range patients {
-		if tokens[i], err = signer.Issue(p.ID, now); err != nil {
+		if tokens[i], err = signer.Issue(p.ID, models.AudiencePatient, now); err != nil {
 			return nil, err
 		}
 	}

@@ -1338,7 +1338,7 @@ func TestEveryRouteAnswersWhenTheDatabaseHangs(t *testing.T) {
 	go func() { _ = app.Listener(ln) }()
 	defer func() { _ = app.Shutdown() }()
 	s := &secureServer{server: &server{t: t, base: "http://" + ln.Addr().String()}, client: &http.Client{Timeout: time.Minute}}
-	access, err := signer.Issue(uuid.NewString(), time.Now())
+	access, err := signer.Issue(uuid.NewString(), "patient", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,469 @@
+package handlers
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"github.com/backcare/backcare/auth"
+	"github.com/backcare/backcare/models"
+)
+
+// clinicStore is what the clinic's accounts and settings need.
+type clinicStore interface {
+	CreateClinic(ctx context.Context, c models.Clinic, owner models.Staff) error
+	Clinic(ctx context.Context, id string) (models.Clinic, error)
+	SaveClinic(ctx context.Context, c models.Clinic) (models.Clinic, error)
+	CreateStaff(ctx context.Context, st models.Staff) error
+	StaffByID(ctx context.Context, id string) (models.Staff, error)
+	StaffByEmail(ctx context.Context, email string) (models.Staff, error)
+	StaffOf(ctx context.Context, clinicID string) ([]models.Staff, error)
+	SaveStaff(ctx context.Context, st models.Staff) (models.Staff, error)
+	CreateInvitation(ctx context.Context, inv models.Invitation) error
+	InvitationsOf(ctx context.Context, clinicID string) ([]models.Invitation, error)
+	InvitationByTokenHash(ctx context.Context, hash string) (models.Invitation, error)
+	RevokeInvitation(ctx context.Context, clinicID, id string, now time.Time) (bool, error)
+	AcceptInvitation(ctx context.Context, inv models.Invitation, st models.Staff, now time.Time) error
+	RevokeStaffRefreshTokens(ctx context.Context, staffID string, now time.Time) error
+}
+
+const localStaff = "staff"
+
+// staffOf returns the signed-in staff member of a clinic route; ok is
+// false on a patient's route.
+func staffOf(c *fiber.Ctx) (models.Staff, bool) {
+	st, ok := c.Locals(localStaff).(models.Staff)
+	return st, ok
+}
+
+// requireStaff accepts a valid staff access token whose account is still
+// active — read on every request, so that a deactivated therapist's
+// access token stops working at once — and, with owner, only the clinic's
+// owner.
+func requireStaff(s clinicStore, signer *auth.Signer, now func() time.Time, owner bool) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		token, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
+		if !ok || token == "" {
+			return models.Errorf(models.ErrUnauthorized, "sign in: send Authorization: Bearer <staff access token>")
+		}
+		id, err := signer.Verify(token, models.AudienceStaff, now())
+		if err != nil {
+			return models.Errorf(models.ErrUnauthorized, "the access token is invalid or expired; refresh it or sign in again")
+		}
+		st, err := s.StaffByID(c.UserContext(), id)
+		if models.ErrorCode(err) == models.ErrNotFound || (err == nil && !st.Active) {
+			return models.Errorf(models.ErrUnauthorized, "this staff account is not active; ask the clinic's owner")
+		}
+		if err != nil {
+			return err
+		}
+		if owner && st.Role != models.RoleOwner {
+			return models.Errorf(models.ErrForbidden, "only the clinic's owner can do this")
+		}
+		c.Locals(localStaff, st)
+		return c.Next()
+	}
+}
+
+// staffSignIn is sign-in to the clinic API: a deactivated account cannot.
+func staffSignIn(s clinicStore, audit auditStore) signInKind {
+	return signInKind{
+		audience: models.AudienceStaff,
+		find: func(ctx context.Context, email string) (string, string, bool, error) {
+			st, err := s.StaffByEmail(ctx, email)
+			return st.ID, st.PasswordHash, err == nil && st.Active, err
+		},
+		// Staff and patients are counted apart: one person may be both.
+		failureKey: func(email string) string { return "staff:" + email },
+		audit: func(c *fiber.Ctx, now time.Time, id, action, outcome string) error {
+			return appendAudit(c, audit, models.AuditEntry{At: now, Subject: "staff:" + id, Actor: "staff:" + id,
+				ActorKind: models.ActorStaff, Action: action, Outcome: outcome})
+		},
+	}
+}
+
+type clinicSignupRequest struct {
+	ClinicName string `json:"clinic_name"`
+	Timezone   string `json:"timezone"`
+	Name       string `json:"name"`
+	Email      string `json:"email"`
+	Password   string `json:"password"`
+}
+
+type clinicJSON struct {
+	ID                string    `json:"id"`
+	Name              string    `json:"name"`
+	Timezone          string    `json:"timezone"`
+	CancellationHours int       `json:"cancellation_hours"`
+	CreatedAt         time.Time `json:"created_at"`
+	UpdatedAt         time.Time `json:"updated_at"`
+}
+
+func toClinic(c models.Clinic) clinicJSON {
+	return clinicJSON{ID: c.ID, Name: c.Name, Timezone: c.Timezone, CancellationHours: c.CancellationHours, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+}
+
+type staffJSON struct {
+	ID            string     `json:"id"`
+	Name          string     `json:"name"`
+	Email         string     `json:"email"`
+	Role          string     `json:"role"`
+	Active        bool       `json:"active"`
+	CreatedAt     time.Time  `json:"created_at"`
+	DeactivatedAt *time.Time `json:"deactivated_at,omitempty"`
+}
+
+func toStaff(st models.Staff) staffJSON {
+	return staffJSON{ID: st.ID, Name: st.Name, Email: st.Email, Role: string(st.Role), Active: st.Active, CreatedAt: st.CreatedAt, DeactivatedAt: st.Deactivated}
+}
+
+// newStaff returns a staff account from what its owner typed, with the
+// password hashed, or the fields at fault.
+func newStaff(clinicID, email, name, password string, role models.Role, params auth.Params, now time.Time) (models.Staff, error) {
+	st := models.Staff{ID: uuid.NewString(), ClinicID: clinicID, Email: models.NormalizeEmail(email), Name: strings.TrimSpace(name),
+		Role: role, Active: true, CreatedAt: now, UpdatedAt: now}
+	var probs models.Problems
+	probs.Merge(st.Validate())
+	if err := models.ValidatePassword(password); err != nil {
+		probs.Add("password", "%s", err)
+	}
+	if err := probs.Err(); err != nil {
+		return st, err
+	}
+	hash, err := auth.HashPassword(password, params)
+	st.PasswordHash = hash
+	return st, err
+}
+
+func handleClinicSignup(s clinicStore, accounts accountStore, signer *auth.Signer, params auth.Params, limit *routeLimiter, logger *slog.Logger, now func() time.Time) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req clinicSignupRequest
+		if err := decodeBody(c, &req); err != nil {
+			return err
+		}
+		if email := models.NormalizeEmail(req.Email); email != "" {
+			if err := limit.byAccount("staff:" + email); err != nil {
+				return err
+			}
+		}
+		t := stamp(now)
+		clinic := models.Clinic{ID: uuid.NewString(), Name: strings.TrimSpace(req.ClinicName), Timezone: req.Timezone,
+			CancellationHours: models.DefaultCancellationHours, CreatedAt: t, UpdatedAt: t}
+		var probs models.Problems
+		probs.Merge(clinic.Validate())
+		owner, err := newStaff(clinic.ID, req.Email, req.Name, req.Password, models.RoleOwner, params, t)
+		probs.Merge(err)
+		if err := probs.Err(); err != nil {
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.CreateClinic(c.UserContext(), clinic, owner); err != nil {
+			return err
+		}
+		logger.InfoContext(c.UserContext(), "clinic signed up", "request_id", requestID(c), "clinic_id", clinic.ID, "staff_id", owner.ID)
+		tokens, err := startSession(c.UserContext(), accounts, signer, owner.ID, models.AudienceStaff, uuid.NewString(), t)
+		if err != nil {
+			return err
+		}
+		c.Status(fiber.StatusCreated)
+		return c.JSON(tokens)
+	}
+}
+
+func handleGetClinic(s clinicStore) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		st, _ := staffOf(c)
+		clinic, err := s.Clinic(c.UserContext(), st.ClinicID)
+		if err != nil {
+			return err
+		}
+		setETag(c, clinic.Version)
+		return c.JSON(toClinic(clinic))
+	}
+}
+
+func handleGetStaffMe() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		st, _ := staffOf(c)
+		return c.JSON(toStaff(st))
+	}
+}
+
+type clinicPatch struct {
+	Name              *string `json:"name"`
+	Timezone          *string `json:"timezone"`
+	CancellationHours *int    `json:"cancellation_hours"`
+}
+
+// handlePatchClinic changes the clinic's name, time zone or cancellation
+// window (the owner's): the version If-Match names, or else the current one.
+func handlePatchClinic(s clinicStore, now func() time.Time) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		pre, err := ifMatch(c)
+		if err != nil {
+			return err
+		}
+		var req clinicPatch
+		if err := decodeBody(c, &req); err != nil {
+			return err
+		}
+		if req == (clinicPatch{}) {
+			return invalid("body", "name the fields to change: name, timezone or cancellation_hours")
+		}
+		st, _ := staffOf(c)
+		var clinic models.Clinic
+		err = edit(c, pre, func() error {
+			var err error
+			if clinic, err = s.Clinic(c.UserContext(), st.ClinicID); err != nil {
+				return err
+			}
+			if err := pre.check(clinic.Version); err != nil {
+				return err
+			}
+			if req.Name != nil {
+				clinic.Name = strings.TrimSpace(*req.Name)
+			}
+			if req.Timezone != nil {
+				clinic.Timezone = *req.Timezone
+			}
+			if req.CancellationHours != nil {
+				clinic.CancellationHours = *req.CancellationHours
+			}
+			if err := renameField(clinic.Validate(), "clinic_name", "name"); err != nil {
+				return err
+			}
+			clinic.UpdatedAt = stamp(now)
+			clinic, err = s.SaveClinic(c.UserContext(), clinic)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		setETag(c, clinic.Version)
+		return c.JSON(toClinic(clinic))
+	}
+}
+
+// renameField names a field error by the request's own name for the field.
+func renameField(err error, from, to string) error {
+	for i, f := range models.FieldsOf(err) {
+		if f.Field == from {
+			models.FieldsOf(err)[i].Field = to
+		}
+	}
+	return err
+}
+
+func handleListStaff(s clinicStore) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		st, _ := staffOf(c)
+		list, err := s.StaffOf(c.UserContext(), st.ClinicID)
+		if err != nil {
+			return err
+		}
+		items := make([]staffJSON, len(list))
+		for i, x := range list {
+			items[i] = toStaff(x)
+		}
+		return c.JSON(fiber.Map{"items": items, "next_cursor": nil})
+	}
+}
+
+type staffPatch struct {
+	Active *bool `json:"active"`
+}
+
+// handlePatchStaff deactivates (or reactivates) a staff member. Their
+// refresh tokens are revoked at once, and their access token stops working
+// on the next request, which reads the account.
+func handlePatchStaff(s clinicStore, now func() time.Time) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req staffPatch
+		if err := decodeBody(c, &req); err != nil {
+			return err
+		}
+		if req.Active == nil {
+			return invalid("active", "is required")
+		}
+		owner, _ := staffOf(c)
+		if _, err := uuid.Parse(c.Params("id")); err != nil {
+			return models.Errorf(models.ErrNotFound, "staff member not found")
+		}
+		if c.Params("id") == owner.ID && !*req.Active {
+			return models.Errorf(models.ErrConflict, "the owner cannot deactivate their own account")
+		}
+		var st models.Staff
+		err := edit(c, nil, func() error {
+			var err error
+			t := stamp(now)
+			st, err = s.StaffByID(c.UserContext(), c.Params("id"))
+			if err == nil && st.ClinicID != owner.ClinicID {
+				err = models.Errorf(models.ErrNotFound, "staff member not found")
+			}
+			if err != nil || st.Active == *req.Active {
+				return err
+			}
+			st.Active, st.UpdatedAt = *req.Active, t
+			st.Deactivated = nil
+			if !st.Active {
+				st.Deactivated = &t
+			}
+			st, err = s.SaveStaff(c.UserContext(), st)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if !st.Active {
+			if err := s.RevokeStaffRefreshTokens(c.UserContext(), st.ID, stamp(now)); err != nil {
+				return err
+			}
+		}
+		return c.JSON(toStaff(st))
+	}
+}
+
+type invitationRequest struct {
+	Email string `json:"email"`
+	Role  string `json:"role"`
+}
+
+type invitationJSON struct {
+	ID        string    `json:"id"`
+	Email     string    `json:"email"`
+	Role      string    `json:"role"`
+	Status    string    `json:"status"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	// Token is in the answer that made the invitation, and never again.
+	Token string `json:"token,omitempty"`
+}
+
+func toInvitation(inv models.Invitation, now time.Time) invitationJSON {
+	return invitationJSON{ID: inv.ID, Email: inv.Email, Role: string(inv.Role), Status: inv.State(now), CreatedAt: inv.CreatedAt, ExpiresAt: inv.ExpiresAt}
+}
+
+func handleCreateInvitation(s clinicStore, now func() time.Time) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req invitationRequest
+		if err := decodeBody(c, &req); err != nil {
+			return err
+		}
+		owner, _ := staffOf(c)
+		t := stamp(now)
+		var probs models.Problems
+		email, err := models.ValidateEmail(req.Email)
+		if err != nil {
+			probs.Add("email", "%s", err)
+		}
+		if req.Role == "" {
+			req.Role = string(models.RoleTherapist)
+		}
+		if req.Role != string(models.RoleTherapist) {
+			probs.Add("role", "must be therapist: a clinic has one owner")
+		}
+		if err := probs.Err(); err != nil {
+			return err
+		}
+		token, hash, err := auth.NewOpaqueToken()
+		if err != nil {
+			return err
+		}
+		inv := models.Invitation{ID: uuid.NewString(), ClinicID: owner.ClinicID, Email: email, Role: models.Role(req.Role),
+			TokenHash: hash, InvitedBy: owner.ID, CreatedAt: t, ExpiresAt: t.Add(models.InvitationTTL)}
+		if err := s.CreateInvitation(c.UserContext(), inv); err != nil {
+			return err
+		}
+		out := toInvitation(inv, t)
+		out.Token = token
+		c.Status(fiber.StatusCreated)
+		return c.JSON(out)
+	}
+}
+
+func handleListInvitations(s clinicStore, now func() time.Time) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		owner, _ := staffOf(c)
+		list, err := s.InvitationsOf(c.UserContext(), owner.ClinicID)
+		if err != nil {
+			return err
+		}
+		t := stamp(now)
+		items := make([]invitationJSON, len(list))
+		for i, inv := range list {
+			items[i] = toInvitation(inv, t)
+		}
+		return c.JSON(fiber.Map{"items": items, "next_cursor": nil})
+	}
+}
+
+func handleRevokeInvitation(s clinicStore, now func() time.Time) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		owner, _ := staffOf(c)
+		if _, err := uuid.Parse(c.Params("id")); err != nil {
+			return models.Errorf(models.ErrNotFound, "invitation not found")
+		}
+		if _, err := s.RevokeInvitation(c.UserContext(), owner.ClinicID, c.Params("id"), stamp(now)); err != nil {
+			return err
+		}
+		return c.SendStatus(fiber.StatusNoContent)
+	}
+}
+
+type acceptInvitationRequest struct {
+	Token    string `json:"token"`
+	Name     string `json:"name"`
+	Password string `json:"password"`
+}
+
+// handleAcceptInvitation makes the invitee's staff account and signs them
+// in. The token is the credential, and it works once.
+func handleAcceptInvitation(s clinicStore, accounts accountStore, signer *auth.Signer, params auth.Params, now func() time.Time) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req acceptInvitationRequest
+		if err := decodeBody(c, &req); err != nil {
+			return err
+		}
+		var probs models.Problems
+		if req.Token == "" {
+			probs.Add("token", "is required")
+		}
+		models.ValidateName(&probs, "name", req.Name)
+		if err := models.ValidatePassword(req.Password); err != nil {
+			probs.Add("password", "%s", err)
+		}
+		if err := probs.Err(); err != nil {
+			return err
+		}
+		t := stamp(now)
+		bad := models.Errorf(models.ErrNotFound, "the invitation is not valid: it was used, revoked or has expired")
+		inv, err := s.InvitationByTokenHash(c.UserContext(), auth.HashOpaqueToken(req.Token))
+		switch {
+		case models.ErrorCode(err) == models.ErrNotFound:
+			return bad
+		case err != nil:
+			return err
+		case inv.State(t) != "pending":
+			return bad
+		}
+		st, err := newStaff(inv.ClinicID, inv.Email, req.Name, req.Password, inv.Role, params, t)
+		if err != nil {
+			return err
+		}
+		if err := s.AcceptInvitation(c.UserContext(), inv, st, t); err != nil {
+			return err
+		}
+		tokens, err := startSession(c.UserContext(), accounts, signer, st.ID, models.AudienceStaff, uuid.NewString(), t)
+		if err != nil {
+			return err
+		}
+		c.Status(fiber.StatusCreated)
+		return c.JSON(tokens)
+	}
+}

@@ -1,0 +1,188 @@
+package models
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Attention is one reason a linked patient needs a therapist's attention.
+type Attention string
+
+// Attention reasons, most urgent first: the order of the triage list.
+const (
+	// AttentionRedFlag: a pain log of the last TriageRedFlagDays carries a red flag.
+	AttentionRedFlag Attention = "red_flag"
+	// AttentionSoreness: pain two days after the last completed session was
+	// still raised (the soreness flag of the insights).
+	AttentionSoreness Attention = "soreness_flag"
+	// AttentionClearance: a contraindication "yes" waits for clearance.
+	AttentionClearance Attention = "clearance_waiting"
+	// AttentionMissedSession: a session of the last TriageMissedDays was
+	// missed or a no-show.
+	AttentionMissedSession Attention = "missed_session"
+	// AttentionNoRecentLog: no pain log for TriageQuietDays or more.
+	AttentionNoRecentLog Attention = "no_recent_log"
+)
+
+// AttentionOrder lists the reasons from the most urgent.
+var AttentionOrder = []Attention{AttentionRedFlag, AttentionSoreness, AttentionClearance, AttentionMissedSession, AttentionNoRecentLog}
+
+// Triage windows.
+const (
+	TriageRedFlagDays = 14
+	TriageMissedDays  = 30
+	TriageQuietDays   = 5
+	// TriageRangeDays is the range the progress figures are computed over.
+	TriageRangeDays = 90
+	// TriageAdherenceDays is the range aftercare adherence is counted over.
+	TriageAdherenceDays = 30
+)
+
+// TriageInput is what one linked patient's triage is computed from: their
+// records as read for the whole clinic at once.
+type TriageInput struct {
+	Patient   Patient
+	Link      CareLink
+	Logs      []PainLog
+	Sessions  []Session
+	Plan      *Plan
+	Reminders []Reminder
+	// Screening is the patient's latest, or nil.
+	Screening *Screening
+}
+
+// TriageEntry is one linked patient's summary for the therapist.
+type TriageEntry struct {
+	PatientID string
+	Name      string
+	Scope     Scope
+	// LastLogDate is the local date of the latest log; empty when none.
+	LastLogDate string
+	// DaysSinceLog counts the days from LastLogDate to today; nil when none.
+	DaysSinceLog *int
+	// Change is the last 7 days against the baseline, with the MCID verdict.
+	Change PainChange
+	// RedFlags counts the logs with a red flag in the last TriageRedFlagDays.
+	RedFlags int
+	// SorenessFlag is the soreness flag of the last completed session.
+	SorenessFlag     bool
+	ClearanceWaiting bool
+	// SelfAttested is set when the patient's clearance is their own word.
+	SelfAttested bool
+	// MissedSessions counts missed and no-show sessions in the last TriageMissedDays.
+	MissedSessions int
+	// Adherence is the share of aftercare reminders done in the last
+	// TriageAdherenceDays, over all adherence kinds.
+	Adherence Figure
+	// NextSession is the next scheduled session's start; nil when none.
+	NextSession *time.Time
+	PlanStatus  PlanStatus
+	Attention   []Attention
+}
+
+// Triage computes one patient's entry at now.
+func Triage(in TriageInput, now time.Time) TriageEntry {
+	loc := in.Patient.Location()
+	today := civilDay(now, loc)
+	e := TriageEntry{PatientID: in.Patient.ID, Name: in.Patient.Name, Scope: in.Link.Scope}
+	if in.Plan != nil {
+		e.PlanStatus = in.Plan.Status
+	}
+	redSince := formatCivilDay(today.AddDate(0, 0, -(TriageRedFlagDays - 1)))
+	for _, l := range in.Logs {
+		if l.Deleted {
+			continue
+		}
+		if l.LocalDate > e.LastLogDate {
+			e.LastLogDate = l.LocalDate
+		}
+		if l.HasRedFlags() && l.LocalDate >= redSince {
+			e.RedFlags++
+		}
+	}
+	if d, err := parseCivilDay(e.LastLogDate); err == nil {
+		n := int(today.Sub(d).Hours()+12) / 24
+		e.DaysSinceLog = &n
+	}
+	from := formatCivilDay(today.AddDate(0, 0, -(TriageRangeDays - 1)))
+	if ins, err := ComputeInsights(InsightsInput{
+		From: from, To: formatCivilDay(today), Today: formatCivilDay(today),
+		Logs: in.Logs, Sessions: in.Sessions, Plan: in.Plan, Reminders: in.Reminders, Loc: loc,
+	}); err == nil {
+		e.Change = ins.Change
+		if n := len(ins.Sessions); n > 0 {
+			e.SorenessFlag = ins.Sessions[n-1].Flag
+		}
+	}
+	e.Adherence = overallAdherence(in.Reminders, formatCivilDay(today.AddDate(0, 0, -(TriageAdherenceDays-1))), formatCivilDay(today))
+	if in.Screening != nil {
+		e.ClearanceWaiting = in.Screening.NeedsClearance()
+		e.SelfAttested = in.Screening.Clearance != nil && in.Screening.Clearance.SelfAttested()
+	}
+	missedSince := now.AddDate(0, 0, -TriageMissedDays)
+	for _, s := range in.Sessions {
+		switch {
+		case (s.Status == SessionMissed || s.Status == SessionNoShow) && !s.ScheduledAt.Before(missedSince):
+			e.MissedSessions++
+		case s.Status == SessionScheduled && s.ScheduledAt.After(now) && (e.NextSession == nil || s.ScheduledAt.Before(*e.NextSession)):
+			at := s.ScheduledAt
+			e.NextSession = &at
+		}
+	}
+	if e.RedFlags > 0 {
+		e.Attention = append(e.Attention, AttentionRedFlag)
+	}
+	if e.SorenessFlag {
+		e.Attention = append(e.Attention, AttentionSoreness)
+	}
+	if e.ClearanceWaiting {
+		e.Attention = append(e.Attention, AttentionClearance)
+	}
+	if e.MissedSessions > 0 {
+		e.Attention = append(e.Attention, AttentionMissedSession)
+	}
+	if e.DaysSinceLog == nil || *e.DaysSinceLog >= TriageQuietDays {
+		e.Attention = append(e.Attention, AttentionNoRecentLog)
+	}
+	return e
+}
+
+// overallAdherence is the share of the adherence kinds' reminders dated in
+// [from, to] that the patient did (see Adherence).
+func overallAdherence(reminders []Reminder, from, to string) Figure {
+	asked, done := 0, 0
+	for _, a := range adherence(askedReminders(reminders, from, to)) {
+		asked += a.Asked
+		done += a.Done
+	}
+	f := Figure{N: asked, Need: 1, Enough: asked > 0}
+	if asked == 0 {
+		f.Reason = "no aftercare reminder was sent in the last 30 days"
+		return f
+	}
+	rate := float64(done) / float64(asked)
+	f.Value = &rate
+	return f
+}
+
+// SortTriage orders entries "needs attention first": by their most urgent
+// reason (AttentionOrder), then by how many reasons they have, then by
+// name; patients needing nothing come last, by name.
+func SortTriage(entries []TriageEntry) {
+	rank := func(e TriageEntry) int {
+		if len(e.Attention) == 0 {
+			return len(AttentionOrder)
+		}
+		return slices.Index(AttentionOrder, e.Attention[0])
+	}
+	slices.SortStableFunc(entries, func(a, b TriageEntry) int {
+		return cmp.Or(
+			cmp.Compare(rank(a), rank(b)),
+			cmp.Compare(len(b.Attention), len(a.Attention)),
+			strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)),
+			strings.Compare(a.PatientID, b.PatientID),
+		)
+	})
+}
