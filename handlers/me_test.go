@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/backcare/backcare/models"
 )
 
 func TestProfile(t *testing.T) {
@@ -23,8 +25,8 @@ func TestProfile(t *testing.T) {
 		t.Fatalf("default quiet hours %v", qh)
 	}
 	prefs := me["reminder_preferences"].(map[string]any)
-	if len(prefs) != 10 {
-		t.Fatalf("%d reminder kinds, want the 10 of the catalog", len(prefs))
+	if len(prefs) != len(models.Catalog) {
+		t.Fatalf("%d reminder kinds, want the %d of the catalog", len(prefs), len(models.Catalog))
 	}
 
 	r := ts.do("PATCH", "/v1/me", token, map[string]any{

@@ -51,14 +51,15 @@ func TestPanicIsAPlain500AndTheServerGoesOn(t *testing.T) {
 func TestEveryAPIRouteRefusesUnknownQueryParameters(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t)
-	access, _ := ts.register("query@example.com", "UTC")
+	f := ts.routeFixture()
 	before := ts.documents()
 	n := 0
 	for _, r := range routes(Deps{}) {
 		if !strings.HasPrefix(r.path, "/v1/") {
 			continue
 		}
-		path := strings.ReplaceAll(r.path, ":id", "3f0c8a9e-8f4e-4a8e-9a57-1f0b8c1d2e3f") + "?$where=1&limit[$ne]=1"
+		path, access := f.call(r)
+		path += "?$where=1&limit[$ne]=1"
 		t.Run(r.method+" "+r.path, func(t *testing.T) {
 			expectProblem(t, ts.do(r.method, path, access, nil), http.StatusBadRequest, "$where")
 		})

@@ -128,12 +128,19 @@ func TestSpecDeclaresTheRequestIdHeader(t *testing.T) {
 func TestEveryRouteHasAPolicy(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t)
+	f := ts.routeFixture()
 	for _, r := range routes(Deps{}) {
+		url, _ := f.call(r)
 		switch r.policy {
 		case policyPublic, policyPublicNoStore:
 		case policyPatient:
-			url := strings.ReplaceAll(r.path, ":id", newID())
+			// Neither no token nor a staff member's opens a patient's route.
 			expectProblem(t, ts.do(r.method, url, "", nil), http.StatusUnauthorized, "")
+			expectProblem(t, ts.do(r.method, url, f.clinic.therapist, nil), http.StatusUnauthorized, "")
+		case policyStaff, policyOwner, policyStaffView, policyStaffCare:
+			// Nor does a patient's token open a clinic route.
+			expectProblem(t, ts.do(r.method, url, "", nil), http.StatusUnauthorized, "")
+			expectProblem(t, ts.do(r.method, url, f.patient, nil), http.StatusUnauthorized, "")
 		default:
 			t.Errorf("%s %s has no auth policy", r.method, r.path)
 		}
@@ -148,10 +155,10 @@ func TestEveryRouteHasAPolicy(t *testing.T) {
 func TestEveryRouteRefusesQueryParametersItDoesNotRead(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t)
-	token, _ := ts.register("pat@example.com", "UTC")
+	f := ts.routeFixture()
 	for _, r := range routes(Deps{}) {
-		url := strings.ReplaceAll(r.path, ":id", newID()) + "?unexpected=1"
-		url = strings.ReplaceAll(url, ":token", strings.Repeat("t", 43))
+		url, token := f.call(r)
+		url += "?unexpected=1"
 		t.Run(r.method+" "+r.path, func(t *testing.T) {
 			got := ts.do(r.method, url, token, nil)
 			switch {

@@ -101,7 +101,7 @@ func toCadence(c models.Cadence) cadenceJSON {
 func toPlan(p models.Plan, sessions []models.Session, now time.Time, loc *time.Location) planResponse {
 	r := planResponse{
 		ID: p.ID, Status: string(p.Status), Phase: string(p.Phase), StartDate: p.StartDate(),
-		Cadence:   toCadence(p.CadenceOn(models.LocalDateOf(now, loc))),
+		Cadence:  toCadence(p.CadenceOn(models.LocalDateOf(now, loc))),
 		HomeCare: p.HomeCare, ClinicID: p.ClinicID, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
 	}
 	for _, v := range p.Cadences {
