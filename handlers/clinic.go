@@ -139,6 +139,20 @@ func newStaff(clinicID, email, name, password string, role models.Role, params a
 	return st, err
 }
 
+// clinic is the clinic the sign-up makes, or every field at fault, the
+// owner's included.
+func (r clinicSignupRequest) clinic(now time.Time) (models.Clinic, error) {
+	c := models.Clinic{ID: uuid.NewString(), Name: strings.TrimSpace(r.ClinicName), Timezone: r.Timezone,
+		CancellationHours: models.DefaultCancellationHours, CreatedAt: now, UpdatedAt: now}
+	var probs models.Problems
+	probs.Merge(c.Validate())
+	probs.Merge(models.Staff{Email: models.NormalizeEmail(r.Email), Name: strings.TrimSpace(r.Name), Role: models.RoleOwner}.Validate())
+	if err := models.ValidatePassword(r.Password); err != nil {
+		probs.Add("password", "%s", err)
+	}
+	return c, probs.Err()
+}
+
 func handleClinicSignup(s clinicStore, accounts accountStore, signer *auth.Signer, params auth.Params, limit *routeLimiter, logger *slog.Logger, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req clinicSignupRequest
@@ -151,15 +165,11 @@ func handleClinicSignup(s clinicStore, accounts accountStore, signer *auth.Signe
 			}
 		}
 		t := stamp(now)
-		clinic := models.Clinic{ID: uuid.NewString(), Name: strings.TrimSpace(req.ClinicName), Timezone: req.Timezone,
-			CancellationHours: models.DefaultCancellationHours, CreatedAt: t, UpdatedAt: t}
-		var probs models.Problems
-		probs.Merge(clinic.Validate())
-		owner, err := newStaff(clinic.ID, req.Email, req.Name, req.Password, models.RoleOwner, params, t)
-		probs.Merge(err)
-		if err := probs.Err(); err != nil {
+		clinic, err := req.clinic(t)
+		if err != nil {
 			return err
 		}
+		owner, err := newStaff(clinic.ID, req.Email, req.Name, req.Password, models.RoleOwner, params, t)
 		if err != nil {
 			return err
 		}
@@ -226,16 +236,7 @@ func handlePatchClinic(s clinicStore, now func() time.Time) fiber.Handler {
 			if err := pre.check(clinic.Version); err != nil {
 				return err
 			}
-			if req.Name != nil {
-				clinic.Name = strings.TrimSpace(*req.Name)
-			}
-			if req.Timezone != nil {
-				clinic.Timezone = *req.Timezone
-			}
-			if req.CancellationHours != nil {
-				clinic.CancellationHours = *req.CancellationHours
-			}
-			if err := renameField(clinic.Validate(), "clinic_name", "name"); err != nil {
+			if err := req.apply(&clinic); err != nil {
 				return err
 			}
 			clinic.UpdatedAt = stamp(now)
@@ -248,6 +249,20 @@ func handlePatchClinic(s clinicStore, now func() time.Time) fiber.Handler {
 		setETag(c, clinic.Version)
 		return c.JSON(toClinic(clinic))
 	}
+}
+
+// apply makes the change on c, or reports the fields at fault.
+func (r clinicPatch) apply(c *models.Clinic) error {
+	if r.Name != nil {
+		c.Name = strings.TrimSpace(*r.Name)
+	}
+	if r.Timezone != nil {
+		c.Timezone = *r.Timezone
+	}
+	if r.CancellationHours != nil {
+		c.CancellationHours = *r.CancellationHours
+	}
+	return renameField(c.Validate(), "clinic_name", "name")
 }
 
 // renameField names a field error by the request's own name for the field.
@@ -349,6 +364,19 @@ func toInvitation(inv models.Invitation, now time.Time) invitationJSON {
 	return invitationJSON{ID: inv.ID, Email: inv.Email, Role: string(inv.Role), Status: inv.State(now), CreatedAt: inv.CreatedAt, ExpiresAt: inv.ExpiresAt}
 }
 
+// validate returns the invitee's address and role (therapist by default).
+func (r invitationRequest) validate() (string, models.Role, error) {
+	var probs models.Problems
+	email, err := models.ValidateEmail(r.Email)
+	if err != nil {
+		probs.Add("email", "%s", err)
+	}
+	if r.Role != "" && r.Role != string(models.RoleTherapist) {
+		probs.Add("role", "must be therapist: a clinic has one owner")
+	}
+	return email, models.RoleTherapist, probs.Err()
+}
+
 func handleCreateInvitation(s clinicStore, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req invitationRequest
@@ -357,25 +385,15 @@ func handleCreateInvitation(s clinicStore, now func() time.Time) fiber.Handler {
 		}
 		owner, _ := staffOf(c)
 		t := stamp(now)
-		var probs models.Problems
-		email, err := models.ValidateEmail(req.Email)
+		email, role, err := req.validate()
 		if err != nil {
-			probs.Add("email", "%s", err)
-		}
-		if req.Role == "" {
-			req.Role = string(models.RoleTherapist)
-		}
-		if req.Role != string(models.RoleTherapist) {
-			probs.Add("role", "must be therapist: a clinic has one owner")
-		}
-		if err := probs.Err(); err != nil {
 			return err
 		}
 		token, hash, err := auth.NewOpaqueToken()
 		if err != nil {
 			return err
 		}
-		inv := models.Invitation{ID: uuid.NewString(), ClinicID: owner.ClinicID, Email: email, Role: models.Role(req.Role),
+		inv := models.Invitation{ID: uuid.NewString(), ClinicID: owner.ClinicID, Email: email, Role: role,
 			TokenHash: hash, InvitedBy: owner.ID, CreatedAt: t, ExpiresAt: t.Add(models.InvitationTTL)}
 		if err := s.CreateInvitation(c.UserContext(), inv); err != nil {
 			return err
@@ -422,6 +440,18 @@ type acceptInvitationRequest struct {
 	Password string `json:"password"`
 }
 
+func (r acceptInvitationRequest) validate() error {
+	var probs models.Problems
+	if r.Token == "" {
+		probs.Add("token", "is required")
+	}
+	models.ValidateName(&probs, "name", r.Name)
+	if err := models.ValidatePassword(r.Password); err != nil {
+		probs.Add("password", "%s", err)
+	}
+	return probs.Err()
+}
+
 // handleAcceptInvitation makes the invitee's staff account and signs them
 // in. The token is the credential, and it works once.
 func handleAcceptInvitation(s clinicStore, accounts accountStore, signer *auth.Signer, params auth.Params, now func() time.Time) fiber.Handler {
@@ -430,15 +460,7 @@ func handleAcceptInvitation(s clinicStore, accounts accountStore, signer *auth.S
 		if err := decodeBody(c, &req); err != nil {
 			return err
 		}
-		var probs models.Problems
-		if req.Token == "" {
-			probs.Add("token", "is required")
-		}
-		models.ValidateName(&probs, "name", req.Name)
-		if err := models.ValidatePassword(req.Password); err != nil {
-			probs.Add("password", "%s", err)
-		}
-		if err := probs.Err(); err != nil {
+		if err := req.validate(); err != nil {
 			return err
 		}
 		t := stamp(now)

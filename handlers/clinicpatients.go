@@ -242,6 +242,14 @@ type noteRequest struct {
 	Summary      string   `json:"summary"`
 }
 
+// content is the note the request writes, or the fields at fault.
+func (r noteRequest) content() (models.NoteContent, error) {
+	n := models.NoteContent{Subjective: r.Subjective, Objective: r.Objective, Assessment: r.Assessment, Plan: r.Plan,
+		AreasTreated: typed[models.BodyArea](r.AreasTreated), Techniques: r.Techniques, Pressure: models.Pressure(r.Pressure),
+		Shared: r.Shared, Summary: r.Summary}
+	return n, n.Validate()
+}
+
 type noteRevisionJSON struct {
 	noteFieldsJSON
 	Author    namedJSON `json:"author"`
@@ -303,10 +311,8 @@ func handlePutNote(s clinicCareStore, care careStore, now func() time.Time) fibe
 		if err := decodeBody(c, &req); err != nil {
 			return err
 		}
-		content := models.NoteContent{Subjective: req.Subjective, Objective: req.Objective, Assessment: req.Assessment, Plan: req.Plan,
-			AreasTreated: typed[models.BodyArea](req.AreasTreated), Techniques: req.Techniques, Pressure: models.Pressure(req.Pressure),
-			Shared: req.Shared, Summary: req.Summary}
-		if err := content.Validate(); err != nil {
+		content, err := req.content()
+		if err != nil {
 			return err
 		}
 		st, _ := staffOf(c)

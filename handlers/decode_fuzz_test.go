@@ -196,6 +196,40 @@ var requestBodies = []bodyCase{
 		_, err = ss.Complete(fuzzNow, feedback)
 		return err
 	}),
+	body(func(r clinicSignupRequest) error { _, err := r.clinic(fuzzNow); return err }),
+	body(func(r clinicPatch) error {
+		c := models.Clinic{Name: "Clinic", Timezone: "UTC", CancellationHours: models.DefaultCancellationHours}
+		return r.apply(&c)
+	}),
+	body(func(r invitationRequest) error { _, _, err := r.validate(); return err }),
+	body(func(r acceptInvitationRequest) error { return r.validate() }),
+	body(func(r staffPatch) error {
+		if r.Active == nil {
+			return invalid("active", "is required")
+		}
+		return nil
+	}),
+	body(func(r scopeRequest) error { _, err := parseScope(r.Scope); return err }),
+	body(func(r codeRequest) error {
+		if _, _, ok := models.ParseLinkCode(r.Code); !ok {
+			return invalid("code", "must be 8 letters and digits")
+		}
+		return nil
+	}),
+	body(func(r noteRequest) error { _, err := r.content(); return err }),
+	body(func(r putPlanRequest) error {
+		var probs models.Problems
+		cadence := models.DefaultCadence(time.Monday)
+		applyCadence(&cadence, r.cadenceFields, &probs)
+		if err := probs.Err(); err != nil {
+			return err
+		}
+		if r.HomeCare != nil {
+			var p models.Plan
+			return p.SetHomeCare(*r.HomeCare)
+		}
+		return cadence.Validate()
+	}),
 }
 
 func cmpOr(s, otherwise string) string {
@@ -324,6 +358,17 @@ func FuzzDecodeBody(f *testing.F) {
 		"sessionRequest":    {`{"scheduled_at":"2026-11-25T10:00:00+01:00","duration_minutes":90,"therapist":"Sam"}`, `{"scheduled_at":"2026-11-25T10:00:00+01:00","duration_minutes":0}`},
 		"sessionPatch":      {`{"action":"cancel"}`, `{"scheduled_at":"2026-11-26T10:00:00Z"}`, `{"clinic":"` + strings.Repeat("x", 300) + `"}`},
 		"completeRequest":   {`{"pressure_felt":3,"soreness_after":4,"note":"sore"}`, `{"pressure_felt":9}`},
+		"clinicSignupRequest": {`{"clinic_name":"North Clinic","timezone":"Europe/Berlin","name":"Sam","email":"sam@north.example","password":"a long passphrase"}`,
+			`{"clinic_name":"","timezone":"Moon/Base","email":"x"}`},
+		"clinicPatch":             {`{"cancellation_hours":48}`, `{"cancellation_hours":-1,"name":""}`},
+		"invitationRequest":       {`{"email":"kim@north.example","role":"therapist"}`, `{"email":"kim","role":"owner"}`},
+		"acceptInvitationRequest": {`{"token":"abc","name":"Kim","password":"a long passphrase"}`, `{"token":"","password":"short"}`},
+		"staffPatch":              {`{"active":false}`, `{"active":"no"}`},
+		"scopeRequest":            {`{"scope":"care"}`, `{"scope":"admin"}`},
+		"codeRequest":             {`{"code":"7KQ4-MZ2P"}`, `{"code":"7kq4 mz2p"}`, `{"code":"OOOO-IIII"}`},
+		"noteRequest": {`{"subjective":"sore","areas_treated":["lower_back"],"techniques":["trigger point"],"pressure":"firm","shared":true,"summary":"walk daily"}`,
+			`{"shared":true}`, `{"pressure":"crushing","techniques":[""]}`},
+		"putPlanRequest": {`{"home_care":"heat 20 min","stretching":false,"initial_sessions":5}`, `{"start_date":"2026-02-30","action":"archive"}`},
 	}
 	// Every type gets its own seeds, an empty object and null; the other
 	// shapes go to one type each, as the fuzzer moves inputs between types
