@@ -17,8 +17,11 @@ import (
 type bodyEndpoint struct {
 	method, path string
 	auth         bool
-	valid        map[string]any
-	fields       map[string]string // field → "string", "int", "array" or "object"
+	// as is whose token a route with auth takes: the patient's by
+	// default, or "staff" (the clinic's therapist) or "owner".
+	as     string
+	valid  map[string]any
+	fields map[string]string // field → "string", "int", "array" or "object"
 	// domain are bodies that are well-formed JSON of the right types but
 	// carry values the rules refuse, with the field each must name.
 	domain []badBody
@@ -32,7 +35,7 @@ type badBody struct {
 	field string
 }
 
-func bodyEndpoints(logID, planID, sessionID string) []bodyEndpoint {
+func bodyEndpoints(logID, planID, sessionID, patientID string) []bodyEndpoint {
 	loggedAt := testNow.Add(-time.Hour).Format(time.RFC3339)
 	painFields := map[string]string{
 		"logged_at": "string", "score": "int", "areas": "array", "stiffness": "int",
@@ -166,6 +169,90 @@ func bodyEndpoints(logID, planID, sessionID string) []bodyEndpoint {
 				{"soreness 11", map[string]any{"soreness_after": 11}, "soreness_after"},
 				{"soreness without pressure", map[string]any{"pressure_felt": nil}, "pressure_felt"},
 			}},
+		{method: "POST", path: "/v1/clinic/signup",
+			valid:  map[string]any{"clinic_name": "East", "timezone": "Europe/Berlin", "name": "Sam", "email": "sam@east.example", "password": "correct horse battery"},
+			fields: map[string]string{"clinic_name": "string", "timezone": "string", "name": "string", "email": "string", "password": "string"},
+			domain: []badBody{
+				{"unknown time zone", map[string]any{"timezone": "Mars/Olympus_Mons"}, "timezone"},
+				{"no clinic name", map[string]any{"clinic_name": " "}, "clinic_name"},
+				{"bad email", map[string]any{"email": "sam@"}, "email"},
+				{"short password", map[string]any{"password": "short"}, "password"},
+			}},
+		{method: "POST", path: "/v1/clinic/auth/login",
+			valid:  map[string]any{"email": "sam@east.example", "password": "correct horse battery"},
+			fields: map[string]string{"email": "string", "password": "string"}},
+		{method: "POST", path: "/v1/clinic/invitations/accept",
+			valid:  map[string]any{"token": "not-a-token", "name": "Kim", "password": "correct horse battery"},
+			fields: map[string]string{"token": "string", "name": "string", "password": "string"},
+			domain: []badBody{
+				{"no name", map[string]any{"name": ""}, "name"},
+				{"short password", map[string]any{"password": "short"}, "password"},
+			}},
+		{method: "PATCH", path: "/v1/clinic", auth: true, as: "owner",
+			valid:  map[string]any{"cancellation_hours": 48},
+			fields: map[string]string{"name": "string", "timezone": "string", "cancellation_hours": "int"},
+			domain: []badBody{
+				{"negative window", map[string]any{"cancellation_hours": -1}, "cancellation_hours"},
+				{"a month's window", map[string]any{"cancellation_hours": 24 * 30}, "cancellation_hours"},
+				{"unknown time zone", map[string]any{"timezone": "Nowhere/Else"}, "timezone"},
+			}},
+		{method: "POST", path: "/v1/clinic/invitations", auth: true, as: "owner",
+			valid:  map[string]any{"email": "kim@east.example", "role": "therapist"},
+			fields: map[string]string{"email": "string", "role": "string"},
+			domain: []badBody{
+				{"second owner", map[string]any{"role": "owner"}, "role"},
+				{"bad email", map[string]any{"email": "kim"}, "email"},
+			}},
+		{method: "POST", path: "/v1/clinic/link-codes", auth: true, as: "staff",
+			valid: map[string]any{"scope": "care"}, fields: map[string]string{"scope": "string"},
+			domain: []badBody{{"unknown scope", map[string]any{"scope": "admin"}, "scope"}}},
+		{method: "POST", path: "/v1/clinic/link-codes/redeem", auth: true, as: "staff",
+			valid: map[string]any{"code": "7KQ4-MZ2P"}, fields: map[string]string{"code": "string"},
+			domain: []badBody{{"look-alike letters", map[string]any{"code": "OOII-LL00"}, "code"}, {"too short", map[string]any{"code": "7KQ4"}, "code"}}},
+		{method: "POST", path: "/v1/care-team/codes", auth: true,
+			valid: map[string]any{"scope": "view"}, fields: map[string]string{"scope": "string"},
+			domain: []badBody{{"unknown scope", map[string]any{"scope": "everything"}, "scope"}}},
+		{method: "POST", path: "/v1/care-team/preview", auth: true,
+			valid: map[string]any{"code": "7KQ4-MZ2P"}, fields: map[string]string{"code": "string"},
+			domain: []badBody{{"too long", map[string]any{"code": "7KQ4-MZ2P-X"}, "code"}}},
+		{method: "POST", path: "/v1/care-team", auth: true,
+			valid: map[string]any{"code": "7KQ4-MZ2P"}, fields: map[string]string{"code": "string"},
+			domain: []badBody{{"empty", map[string]any{"code": ""}, "code"}}},
+		{method: "PUT", path: "/v1/clinic/patients/" + patientID + "/plan", auth: true, as: "staff",
+			valid:  map[string]any{"home_care": "Heat for 20 minutes.", "stretching": false, "maintenance_weeks": 3},
+			fields: mergeFields(planFields, map[string]string{"effective_from": "string", "action": "string", "home_care": "string", "stretching": "bool"}),
+			domain: append(planDomain,
+				badBody{"home care too long", map[string]any{"home_care": strings.Repeat("h", 2001)}, "home_care"},
+				badBody{"start date of a started plan", map[string]any{"start_date": "2026-12-01"}, "start_date"},
+				badBody{"unknown action", map[string]any{"action": "archive"}, "action"},
+			)},
+		{method: "POST", path: "/v1/clinic/patients/" + patientID + "/sessions", auth: true, as: "staff",
+			valid:  map[string]any{"scheduled_at": testNow.Add(80 * time.Hour).Format(time.RFC3339), "duration_minutes": 60},
+			fields: sessionFields,
+			domain: sessionDomain},
+		{method: "PATCH", path: "/v1/clinic/patients/" + patientID + "/sessions/" + sessionID, auth: true, as: "staff",
+			valid:  map[string]any{"scheduled_at": testNow.Add(100 * time.Hour).Format(time.RFC3339)},
+			fields: mergeFields(sessionFields, map[string]string{"action": "string"}),
+			domain: append(sessionDomain, badBody{"unknown action", map[string]any{"action": "postpone", "scheduled_at": nil}, "action"})},
+		{method: "PUT", path: "/v1/clinic/patients/" + patientID + "/sessions/" + sessionID + "/note", auth: true, as: "staff",
+			valid: map[string]any{"subjective": "Sore after lifting.", "objective": "Tight QL", "assessment": "Improving", "plan": "Weekly",
+				"areas_treated": []string{"lower_back"}, "techniques": []string{"myofascial release"}, "pressure": "firm", "shared": true, "summary": "Keep walking daily."},
+			fields: map[string]string{"subjective": "string", "objective": "string", "assessment": "string", "plan": "string", "areas_treated": "array",
+				"techniques": "array", "pressure": "string", "shared": "bool", "summary": "string"},
+			domain: []badBody{
+				{"unknown area", map[string]any{"areas_treated": []string{"elbow"}}, "areas_treated"},
+				{"pressure word", map[string]any{"pressure": "crushing"}, "pressure"},
+				{"shared without summary", map[string]any{"summary": nil}, "summary"},
+				{"empty technique", map[string]any{"techniques": []string{" "}}, "techniques"},
+				{"subjective too long", map[string]any{"subjective": strings.Repeat("s", 4001)}, "subjective"},
+			}},
+		{method: "POST", path: "/v1/clinic/patients/" + patientID + "/clearances", auth: true, as: "staff",
+			valid:  map[string]any{"date": "2026-11-20", "note": "GP letter seen"},
+			fields: map[string]string{"date": "string", "note": "string"},
+			domain: []badBody{
+				{"future date", map[string]any{"date": "2027-01-01"}, "date"},
+				{"not a date", map[string]any{"date": "yesterday"}, "date"},
+			}},
 	}
 }
 
@@ -237,6 +324,9 @@ func TestBadInputIsRefusedAndStoresNothing(t *testing.T) {
 		t.Fatalf("setup: %s %s", plan.body, session.body)
 	}
 	planID, sessionID := plan.json(t)["id"].(string), session.json(t)["id"].(string)
+	clinic := ts.signupClinic("bad")
+	ts.link(clinic.therapist, token, "care")
+	patientID := patientOf(t, ts, token)
 	// snapshot is everything a refused request could have changed.
 	snapshot := func() string {
 		return fmt.Sprint(ts.documents()) +
@@ -245,7 +335,8 @@ func TestBadInputIsRefusedAndStoresNothing(t *testing.T) {
 			string(ts.do("GET", "/v1/devices", token, nil).body) +
 			string(ts.do("GET", "/v1/screening", token, nil).body) +
 			string(ts.do("GET", "/v1/plans/current", token, nil).body) +
-			string(ts.do("GET", "/v1/sessions", token, nil).body)
+			string(ts.do("GET", "/v1/sessions", token, nil).body) +
+			ts.view(clinic.ownerToken, "/v1/clinic", "/v1/clinic/invitations", "/v1/clinic/staff") + ts.view(token, "/v1/care-team")
 	}
 	with := func(base map[string]any, patch map[string]any) map[string]any {
 		b := maps.Clone(base)
@@ -259,9 +350,14 @@ func TestBadInputIsRefusedAndStoresNothing(t *testing.T) {
 		return b
 	}
 	cases := 0
-	for _, ep := range bodyEndpoints(logID, planID, sessionID) {
+	for _, ep := range bodyEndpoints(logID, planID, sessionID, patientID) {
 		tok := ""
-		if ep.auth {
+		switch {
+		case ep.auth && ep.as == "staff":
+			tok = clinic.therapist
+		case ep.auth && ep.as == "owner":
+			tok = clinic.ownerToken
+		case ep.auth:
 			tok = token
 		}
 		// The stored data is compared around each route's refusals rather

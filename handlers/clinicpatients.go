@@ -365,8 +365,12 @@ func handlePutNote(s clinicCareStore, care careStore, now func() time.Time) fibe
 // the signed-in staff member: a clearance the clinic stands behind.
 func handleClinicClearance(s careStore, rp replanner, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
+		var req clearanceRequest
+		if err := decodeBody(c, &req); err != nil {
+			return err
+		}
 		st, _ := staffOf(c)
-		return recordClearance(c, s, rp, models.Clearance{By: models.ClearedByStaff, StaffID: st.ID, StaffName: st.Name, ClinicID: st.ClinicID}, stamp(now))
+		return recordClearance(c, s, rp, req, models.Clearance{By: models.ClearedByStaff, StaffID: st.ID, StaffName: st.Name, ClinicID: st.ClinicID}, stamp(now))
 	}
 }
 

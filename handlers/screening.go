@@ -214,24 +214,31 @@ func handlePostScreening(s careStore, rp replanner, now func() time.Time) fiber.
 // and the plan waits for it.
 func handlePostClearance(s careStore, rp replanner, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		linked, err := s.HasCareLink(c.UserContext(), patientID(c))
+		var req clearanceRequest
+		if err := decodeBody(c, &req); err != nil {
+			return err
+		}
+		p, err := s.PatientByID(c.UserContext(), patientID(c))
+		if err != nil {
+			return err
+		}
+		if err := models.ValidateClearance(req.Date, req.Note, stamp(now), p.Location()); err != nil {
+			return err
+		}
+		linked, err := s.HasCareLink(c.UserContext(), p.ID)
 		if err != nil {
 			return err
 		}
 		if linked {
 			return models.Errorf(models.ErrConflict, "your clinic records the clearance: show them your provider's clearance, and your plan starts once they have recorded it")
 		}
-		return recordClearance(c, s, rp, models.Clearance{By: models.ClearedByPatient}, stamp(now))
+		return recordClearance(c, s, rp, req, models.Clearance{By: models.ClearedByPatient}, stamp(now))
 	}
 }
 
 // recordClearance records a clearance of the request's patient's latest
 // screening, by whom by says, and releases the plan it held.
-func recordClearance(c *fiber.Ctx, s careStore, rp replanner, by models.Clearance, t time.Time) error {
-	var req clearanceRequest
-	if err := decodeBody(c, &req); err != nil {
-		return err
-	}
+func recordClearance(c *fiber.Ctx, s careStore, rp replanner, req clearanceRequest, by models.Clearance, t time.Time) error {
 	ctx := c.UserContext()
 	p, err := s.PatientByID(ctx, patientID(c))
 	if err != nil {

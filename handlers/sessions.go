@@ -170,7 +170,10 @@ func handleBookSession(s careStore, notices clinicCareStore, rp replanner, now f
 			if err != nil {
 				return err
 			}
-			ss.ClinicID, ss.BookedBy, ss.Clinic = clinic.ID, st.ID, clinic.Name
+			ss.ClinicID, ss.BookedBy = clinic.ID, st.ID
+			if ss.Clinic == "" {
+				ss.Clinic = clinic.Name
+			}
 			if ss.Therapist == "" {
 				ss.Therapist = st.Name
 			}

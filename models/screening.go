@@ -157,14 +157,7 @@ func (s Screening) IsStale(now time.Time) bool {
 // does not show a clearance that means nothing. A new clearance replaces an
 // earlier one, so a patient can correct a mistyped date.
 func (s *Screening) RecordClearance(date, note string, by Clearance, now time.Time, loc *time.Location) error {
-	var probs Problems
-	if d, err := parseCivilDay(date); err != nil {
-		probs.Add("date", "%s", err)
-	} else if d.After(civilDay(now, loc)) {
-		probs.Add("date", "must not be in the future")
-	}
-	checkNoteText(&probs, "note", note, MaxClearanceNoteLength)
-	if err := probs.Err(); err != nil {
+	if err := ValidateClearance(date, note, now, loc); err != nil {
 		return err
 	}
 	if len(s.Positive()) == 0 {
@@ -176,6 +169,19 @@ func (s *Screening) RecordClearance(date, note string, by Clearance, now time.Ti
 	by.Date, by.Note, by.RecordedAt = date, note, now
 	s.Clearance = &by
 	return nil
+}
+
+// ValidateClearance checks a clearance's date (local "YYYY-MM-DD", not
+// after today in loc) and note.
+func ValidateClearance(date, note string, now time.Time, loc *time.Location) error {
+	var probs Problems
+	if d, err := parseCivilDay(date); err != nil {
+		probs.Add("date", "%s", err)
+	} else if d.After(civilDay(now, loc)) {
+		probs.Add("date", "must not be in the future")
+	}
+	checkNoteText(&probs, "note", note, MaxClearanceNoteLength)
+	return probs.Err()
 }
 
 // checkNoteText checks optional free text; line breaks are allowed.
