@@ -39,6 +39,8 @@ func TestRaces(t *testing.T) {
 		{"session patches lose no change", raceSessionPatches},
 		{"a session completes once", raceSessionCompletion},
 		{"a reminder snoozes once per version and is done once", raceReminderSnoozeAndDone},
+		{"a link code links once", raceLinkCode},
+		{"an invitation makes one account", raceInvitation},
 	} {
 		t.Run(race.name, func(t *testing.T) { race.run(t, shared.forTest(t)) })
 	}
