@@ -643,7 +643,7 @@ func jwt(header, claims map[string]any, sum func() hash.Hash, key []byte) string
 }
 
 func claimsFor(id string, now time.Time) map[string]any {
-	return map[string]any{"iss": auth.Issuer, "sub": id, "iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(auth.AccessTTL).Unix()}
+	return map[string]any{"iss": auth.Issuer, "sub": id, "aud": []string{"patient"}, "iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(auth.AccessTTL).Unix()}
 }
 
 func with(m map[string]any, kv ...any) map[string]any {
@@ -688,6 +688,8 @@ func TestAPI2BrokenAuthentication(t *testing.T) {
 		"wrong issuer":                  jwt(hs256, with(valid, "iss", "someone-else"), sha256.New, key),
 		"no issuer":                     jwt(hs256, with(valid, "iss", nil), sha256.New, key),
 		"no subject":                    jwt(hs256, with(valid, "sub", nil), sha256.New, key),
+		"no audience":                   jwt(hs256, with(valid, "aud", nil), sha256.New, key),
+		"the staff audience":            jwt(hs256, with(valid, "aud", []string{"staff"}), sha256.New, key),
 		"alg none":                      jwt(map[string]any{"alg": "none", "typ": "JWT"}, valid, nil, nil),
 		"alg None":                      jwt(map[string]any{"alg": "None"}, valid, nil, nil),
 		"alg none with a signature":     jwt(map[string]any{"alg": "none"}, valid, sha256.New, key),
@@ -711,6 +713,11 @@ func TestAPI2BrokenAuthentication(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a patient's token opens no clinic route", func(t *testing.T) {
+		cases++
+		expect(t, s.send("GET", "/v1/clinic/me", good, nil), http.StatusUnauthorized)
+		expect(t, s.send("GET", "/v1/clinic/patients", pat.access, nil), http.StatusUnauthorized)
+	})
 	for name, header := range map[string]string{
 		"no Authorization": "", "empty bearer": "Bearer ", "token without scheme": good, "Basic scheme": "Basic cGF0OnBhc3N3b3Jk",
 	} {
