@@ -103,6 +103,15 @@ func TestClinicAccounts(t *testing.T) {
 		expectProblem(t, ts.do("POST", "/v1/clinic/auth/refresh", "", map[string]any{"refresh_token": refresh}), http.StatusUnauthorized, "")
 		expectProblem(t, ts.do("POST", "/v1/clinic/auth/login", "", map[string]any{"email": "gone@acct.example", "password": staffPassword}), http.StatusUnauthorized, "")
 	})
+	t.Run("wrong passwords lock the staff account, not the patient one of the same address", func(t *testing.T) {
+		both := ts.signupClinic("lock")
+		ts.do("POST", "/v1/auth/register", "", map[string]any{"email": both.therapistEmail, "password": staffPassword, "name": "Also a patient", "timezone": "UTC"})
+		for range 5 {
+			expectProblem(t, ts.do("POST", "/v1/clinic/auth/login", "", map[string]any{"email": both.therapistEmail, "password": "wrong password!"}), http.StatusUnauthorized, "")
+		}
+		expectProblem(t, ts.do("POST", "/v1/clinic/auth/login", "", map[string]any{"email": both.therapistEmail, "password": staffPassword}), http.StatusTooManyRequests, "")
+		ts.login(both.therapistEmail)
+	})
 	t.Run("the owner sets the cancellation window", func(t *testing.T) {
 		if got := ts.do("GET", "/v1/clinic", cs.therapist, nil).json(t)["cancellation_hours"]; got != float64(models.DefaultCancellationHours) {
 			t.Fatalf("default window %v", got)

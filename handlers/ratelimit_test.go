@@ -251,3 +251,42 @@ func TestLimiterMemoryIsBounded(t *testing.T) {
 		t.Fatal("newcomer's second request in the window was allowed")
 	}
 }
+
+// TestClinicRateLimits: clinic sign-up and invitation acceptance share the
+// sign-up budget per address, staff sign-in the sign-in budget, and the
+// link-code routes have their own, per address and per account.
+func TestClinicRateLimits(t *testing.T) {
+	t.Parallel()
+	limits := roomyLimits
+	limits.Register.PerIP = RateLimit{Requests: 10, Window: 15 * time.Minute}
+	limits.Login.PerIP = RateLimit{Requests: 10, Window: 15 * time.Minute}
+	limits.LinkCode = RouteLimits{PerIP: RateLimit{Requests: 6, Window: 15 * time.Minute}, PerAccount: RateLimit{Requests: 3, Window: 15 * time.Minute}}
+	ts := newTestServer(t, withLimits(limits))
+	cs := ts.signupClinic("limits") // two sign-up requests: the clinic's and the therapist's acceptance
+	patient, _ := ts.register("limited@example.com", "UTC")
+
+	flood := func(path, token string, allowed int) {
+		t.Helper()
+		for range allowed {
+			expectProblem(t, ts.fromClient("POST", path, token, `{"nope":1}`, ""), http.StatusBadRequest, "nope")
+		}
+		expectRateLimited(t, ts.fromClient("POST", path, token, `{"nope":1}`, ""), "900")
+	}
+	t.Run("sign-up", func(t *testing.T) {
+		flood("/v1/clinic/signup", "", 10-3)
+		expectRateLimited(t, ts.fromClient("POST", "/v1/clinic/invitations/accept", "", `{}`, ""), "900")
+	})
+	t.Run("sign-in", func(t *testing.T) {
+		flood("/v1/clinic/auth/login", "", 10)
+	})
+	t.Run("link codes per account", func(t *testing.T) {
+		for range 3 {
+			expectProblem(t, ts.do("POST", "/v1/care-team/preview", patient, map[string]any{"code": "2222-2222"}), http.StatusNotFound, "")
+		}
+		expectProblem(t, ts.do("POST", "/v1/care-team/preview", patient, map[string]any{"code": "2222-2222"}), http.StatusTooManyRequests, "")
+	})
+	t.Run("link codes per address", func(t *testing.T) {
+		// Four of the address's six went to the patient's tries above.
+		flood("/v1/clinic/link-codes/redeem", cs.therapist, 6-4)
+	})
+}
