@@ -175,6 +175,11 @@ func clinicCode(c *fiber.Ctx, s linkStore, spend bool, limit *routeLimiter, now 
 	if err := limit.byAccount(patientID(c)); err != nil {
 		return models.LinkCode{}, models.Clinic{}, nil, err
 	}
+	// An erased account's access token stays valid for minutes; it links
+	// nobody.
+	if _, err := s.PatientByID(c.UserContext(), patientID(c)); err != nil {
+		return models.LinkCode{}, models.Clinic{}, nil, err
+	}
 	code, err := s.CheckLinkCode(c.UserContext(), locator, secret, models.CodeFromClinic, spend, now)
 	if err != nil {
 		return code, models.Clinic{}, nil, err
