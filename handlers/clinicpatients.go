@@ -19,6 +19,7 @@ import (
 type clinicCareStore interface {
 	ActiveLink(ctx context.Context, patientID, clinicID string) (models.CareLink, error)
 	ClinicPatients(ctx context.Context, clinicID string, since time.Time) ([]models.TriageInput, error)
+	LinkedPatient(ctx context.Context, link models.CareLink, since time.Time) (models.TriageInput, error)
 	Clinic(ctx context.Context, id string) (models.Clinic, error)
 	SessionNote(ctx context.Context, patientID, sessionID string) (models.SessionNote, error)
 	SaveSessionNote(ctx context.Context, n models.SessionNote) (models.SessionNote, error)
@@ -217,16 +218,17 @@ type clinicPatientJSON struct {
 func handleClinicPatient(s clinicCareStore, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		st, _ := staffOf(c)
-		entries, err := triageOf(c.UserContext(), s, st.ClinicID, stamp(now))
+		link, err := s.ActiveLink(c.UserContext(), patientID(c), st.ClinicID)
 		if err != nil {
 			return err
 		}
-		for _, e := range entries {
-			if e.PatientID == patientID(c) {
-				return c.JSON(clinicPatientJSON{ID: e.PatientID, Name: e.Name, Triage: toTriage(e)})
-			}
+		t := stamp(now)
+		in, err := s.LinkedPatient(c.UserContext(), link, t.AddDate(0, 0, -models.TriageRangeDays-1))
+		if err != nil {
+			return err
 		}
-		return models.Errorf(models.ErrNotFound, "patient not found")
+		e := models.Triage(in, t)
+		return c.JSON(clinicPatientJSON{ID: e.PatientID, Name: e.Name, Timezone: in.Patient.Timezone, Locale: in.Patient.Locale, Triage: toTriage(e)})
 	}
 }
 

@@ -454,6 +454,24 @@ func (s *Store) ClinicPatients(ctx context.Context, clinicID string, since time.
 	if err != nil || len(links) == 0 {
 		return nil, err
 	}
+	return s.triageInputs(ctx, links, since)
+}
+
+// LinkedPatient reads what one linked patient's triage is computed from,
+// as ClinicPatients does for the whole clinic.
+func (s *Store) LinkedPatient(ctx context.Context, link models.CareLink, since time.Time) (models.TriageInput, error) {
+	in, err := s.triageInputs(ctx, []models.CareLink{link}, since)
+	if err != nil {
+		return models.TriageInput{}, err
+	}
+	if len(in) == 0 {
+		return models.TriageInput{}, models.Errorf(models.ErrNotFound, "patient not found")
+	}
+	return in[0], nil
+}
+
+// triageInputs reads the data of the links' patients, one read per collection.
+func (s *Store) triageInputs(ctx context.Context, links []models.CareLink, since time.Time) ([]models.TriageInput, error) {
 	ids := make([]string, len(links))
 	for i, l := range links {
 		ids[i] = l.PatientID
