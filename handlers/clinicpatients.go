@@ -365,14 +365,14 @@ func handlePutNote(s clinicCareStore, care careStore, now func() time.Time) fibe
 
 // handleClinicClearance records a clearance of the patient's screening by
 // the signed-in staff member: a clearance the clinic stands behind.
-func handleClinicClearance(s careStore, rp replanner, now func() time.Time) fiber.Handler {
+func handleClinicClearance(s careStore, notices clinicCareStore, rp replanner, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req clearanceRequest
 		if err := decodeBody(c, &req); err != nil {
 			return err
 		}
 		st, _ := staffOf(c)
-		return recordClearance(c, s, rp, req, models.Clearance{By: models.ClearedByStaff, StaffID: st.ID, StaffName: st.Name, ClinicID: st.ClinicID}, stamp(now))
+		return recordClearance(c, s, notices, rp, req, models.Clearance{By: models.ClearedByStaff, StaffID: st.ID, StaffName: st.Name, ClinicID: st.ClinicID}, stamp(now))
 	}
 }
 

@@ -141,7 +141,7 @@ func routes(d Deps) []route {
 		{fiber.MethodPatch, "/v1/clinic/patients/:id/sessions/:sid", policyStaffCare, noQuery(handlePatchSession(s, s, rp, now))},
 		{fiber.MethodPost, "/v1/clinic/patients/:id/sessions/:sid/complete", policyStaffCare, noQuery(handleCompleteSession(s, rp, now))},
 		{fiber.MethodPut, "/v1/clinic/patients/:id/sessions/:sid/note", policyStaffCare, noQuery(handlePutNote(s, s, now))},
-		{fiber.MethodPost, "/v1/clinic/patients/:id/clearances", policyStaffCare, noQuery(handleClinicClearance(s, rp, now))},
+		{fiber.MethodPost, "/v1/clinic/patients/:id/clearances", policyStaffCare, noQuery(handleClinicClearance(s, s, rp, now))},
 	}
 }
 

@@ -232,13 +232,14 @@ func handlePostClearance(s careStore, rp replanner, now func() time.Time) fiber.
 		if linked {
 			return models.Errorf(models.ErrConflict, "your clinic records the clearance: show them your provider's clearance, and your plan starts once they have recorded it")
 		}
-		return recordClearance(c, s, rp, req, models.Clearance{By: models.ClearedByPatient}, stamp(now))
+		return recordClearance(c, s, nil, rp, req, models.Clearance{By: models.ClearedByPatient}, stamp(now))
 	}
 }
 
 // recordClearance records a clearance of the request's patient's latest
-// screening, by whom by says, and releases the plan it held.
-func recordClearance(c *fiber.Ctx, s careStore, rp replanner, req clearanceRequest, by models.Clearance, t time.Time) error {
+// screening, by whom by says, and releases the plan it held; a clinic's
+// clearance that releases the plan tells the patient through notices.
+func recordClearance(c *fiber.Ctx, s careStore, notices clinicCareStore, rp replanner, req clearanceRequest, by models.Clearance, t time.Time) error {
 	ctx := c.UserContext()
 	p, err := s.PatientByID(ctx, patientID(c))
 	if err != nil {
@@ -257,10 +258,17 @@ func recordClearance(c *fiber.Ctx, s careStore, rp replanner, req clearanceReque
 	if err := s.SaveClearance(ctx, sc); err != nil {
 		return err
 	}
+	held, err := currentPlan(ctx, s, p.ID)
+	if err != nil {
+		return err
+	}
 	plan, err := followScreening(ctx, s, p.ID, sc, t)
 	if err != nil {
 		return err
 	}
 	rp.after(c, p.ID, t)
+	if notices != nil && held != nil && plan != nil && held.Status != plan.Status {
+		careNotice(c, notices, p, models.VariantCarePlan, plan.ID, t, rp)
+	}
 	return c.JSON(toScreening(sc, plan, t))
 }
