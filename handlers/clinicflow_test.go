@@ -231,6 +231,9 @@ func TestTherapistCares(t *testing.T) {
 		if r.status != http.StatusOK || r.json(t)["plan_status"] != "active" {
 			t.Fatalf("clinic clearance: %d %s", r.status, r.body)
 		}
+		if !strings.Contains(string(ts.do("GET", "/v1/reminders", patient, nil).body), `"kind":"care_update"`) {
+			t.Fatal("releasing the plan sent the patient no notice")
+		}
 		cl := ts.do("GET", "/v1/screening", patient, nil).json(t)["latest"].(map[string]any)["clearance"].(map[string]any)
 		if cl["by"] != "staff" || cl["self_attested"] != false || cl["staff"].(map[string]any)["name"] != "Therapist cares" {
 			t.Fatalf("clearance as the patient sees it: %v", cl)
