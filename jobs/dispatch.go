@@ -278,7 +278,7 @@ func (d *Dispatcher) recheck(p *pending, patient models.Patient, plans map[strin
 		return settle(models.ReminderExpired, "past its useful life")
 	case r.AckedAt != nil:
 		return settle(models.ReminderSkipped, "already done")
-	case !patient.Preferences[r.Kind].Enabled:
+	case !patient.Wants(r.Kind):
 		return settle(models.ReminderSkipped, "kind turned off")
 	case r.Source == models.SourceSession && beforeSession(r.Kind) && hasPlan &&
 		(plan.Status == models.PlanNeedsClearance || plan.Status == models.PlanPaused):

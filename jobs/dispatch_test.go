@@ -398,11 +398,15 @@ func TestRechecksBeforeSending(t *testing.T) {
 	optedOut := r.patient("optout", "UTC", "token-optout-oooooooooooooooooooo")
 	optedOut.Preferences[models.KindTakeItEasy] = models.ReminderPreference{Enabled: false}
 	optedOut.QuietHours = models.QuietHours{Start: "00:00", End: "00:00"} // none
+	// A kind added to the catalog after the patient signed up has no
+	// stored preference: it is on, as for a new patient.
+	delete(optedOut.Preferences, models.KindCareUpdate)
 	if err := r.store.UpdateProfile(ctx, optedOut); err != nil {
 		t.Fatal(err)
 	}
 	off := r.due(optedOut, models.KindTakeItEasy, "", late, 12*time.Hour)
 	on := r.due(optedOut, models.KindDailyCheckin, "", late, 2*time.Hour)
+	newKind := r.due(optedOut, models.KindCareUpdate, models.VariantCarePlan, late, 24*time.Hour)
 
 	// The server was down: this one's useful life ended an hour ago.
 	stale := r.due(optedOut, models.KindHydrationAfter, "", late.Add(-4*time.Hour), 3*time.Hour)
@@ -419,6 +423,7 @@ func TestRechecksBeforeSending(t *testing.T) {
 		"already logged that day": {r.reminder(logged, checkin.ID), models.ReminderSkipped},
 		"kind switched off":       {r.reminder(optedOut, off.ID), models.ReminderSkipped},
 		"kind still on":           {r.reminder(optedOut, on.ID), models.ReminderSent},
+		"kind with no preference": {r.reminder(optedOut, newKind.ID), models.ReminderSent},
 		"expired during downtime": {r.reminder(optedOut, stale.ID), models.ReminderExpired},
 	}
 	for name, w := range want {
@@ -430,8 +435,8 @@ func TestRechecksBeforeSending(t *testing.T) {
 	if got := r.reminder(berlin, quiet.ID).DueAt; !got.Equal(time.Date(2026, 11, 24, 7, 0, 0, 0, time.UTC)) {
 		t.Errorf("quiet-hours reminder moved to %s, want 2026-11-24T07:00:00Z", got)
 	}
-	if n := r.sentCount(); len(n) != 1 || n[on.ID] != 1 {
-		t.Errorf("pushes %v, want only the reminder still on", n)
+	if n := r.sentCount(); len(n) != 2 || n[on.ID] != 1 || n[newKind.ID] != 1 {
+		t.Errorf("pushes %v, want only the reminders still on", n)
 	}
 	r.setClock(time.Date(2026, 11, 24, 7, 0, 0, 0, time.UTC))
 	r.run(r.dispatcher(r.sender()))

@@ -62,7 +62,7 @@ var reminderLife = map[ReminderKind]time.Duration{
 // and collapses per source and local date, so a therapist's five edits of
 // one plan in an afternoon make one notice. Nil when p switched the kind off.
 func CareNotice(p Patient, variant, sourceID string, now time.Time) *Reminder {
-	if !wants(p, KindCareUpdate) {
+	if !p.Wants(KindCareUpdate) {
 		return nil
 	}
 	loc := p.Location()
@@ -112,7 +112,7 @@ func SessionReminders(p Patient, s Session, planStatus PlanStatus, now time.Time
 	var out []Reminder
 	for _, b := range beforeSession {
 		due := s.ScheduledAt.Add(-b.lead)
-		if !wants(p, b.kind) || due.Before(now) {
+		if !p.Wants(b.kind) || due.Before(now) {
 			continue
 		}
 		out = append(out, occurrence(Reminder{
@@ -152,12 +152,12 @@ func AftercareReminders(p Patient, s Session) []Reminder {
 		}, loc))
 	}
 	for _, a := range afterSession {
-		if wants(p, a.kind) {
+		if p.Wants(a.kind) {
 			due := end.Add(a.after)
 			add(a.kind, a.variant, LocalDateOf(due, loc), due)
 		}
 	}
-	if wants(p, KindHeatIce) {
+	if p.Wants(KindHeatIce) {
 		minutes := preferredMinutes(p, KindHeatIce)
 		day := civilDay(end, loc)
 		if !firstWallClockAt(day, minutes, loc).After(end) {
@@ -212,19 +212,19 @@ func DailyReminders(p Patient, plan *Plan, next NextSession, from, to time.Time)
 			continue
 		}
 		date := formatCivilDay(day)
-		if wants(p, KindDailyCheckin) {
+		if p.Wants(KindDailyCheckin) {
 			add(KindDailyCheckin, SourceDaily, "", day, preferredMinutes(p, KindDailyCheckin))
 		}
-		if wants(p, KindWeeklySummary) && day.Weekday() == preferredWeekday(p, KindWeeklySummary) {
+		if p.Wants(KindWeeklySummary) && day.Weekday() == preferredWeekday(p, KindWeeklySummary) {
 			add(KindWeeklySummary, SourceDaily, "", day, preferredMinutes(p, KindWeeklySummary))
 		}
 		// Dates in this form sort as strings.
-		if planActive && wants(p, KindStretching) && date >= plan.StartDate() && !plan.CadenceOn(date).StretchingOff {
+		if planActive && p.Wants(KindStretching) && date >= plan.StartDate() && !plan.CadenceOn(date).StretchingOff {
 			minutes, _ := ParseTimeOfDay(plan.CadenceOn(date).StretchingTime) // validated with the cadence
 			add(KindStretching, SourcePlan, plan.ID, day, minutes)
 		}
 	}
-	if planActive && next.Booked == nil && wants(p, KindBookNextSession) {
+	if planActive && next.Booked == nil && p.Wants(KindBookNextSession) {
 		if day, err := parseCivilDay(next.DueDate); err == nil {
 			add(KindBookNextSession, SourcePlan, plan.ID, day, preferredMinutes(p, KindBookNextSession))
 		}
@@ -250,10 +250,10 @@ func sortReminders(rs []Reminder) {
 	})
 }
 
-// wants reports whether the patient has kind switched on. A kind with no
+// Wants reports whether the patient has kind switched on. A kind with no
 // stored preference (added to the catalog after they signed up) is on, as
 // it would be for a new patient.
-func wants(p Patient, kind ReminderKind) bool {
+func (p Patient) Wants(kind ReminderKind) bool {
 	pref, ok := p.Preferences[kind]
 	return !ok || pref.Enabled
 }
