@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/backcare/backcare/jobs"
 	"github.com/backcare/backcare/models"
@@ -114,4 +115,58 @@ func cleanupDeleted(t *testing.T, reg *prometheus.Registry, what string) float64
 	}
 	t.Fatalf("no backcare_cleanup_deleted_total{what=%q}", what)
 	return 0
+}
+
+func TestCleanupRemovesExpiredLinkCodesAndInvitations(t *testing.T) {
+	t.Parallel()
+	db, ctx := storetest.NewDatabase(t), context.Background()
+	s := storetest.New(db)
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	// A code or invitation expiring at now can no longer be used at now
+	// (models.LinkCode.Usable, models.Invitation.State), so it goes too.
+	expiries := map[string]time.Time{"past": now.Add(-time.Minute), "boundary": now, "live": now.Add(time.Hour)}
+	for name, expires := range expiries {
+		_, locator, secret, err := models.NewLinkCode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateLinkCode(ctx, models.LinkCode{ID: locator, SecretHash: secret, Direction: models.CodeFromPatient,
+			Scope: models.ScopeView, PatientID: "p-" + name, CreatedAt: now.Add(-2 * time.Hour), ExpiresAt: expires}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateInvitation(ctx, models.Invitation{ID: "inv-" + name, ClinicID: "c", Email: name + "@example.com",
+			Role: models.RoleTherapist, TokenHash: "hash-" + name, InvitedBy: "owner", CreatedAt: now.Add(-2 * time.Hour), ExpiresAt: expires}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg := prometheus.NewRegistry()
+	job := jobs.NewCleanup(jobs.CleanupConfig{Store: s, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: jobs.NewCleanupMetrics(reg)})
+	if err := job.RunOnce(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	if got := cleanupDeleted(t, reg, "clinic_tokens"); got != 4 {
+		t.Fatalf("backcare_cleanup_deleted_total{what=clinic_tokens} = %v, want 4 (two codes, two invitations)", got)
+	}
+	var left []string
+	if err := db.Collection("link_codes").Distinct(ctx, "patient_id", bson.D{}).Decode(&left); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(left, []string{"p-live"}) {
+		t.Fatalf("link codes left %v, want only the live one", left)
+	}
+	for name := range expiries {
+		_, err := s.InvitationByTokenHash(ctx, "hash-"+name)
+		switch {
+		case name == "live" && err != nil:
+			t.Fatalf("the live invitation was deleted: %v", err)
+		case name != "live" && models.ErrorCode(err) != models.ErrNotFound:
+			t.Fatalf("the %s invitation is still there: %v", name, err)
+		}
+	}
+	if err := job.RunOnce(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	if got := cleanupDeleted(t, reg, "clinic_tokens"); got != 4 {
+		t.Fatalf("after a second run the count is %v, want still 4", got)
+	}
 }

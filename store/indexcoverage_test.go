@@ -347,7 +347,8 @@ func exercises() []exercise {
 	painLog := models.PainLog{ID: models.PainLogDocID(pid, "a"), PatientID: pid, LoggedAt: t0, LocalDate: "2026-11-22", Score: 4, CreatedAt: t0, UpdatedAt: t0}
 	device := models.Device{PatientID: pid, Token: "tok-1", Platform: "ios", AppVersion: "1", LastSeen: t0}
 	screening := models.Screening{ID: "sc1", PatientID: pid, TakenAt: t0}
-	plan := models.Plan{ID: "plan1", PatientID: pid, Status: models.PlanActive, Phase: models.PhaseInitial, CreatedAt: t0, UpdatedAt: t0}
+	plan := models.Plan{ID: "plan1", PatientID: pid, Status: models.PlanActive, Phase: models.PhaseInitial,
+		Cadences: []models.CadenceVersion{{From: "2026-11-01"}}, CreatedAt: t0, UpdatedAt: t0}
 	session := models.Session{ID: "s1", PatientID: pid, PlanID: plan.ID, ScheduledAt: t0.Add(time.Hour), DurationMinutes: 60, Status: models.SessionScheduled, CreatedAt: t0, UpdatedAt: t0}
 	reminder := func(id string, due time.Time) models.Reminder {
 		return models.Reminder{ID: id, PatientID: pid, Kind: "stretching", Source: models.SourcePlan, SourceID: plan.ID, DueAt: due,
@@ -361,6 +362,25 @@ func exercises() []exercise {
 		return err
 	}
 	var lease string
+	clinic := models.Clinic{ID: "c1", Name: "Clinic", Timezone: "UTC", CancellationHours: 24, CreatedAt: t0, UpdatedAt: t0}
+	owner := models.Staff{ID: "st1", ClinicID: clinic.ID, Email: "owner@example.com", Name: "Owner", Role: models.RoleOwner, Active: true, CreatedAt: t0, UpdatedAt: t0}
+	invitation := func(id string) models.Invitation {
+		return models.Invitation{ID: id, ClinicID: clinic.ID, Email: id + "@example.com", Role: models.RoleTherapist, TokenHash: "hash-" + id,
+			InvitedBy: owner.ID, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	}
+	therapist := func(id, email string) models.Staff {
+		return models.Staff{ID: id, ClinicID: clinic.ID, Email: email, Name: id, Role: models.RoleTherapist, Active: true, CreatedAt: t0, UpdatedAt: t0}
+	}
+	link := func(id, clinicID string, scope models.Scope) models.CareLink {
+		return models.CareLink{ID: id, PatientID: pid, ClinicID: clinicID, LinkedBy: owner.ID, Scope: scope, Status: models.LinkActive, CreatedAt: t0, UpdatedAt: t0}
+	}
+	_, locator, secret, err := models.NewLinkCode()
+	if err != nil {
+		panic(err)
+	}
+	code := models.LinkCode{ID: locator, SecretHash: secret, Direction: models.CodeFromPatient, Scope: models.ScopeCare, PatientID: pid, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	note := models.SessionNote{ID: session.ID, PatientID: pid, ClinicID: clinic.ID, NoteContent: models.NoteContent{Subjective: "stiff", Shared: true, Summary: "rest"},
+		AuthorID: owner.ID, AuthorName: owner.Name, CreatedAt: t0, UpdatedAt: t0}
 	return []exercise{
 		{"Ping", func(ctx context.Context, s *Store) error { return s.Ping(ctx) }},
 		{"EnsureIndexes", func(ctx context.Context, s *Store) error { return s.EnsureIndexes(ctx) }},
@@ -535,6 +555,134 @@ func exercises() []exercise {
 			return err
 		}},
 		{"ProgressOf", func(ctx context.Context, s *Store) error { _, err := s.ProgressOf(ctx, pid); return err }},
+		{"CreateClinic", func(ctx context.Context, s *Store) error {
+			if err := s.CreateClinic(ctx, clinic, owner); err != nil {
+				return err
+			}
+			// A clash of the clinic's id removes the owner made for it.
+			other := owner
+			other.ID, other.Email = "st-clash", "clash@example.com"
+			return ignore(s.CreateClinic(ctx, clinic, other), models.ErrConflict)
+		}},
+		{"Clinic", func(ctx context.Context, s *Store) error { _, err := s.Clinic(ctx, clinic.ID); return err }},
+		{"ClinicsByID", func(ctx context.Context, s *Store) error {
+			_, err := s.ClinicsByID(ctx, []string{clinic.ID})
+			return err
+		}},
+		{"SaveClinic", func(ctx context.Context, s *Store) error { _, err := s.SaveClinic(ctx, clinic); return err }},
+		{"CreateStaff", func(ctx context.Context, s *Store) error {
+			return s.CreateStaff(ctx, therapist("st2", "st2@example.com"))
+		}},
+		{"StaffByID", func(ctx context.Context, s *Store) error { _, err := s.StaffByID(ctx, owner.ID); return err }},
+		{"StaffByEmail", func(ctx context.Context, s *Store) error { _, err := s.StaffByEmail(ctx, owner.Email); return err }},
+		{"StaffOf", func(ctx context.Context, s *Store) error { _, err := s.StaffOf(ctx, clinic.ID); return err }},
+		{"StaffByIDs", func(ctx context.Context, s *Store) error {
+			_, err := s.StaffByIDs(ctx, []string{owner.ID, "st2"})
+			return err
+		}},
+		{"SaveStaff", func(ctx context.Context, s *Store) error {
+			_, err := s.SaveStaff(ctx, therapist("st2", "st2@example.com"))
+			return err
+		}},
+		{"CreateInvitation", func(ctx context.Context, s *Store) error {
+			for _, id := range []string{"inv1", "inv2"} {
+				if err := s.CreateInvitation(ctx, invitation(id)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{"InvitationsOf", func(ctx context.Context, s *Store) error { _, err := s.InvitationsOf(ctx, clinic.ID); return err }},
+		{"InvitationByTokenHash", func(ctx context.Context, s *Store) error {
+			_, err := s.InvitationByTokenHash(ctx, "hash-inv1")
+			return err
+		}},
+		{"AcceptInvitation", func(ctx context.Context, s *Store) error {
+			inv := invitation("inv1")
+			// An email in use refuses; then one acceptance; then a second
+			// one loses and its account is removed again.
+			if err := ignore(s.AcceptInvitation(ctx, inv, therapist("st3", owner.Email), t0), models.ErrConflict); err != nil {
+				return err
+			}
+			if err := s.AcceptInvitation(ctx, inv, therapist("st3", inv.Email), t0); err != nil {
+				return err
+			}
+			return ignore(s.AcceptInvitation(ctx, inv, therapist("st4", "st4@example.com"), t0), models.ErrNotFound)
+		}},
+		{"RevokeInvitation", func(ctx context.Context, s *Store) error {
+			if _, err := s.RevokeInvitation(ctx, clinic.ID, "inv2", t0); err != nil {
+				return err
+			}
+			// One no longer pending is only read.
+			_, err := s.RevokeInvitation(ctx, clinic.ID, "inv2", t0)
+			return err
+		}},
+		{"RevokeStaffRefreshTokens", func(ctx context.Context, s *Store) error { return s.RevokeStaffRefreshTokens(ctx, owner.ID, t0) }},
+		{"LinkPatient", func(ctx context.Context, s *Store) error {
+			if _, err := s.LinkPatient(ctx, link("l1", clinic.ID, models.ScopeView)); err != nil {
+				return err
+			}
+			// A second link with another scope changes the active one's.
+			if _, err := s.LinkPatient(ctx, link("l1b", clinic.ID, models.ScopeCare)); err != nil {
+				return err
+			}
+			_, err := s.LinkPatient(ctx, link("l2", "c2", models.ScopeView))
+			return err
+		}},
+		{"ActiveLink", func(ctx context.Context, s *Store) error { _, err := s.ActiveLink(ctx, pid, clinic.ID); return err }},
+		{"LinksOfPatient", func(ctx context.Context, s *Store) error { _, err := s.LinksOfPatient(ctx, pid); return err }},
+		{"ActiveLinksOf", func(ctx context.Context, s *Store) error { _, err := s.ActiveLinksOf(ctx, clinic.ID); return err }},
+		{"HasCareLink", func(ctx context.Context, s *Store) error { _, err := s.HasCareLink(ctx, pid); return err }},
+		{"RevokeLink", func(ctx context.Context, s *Store) error {
+			if _, err := s.RevokeLink(ctx, pid, "l2", "patient", t0); err != nil {
+				return err
+			}
+			_, err := s.RevokeLink(ctx, pid, "l2", "patient", t0)
+			return err
+		}},
+		{"CreateLinkCode", func(ctx context.Context, s *Store) error { return s.CreateLinkCode(ctx, code) }},
+		{"CheckLinkCode", func(ctx context.Context, s *Store) error {
+			if _, err := s.CheckLinkCode(ctx, code.ID, "wrong", code.Direction, true, t0); models.ErrorCode(err) != models.ErrNotFound {
+				return fmt.Errorf("a wrong secret: %v, want not found", err)
+			}
+			if _, err := s.CheckLinkCode(ctx, code.ID, code.SecretHash, code.Direction, false, t0); err != nil {
+				return err
+			}
+			_, err := s.CheckLinkCode(ctx, code.ID, code.SecretHash, code.Direction, true, t0)
+			return err
+		}},
+		{"DeleteExpiredClinicTokens", func(ctx context.Context, s *Store) error {
+			_, err := s.DeleteExpiredClinicTokens(ctx, t0)
+			return err
+		}},
+		{"SaveSessionNote", func(ctx context.Context, s *Store) error {
+			stored, err := s.SaveSessionNote(ctx, note)
+			if err != nil {
+				return err
+			}
+			_, err = s.SaveSessionNote(ctx, stored)
+			return err
+		}},
+		{"SessionNote", func(ctx context.Context, s *Store) error { _, err := s.SessionNote(ctx, pid, session.ID); return err }},
+		{"NotesOf", func(ctx context.Context, s *Store) error {
+			_, err := s.NotesOf(ctx, pid, []string{session.ID})
+			return err
+		}},
+		{"ClinicPatients", func(ctx context.Context, s *Store) error {
+			in, err := s.ClinicPatients(ctx, clinic.ID, t0.Add(-90*24*time.Hour))
+			if err == nil && len(in) != 1 {
+				err = fmt.Errorf("ClinicPatients read %d patients, want 1", len(in))
+			}
+			return err
+		}},
+		{"LinkedPatient", func(ctx context.Context, s *Store) error {
+			l, err := s.ActiveLink(ctx, pid, clinic.ID)
+			if err != nil {
+				return err
+			}
+			_, err = s.LinkedPatient(ctx, l, t0.Add(-90*24*time.Hour))
+			return err
+		}},
 		{"CollectionSizes", func(ctx context.Context, s *Store) error { _, err := s.CollectionSizes(ctx); return err }},
 		{"RecordsOf", func(ctx context.Context, s *Store) error { _, err := s.RecordsOf(ctx, pid); return err }},
 		{"ErasePatient", func(ctx context.Context, s *Store) error { return s.ErasePatient(ctx, patient, t0) }},
