@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
@@ -175,7 +176,7 @@ func handleTriage(s clinicCareStore, now func() time.Time) fiber.Handler {
 			offset = n
 		}
 		q := strings.TrimSpace(c.Query("q"))
-		if len(q) > models.MaxNameLength {
+		if utf8.RuneCountInString(q) > models.MaxNameLength {
 			probs.Add("q", "must be at most %d characters", models.MaxNameLength)
 		}
 		if err := probs.Err(); err != nil {

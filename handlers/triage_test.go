@@ -666,6 +666,8 @@ func TestTriageClinicOf30(t *testing.T) {
 			{"Dee", []string{"Quiet Dee"}},
 			{"Olga", nil},
 			{"Rae", nil},
+			// 100 characters of two bytes each are within the limit.
+			{strings.Repeat("ü", models.MaxNameLength), nil},
 		} {
 			page := ts.triage(home.therapist, "?q="+url.QueryEscape(tt.q))
 			if strings.Join(triageNames(page.Items), ",") != strings.Join(tt.want, ",") || page.Total != len(tt.want) || page.NextCursor != nil {
