@@ -19,8 +19,12 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 func kindVariants() []textKey {
 	var keys []textKey
 	for _, info := range models.Catalog {
-		if info.Kind == models.KindSessionUpcoming {
+		switch info.Kind {
+		case models.KindSessionUpcoming:
 			keys = append(keys, textKey{info.Kind, models.VariantUpcomingDayBefore}, textKey{info.Kind, models.VariantUpcomingHours})
+			continue
+		case models.KindCareUpdate:
+			keys = append(keys, textKey{info.Kind, models.VariantCarePlan}, textKey{info.Kind, models.VariantCareSession})
 			continue
 		}
 		keys = append(keys, textKey{info.Kind, ""})
