@@ -1,8 +1,10 @@
 package export
 
 import (
+	"cmp"
 	"encoding/csv"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -81,4 +83,99 @@ func joinValues[T ~string](values []T) string {
 		parts[i] = string(v)
 	}
 	return strings.Join(parts, ";")
+}
+
+// careRecordColumns is the header row of the clinic side's CSV.
+var careRecordColumns = []string{
+	"record", "id", "at", "clinic", "staff", "scope", "status", "revoked_at", "cleared_on", "self_attested", "text",
+}
+
+// Record kinds of the clinic side's CSV.
+const (
+	recordCareLink   = "care_link"
+	recordSharedNote = "shared_note"
+	recordClearance  = "clearance"
+)
+
+// CareRecordCSV writes the clinic side of the patient's record as CSV with
+// a header row: one row per care link, per session note shared with the
+// patient and per provider clearance, by when each happened (at: a link's
+// creation, a note's last edit, a clearance's recording; RFC 3339 in UTC).
+// One table rather than three, so that it reads as the history of the
+// patient's care with clinics; the record column tells the kinds apart and
+// a column that does not apply to a kind is an empty cell.
+//
+//   - care_link: id is the link's; staff is who made or took the code;
+//     scope is view or care, status active or revoked, and revoked_at when
+//     the patient (or the account's erasure) ended it.
+//   - shared_note: id is the session's; staff wrote it; text is the summary
+//     the patient was shown, which is all of the note that is theirs.
+//   - clearance: id is the screening's; cleared_on is the provider's date;
+//     self_attested is true when the patient recorded it themselves, false
+//     when a clinic's staff member did (staff and clinic then name them);
+//     text is the clearance's note.
+//
+// Clinics are named from records.Clinics; staff as the note or clearance
+// wrote them, else from records.Staff. Free text is defused as in
+// PainLogsCSV.
+func CareRecordCSV(w io.Writer, r models.PatientRecords) error {
+	clinics := map[string]string{}
+	for _, c := range r.Clinics {
+		clinics[c.ID] = c.Name
+	}
+	staff := map[string]string{}
+	for _, st := range r.Staff {
+		staff[st.ID] = st.Name
+	}
+	// A note or clearance names its author as they were when they wrote
+	// it, which is what the patient was shown.
+	named := func(names map[string]string, id, written string) string { return cmp.Or(written, names[id]) }
+	type row struct {
+		at    time.Time
+		cells []string
+	}
+	var rows []row
+	add := func(at time.Time, kind, id, clinic, staff, scope, status, revokedAt, clearedOn, selfAttested, text string) {
+		rows = append(rows, row{at, []string{kind, id, at.UTC().Format(time.RFC3339), defuseFormula(clinic), defuseFormula(staff),
+			scope, status, revokedAt, clearedOn, selfAttested, defuseFormula(text)}})
+	}
+	for _, l := range r.CareLinks {
+		revoked := ""
+		if l.RevokedAt != nil {
+			revoked = l.RevokedAt.UTC().Format(time.RFC3339)
+		}
+		add(l.CreatedAt, recordCareLink, l.ID, clinics[l.ClinicID], staff[l.LinkedBy], string(l.Scope), string(l.Status), revoked, "", "", "")
+	}
+	for _, n := range r.Notes {
+		if !n.Shared {
+			continue
+		}
+		add(n.UpdatedAt, recordSharedNote, n.ID, clinics[n.ClinicID], named(staff, n.AuthorID, n.AuthorName), "", "", "", "", "", n.Summary)
+	}
+	for _, sc := range r.Screenings {
+		cl := sc.Clearance
+		if cl == nil {
+			continue
+		}
+		clinic, by := "", ""
+		if !cl.SelfAttested() {
+			clinic, by = clinics[cl.ClinicID], named(staff, cl.StaffID, cl.StaffName)
+		}
+		add(cl.RecordedAt, recordClearance, sc.ID, clinic, by, "", "", "", cl.Date, strconv.FormatBool(cl.SelfAttested()), cl.Note)
+	}
+	// By time, then kind and id: the same record always gives the same file.
+	slices.SortFunc(rows, func(a, b row) int {
+		return cmp.Or(a.at.Compare(b.at), strings.Compare(a.cells[0], b.cells[0]), strings.Compare(a.cells[1], b.cells[1]))
+	})
+	cw := csv.NewWriter(w)
+	if err := cw.Write(careRecordColumns); err != nil {
+		return err
+	}
+	for _, rw := range rows {
+		if err := cw.Write(rw.cells); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
 }

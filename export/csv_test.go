@@ -124,3 +124,85 @@ func TestPainLogsCSVReportsWriteErrors(t *testing.T) {
 		t.Error("PainLogsCSV returned no error for a failing writer")
 	}
 }
+
+// careRecords is the clinic side of the FHIR fixture, as the store returns it.
+func careRecords(t *testing.T) models.PatientRecords {
+	in := bundleFixture(t)
+	return models.PatientRecords{Patient: in.Patient, CareLinks: in.CareLinks, Notes: in.Notes, Screenings: in.Screenings, Clinics: in.Clinics, Staff: in.Staff}
+}
+
+func TestCareRecordCSV(t *testing.T) {
+	r := careRecords(t)
+	r.Notes[0].Summary = "=1+1 walk daily"
+	var buf bytes.Buffer
+	if err := CareRecordCSV(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	got := readCSV(t, buf.Bytes())
+	want := [][]string{
+		{"record", "id", "at", "clinic", "staff", "scope", "status", "revoked_at", "cleared_on", "self_attested", "text"},
+		{"clearance", "sc1", "2026-02-05T18:00:00Z", "", "", "", "", "", "2026-02-05", "true", "Dr. Weber"},
+		{"care_link", "link1", "2026-02-20T09:00:00Z", "Praxis Mitte", "Jo Kim", "view", "revoked", "2026-02-28T17:00:00Z", "", "", ""},
+		{"care_link", "link2", "2026-03-01T08:30:00Z", "Praxis Mitte", "Jo Kim", "care", "active", "", "", "", ""},
+		{"shared_note", "s1", "2026-03-02T12:00:00Z", "Praxis Mitte", "Jo Kim", "", "", "", "", "", "'=1+1 walk daily"},
+		{"clearance", "sc2", "2026-03-03T10:00:00Z", "Praxis Mitte", "Jo Kim", "", "", "", "2026-03-03", "false", "Orthopaedic letter seen"},
+	}
+	if !slices.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("rows:\n got %q\nwant %q", got, want)
+	}
+	for _, secret := range []string{"jo@praxis.example", "argon2id"} {
+		if bytes.Contains(buf.Bytes(), []byte(secret)) {
+			t.Errorf("the CSV contains %q", secret)
+		}
+	}
+
+	t.Run("same rows whatever the store's order", func(t *testing.T) {
+		shuffled := careRecords(t)
+		shuffled.Notes[0].Summary = "=1+1 walk daily"
+		slices.Reverse(shuffled.CareLinks)
+		slices.Reverse(shuffled.Screenings)
+		var again bytes.Buffer
+		if err := CareRecordCSV(&again, shuffled); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(buf.Bytes(), again.Bytes()) {
+			t.Errorf("the order of the records changed the file:\n%s\n%s", buf.Bytes(), again.Bytes())
+		}
+	})
+	t.Run("a note not shared stays out", func(t *testing.T) {
+		r := careRecords(t)
+		r.Notes[0].Shared = false
+		var b bytes.Buffer
+		if err := CareRecordCSV(&b, r); err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b.Bytes(), []byte("shared_note")) {
+			t.Errorf("an unshared note is in the file:\n%s", b.Bytes())
+		}
+	})
+	t.Run("accounts gone: named as written", func(t *testing.T) {
+		r := careRecords(t)
+		r.Clinics, r.Staff = nil, nil
+		var b bytes.Buffer
+		if err := CareRecordCSV(&b, r); err != nil {
+			t.Fatal(err)
+		}
+		rows := readCSV(t, b.Bytes())
+		if rows[4][4] != "Jo Kim" || rows[5][4] != "Jo Kim" || rows[2][4] != "" {
+			t.Errorf("rows = %q: the note and clearance keep their author, the link has none to show", rows)
+		}
+	})
+}
+
+func TestCareRecordCSVEmpty(t *testing.T) {
+	var buf bytes.Buffer
+	if err := CareRecordCSV(&buf, models.PatientRecords{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readCSV(t, buf.Bytes()); len(got) != 1 || got[0][0] != "record" {
+		t.Errorf("rows = %q, want the header alone", got)
+	}
+	if err := CareRecordCSV(failingWriter{}, models.PatientRecords{}); err == nil {
+		t.Error("CareRecordCSV returned no error for a failing writer")
+	}
+}

@@ -22,6 +22,16 @@ type BundleInput struct {
 	Sessions []models.Session
 	// Plan is the patient's plan, or nil when there is none.
 	Plan *models.Plan
+	// CareLinks, Notes, Screenings, Clinics and Staff are the clinic side,
+	// as models.PatientRecords holds it: every care link, the notes shared
+	// with the patient (their summary is all that is read), the screenings
+	// (whose clearances are exported), and the clinics and staff that
+	// these name.
+	CareLinks  []models.CareLink
+	Notes      []models.SessionNote
+	Screenings []models.Screening
+	Clinics    []models.Clinic
+	Staff      []models.Staff
 	// Generated is when the export is made: the Bundle's timestamp, and the
 	// day whose cadence the CarePlan describes.
 	Generated time.Time
@@ -89,11 +99,16 @@ var planStatuses = map[models.PlanStatus]struct{ carePlan, activity string }{
 }
 
 // FHIRBundle returns the patient's data as a FHIR R4 Bundle of type
-// "collection", in JSON: the Patient, then a CarePlan for the plan, an
-// Appointment per session (by start) and an Observation per live pain log
-// (oldest first). Each entry's fullUrl is "urn:uuid:" and a UUID derived
-// from our own id, which is also the resource's id, so every reference
-// resolves inside the bundle and the same data always gives the same bytes.
+// "collection", in JSON: the Patient; an Organization per clinic, a
+// Practitioner per staff member the record names and a PractitionerRole
+// joining each to their clinic; a Consent per care link (oldest first);
+// then a CarePlan for the plan, an Appointment per session (by start), a
+// Communication per session summary shared with the patient (oldest
+// first), an Observation per live pain log (oldest first) and one per
+// provider clearance (by when it was recorded). Each entry's fullUrl is
+// "urn:uuid:" and a UUID derived from our own id, which is also the
+// resource's id, so every reference resolves inside the bundle and the
+// same data always gives the same bytes.
 // Clinical times are written in the patient's time zone, with its offset.
 //
 // It refuses a record of another patient: the bundle states whose data it
@@ -107,6 +122,21 @@ func FHIRBundle(in BundleInput) ([]byte, error) {
 	pr := rs.patient()
 	subject := reference{Reference: pr.fullURL()}
 	entries := []bundleEntry{{FullURL: pr.fullURL(), Resource: patientOf(in.Patient, pr)}}
+
+	team := newCareTeam(rs, in)
+	entries = append(entries, team.entries()...)
+	links := slices.Clone(in.CareLinks)
+	slices.SortFunc(links, func(a, b models.CareLink) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
+	})
+	for _, l := range links {
+		r := rs.careLink(l)
+		c, err := consentOf(l, r, subject, team.clinic(l.ClinicID), loc)
+		if err != nil {
+			return nil, err
+		}
+		entries = append(entries, bundleEntry{FullURL: r.fullURL(), Resource: c})
+	}
 
 	sessions := slices.Clone(in.Sessions)
 	slices.SortFunc(sessions, func(a, b models.Session) int {
@@ -134,9 +164,35 @@ func FHIRBundle(in BundleInput) ([]byte, error) {
 		}
 		entries = append(entries, bundleEntry{FullURL: r.fullURL(), Resource: a})
 	}
+	appointments := map[string]string{}
+	for _, s := range sessions {
+		appointments[s.ID] = rs.session(s).fullURL()
+	}
+	notes := slices.Clone(in.Notes)
+	slices.SortFunc(notes, func(a, b models.SessionNote) int {
+		return cmp.Or(a.UpdatedAt.Compare(b.UpdatedAt), strings.Compare(a.ID, b.ID))
+	})
+	for _, n := range notes {
+		r := rs.note(n)
+		m := messageOf(n, r, subject, team.member(n.AuthorID, n.AuthorName), appointments[n.ID], loc)
+		entries = append(entries, bundleEntry{FullURL: r.fullURL(), Resource: m})
+	}
 	for _, l := range liveLogs(in.Logs) {
 		r := rs.painLog(l)
 		entries = append(entries, bundleEntry{FullURL: r.fullURL(), Resource: observationOf(l, r, subject, loc)})
+	}
+	var cleared []models.Screening
+	for _, sc := range in.Screenings {
+		if sc.Clearance != nil {
+			cleared = append(cleared, sc)
+		}
+	}
+	slices.SortFunc(cleared, func(a, b models.Screening) int {
+		return cmp.Or(a.Clearance.RecordedAt.Compare(b.Clearance.RecordedAt), strings.Compare(a.ID, b.ID))
+	})
+	for _, sc := range cleared {
+		r := rs.clearance(sc)
+		entries = append(entries, bundleEntry{FullURL: r.fullURL(), Resource: clearanceOf(sc, r, subject, team, loc)})
 	}
 
 	var buf bytes.Buffer
@@ -178,6 +234,37 @@ func (in BundleInput) check() error {
 		// come before start.
 		if s.DurationMinutes <= 0 {
 			return fmt.Errorf("export: session %s has no duration", s.ID)
+		}
+	}
+	for _, l := range in.CareLinks {
+		if l.PatientID != in.Patient.ID {
+			return fmt.Errorf("export: care link %s is not the patient's", l.ID)
+		}
+	}
+	for _, n := range in.Notes {
+		if n.PatientID != in.Patient.ID {
+			return fmt.Errorf("export: the note on session %s is not the patient's", n.ID)
+		}
+		// Only what the clinic shared is the patient's to pass on; a
+		// note that was not shared must not reach the bundle, not even
+		// its summary.
+		if !n.Shared {
+			return fmt.Errorf("export: the note on session %s is not shared with the patient", n.ID)
+		}
+		if fhirText(n.Summary) == "" {
+			return fmt.Errorf("export: the shared note on session %s has no summary", n.ID)
+		}
+	}
+	for _, sc := range in.Screenings {
+		if sc.PatientID != in.Patient.ID {
+			return fmt.Errorf("export: screening %s is not the patient's", sc.ID)
+		}
+		// Observation.effectiveDateTime: the clearance's date is a
+		// local date, and must be one.
+		if cl := sc.Clearance; cl != nil {
+			if _, err := time.Parse(time.DateOnly, cl.Date); err != nil {
+				return fmt.Errorf("export: the clearance of screening %s has no date", sc.ID)
+			}
 		}
 	}
 	if p := in.Plan; p != nil {

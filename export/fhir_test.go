@@ -17,6 +17,10 @@ var exportedAt = time.Date(2026, 4, 1, 12, 0, 0, 0, time.UTC)
 // bundleFixture is a patient in Berlin with a plan in its initial phase, a
 // session of each status (one outside the plan, one across the switch to
 // summer time) and pain logs with one, several and no areas, one deleted.
+// On the clinic side, the patient linked Praxis Mitte for viewing, revoked
+// that and linked it again for care; its therapist Jo Kim shared a summary
+// of the completed session and recorded a clearance, after an earlier one
+// the patient recorded themselves.
 func bundleFixture(t *testing.T) BundleInput {
 	t.Helper()
 	created := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
@@ -73,10 +77,56 @@ func bundleFixture(t *testing.T) BundleInput {
 				ScheduledAt: time.Date(2026, 3, 20, 15, 0, 0, 0, time.UTC), DurationMinutes: 60,
 			},
 		},
-		Plan:      &plan,
+		Plan: &plan,
+		CareLinks: []models.CareLink{
+			{
+				ID: "link2", PatientID: "p1", ClinicID: "c1", LinkedBy: "st1", Scope: models.ScopeCare, Status: models.LinkActive,
+				CreatedAt: time.Date(2026, 3, 1, 8, 30, 0, 0, time.UTC),
+			},
+			{
+				ID: "link1", PatientID: "p1", ClinicID: "c1", LinkedBy: "st1", Scope: models.ScopeView, Status: models.LinkRevoked,
+				CreatedAt: time.Date(2026, 2, 20, 9, 0, 0, 0, time.UTC), RevokedAt: timePtr(time.Date(2026, 2, 28, 17, 0, 0, 0, time.UTC)), RevokedBy: "patient",
+			},
+		},
+		Notes: []models.SessionNote{{
+			ID: "s1", PatientID: "p1", ClinicID: "c1",
+			NoteContent: models.NoteContent{Shared: true, Summary: "Walk 20 minutes a day & stretch <gently>."},
+			AuthorID:    "st1", AuthorName: "Jo Kim",
+			CreatedAt: time.Date(2026, 3, 2, 11, 0, 0, 0, time.UTC), UpdatedAt: time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC),
+		}},
+		Screenings: []models.Screening{
+			{
+				ID: "sc2", PatientID: "p1", Answers: answers(models.RecentFracture, models.SevereOsteoporosis), TakenAt: time.Date(2026, 3, 1, 7, 0, 0, 0, time.UTC),
+				Clearance: &models.Clearance{
+					Date: "2026-03-03", Note: "Orthopaedic letter seen", RecordedAt: time.Date(2026, 3, 3, 10, 0, 0, 0, time.UTC),
+					By: models.ClearedByStaff, StaffID: "st1", StaffName: "Jo Kim", ClinicID: "c1",
+				},
+			},
+			{
+				ID: "sc1", PatientID: "p1", Answers: answers(models.HeartCondition), TakenAt: time.Date(2026, 2, 1, 7, 0, 0, 0, time.UTC),
+				Clearance: &models.Clearance{Date: "2026-02-05", Note: "Dr. Weber", RecordedAt: time.Date(2026, 2, 5, 18, 0, 0, 0, time.UTC), By: models.ClearedByPatient},
+			},
+			{ID: "sc0", PatientID: "p1", Answers: answers(), TakenAt: time.Date(2026, 1, 10, 7, 0, 0, 0, time.UTC)},
+		},
+		Clinics: []models.Clinic{{ID: "c1", Name: "Praxis Mitte", Timezone: "Europe/Berlin"}},
+		Staff: []models.Staff{{
+			ID: "st1", ClinicID: "c1", Email: "jo@praxis.example", PasswordHash: "$argon2id$staffsecret",
+			Name: "Jo Kim", Role: models.RoleTherapist, Active: true,
+		}},
 		Generated: exportedAt,
 		BaseURL:   "https://api.backcare.example/",
 	}
+}
+
+func timePtr(t time.Time) *time.Time { return &t }
+
+// answers is a complete questionnaire with yes for the items given.
+func answers(yes ...models.Contraindication) map[models.Contraindication]bool {
+	a := map[models.Contraindication]bool{}
+	for _, c := range models.Contraindications {
+		a[c] = slices.Contains(yes, c)
+	}
+	return a
 }
 
 func mustBundle(t *testing.T, in BundleInput) []byte {
@@ -144,7 +194,24 @@ func TestFHIRBundleIsValidR4(t *testing.T) {
 		change func(*BundleInput)
 	}{
 		{"everything", func(*BundleInput) {}},
-		{"patient alone", func(in *BundleInput) { in.Logs, in.Sessions, in.Plan = nil, nil, nil }},
+		{"patient alone", func(in *BundleInput) {
+			in.Logs, in.Sessions, in.Plan = nil, nil, nil
+			in.CareLinks, in.Notes, in.Screenings, in.Clinics, in.Staff = nil, nil, nil, nil, nil
+		}},
+		{"no clinic side", func(in *BundleInput) {
+			in.CareLinks, in.Notes, in.Screenings, in.Clinics, in.Staff = nil, nil, nil, nil, nil
+		}},
+		// The note and the clearance still name their author, and the
+		// link its clinic, when the accounts are gone.
+		{"clinic and staff accounts gone", func(in *BundleInput) { in.Clinics, in.Staff = nil, nil }},
+		{"therapist deactivated", func(in *BundleInput) { in.Staff[0].Active = false }},
+		{"note on a session not in the bundle", func(in *BundleInput) { in.Sessions = in.Sessions[:1] }},
+		{"staff clearance without a staff id", func(in *BundleInput) { in.Screenings[0].Clearance.StaffID = "" }},
+		{"clearance stored before clinics, with no by", func(in *BundleInput) { in.Screenings[1].Clearance.By = "" }},
+		{"summary and clearance note with control characters", func(in *BundleInput) {
+			in.Notes[0].Summary = "walk\x00 daily\x1b"
+			in.Screenings[0].Clearance.Note = "\x07"
+		}},
 		{"no plan", func(in *BundleInput) { in.Plan = nil }},
 		{"plan without sessions", func(in *BundleInput) { in.Sessions = nil }},
 		{"monthly maintenance", maintenance},
@@ -166,6 +233,15 @@ func TestFHIRBundleIsValidR4(t *testing.T) {
 			}
 			for i := range in.Sessions {
 				in.Sessions[i].PatientID = in.Patient.ID
+			}
+			for i := range in.CareLinks {
+				in.CareLinks[i].PatientID = in.Patient.ID
+			}
+			for i := range in.Notes {
+				in.Notes[i].PatientID = in.Patient.ID
+			}
+			for i := range in.Screenings {
+				in.Screenings[i].PatientID = in.Patient.ID
 			}
 			in.Plan.PatientID = in.Patient.ID
 		}},
@@ -237,6 +313,56 @@ func TestR4CheckerCatchesViolations(t *testing.T) {
 			acts := resource(d, "CarePlan")["activity"].([]any)
 			acts[2].(map[string]any)["detail"] = acts[0].(map[string]any)["detail"]
 		}},
+		{"organization without name or identifier", func(d map[string]any) {
+			o := resource(d, "Organization")
+			delete(o, "name")
+			delete(o, "identifier")
+		}},
+		{"organization type code", func(d map[string]any) {
+			resource(d, "Organization")["type"].([]any)[0].(map[string]any)["coding"].([]any)[0].(map[string]any)["code"] = "clinic"
+		}},
+		{"practitioner active as text", func(d map[string]any) { resource(d, "Practitioner")["active"] = "yes" }},
+		{"role's organization is a practitioner", func(d map[string]any) {
+			r := resource(d, "PractitionerRole")
+			r["organization"] = r["practitioner"]
+		}},
+		{"consent status", func(d map[string]any) { resource(d, "Consent")["status"] = "revoked" }},
+		{"consent without policy", func(d map[string]any) { delete(resource(d, "Consent"), "policyRule") }},
+		{"consent without patient", func(d map[string]any) { delete(resource(d, "Consent"), "patient") }},
+		{"consent scope", func(d map[string]any) {
+			resource(d, "Consent")["scope"] = map[string]any{"text": "clinic access"}
+		}},
+		{"consent without category", func(d map[string]any) { delete(resource(d, "Consent"), "category") }},
+		{"consent period ends before it starts", func(d map[string]any) {
+			p := resource(d, "Consent")["provision"].(map[string]any)["period"].(map[string]any)
+			p["end"] = "2026-01-01T00:00:00+01:00"
+		}},
+		{"consent actor is an appointment", func(d map[string]any) {
+			actor := resource(d, "Consent")["provision"].(map[string]any)["actor"].([]any)[0].(map[string]any)
+			actor["reference"] = resource(d, "Communication")["about"].([]any)[0]
+		}},
+		{"consent actor without role", func(d map[string]any) {
+			delete(resource(d, "Consent")["provision"].(map[string]any)["actor"].([]any)[0].(map[string]any), "role")
+		}},
+		{"consent provision type", func(d map[string]any) { resource(d, "Consent")["provision"].(map[string]any)["type"] = "allow" }},
+		{"communication status", func(d map[string]any) { resource(d, "Communication")["status"] = "sent" }},
+		{"communication without payload", func(d map[string]any) { delete(resource(d, "Communication"), "payload") }},
+		{"communication payload with two contents", func(d map[string]any) {
+			resource(d, "Communication")["payload"].([]any)[0].(map[string]any)["contentReference"] = map[string]any{"display": "x"}
+		}},
+		{"communication sender is a consent", func(d map[string]any) {
+			m := resource(d, "Communication")
+			for _, e := range d["entry"].([]any) {
+				if r := e.(map[string]any)["resource"].(map[string]any); r["resourceType"] == "Consent" {
+					m["sender"] = map[string]any{"reference": e.(map[string]any)["fullUrl"]}
+				}
+			}
+		}},
+		{"communication sent not a date", func(d map[string]any) { resource(d, "Communication")["sent"] = "after the session" }},
+		{"clearance value as text", func(d map[string]any) { clearance(t, d)["valueBoolean"] = "yes" }},
+		{"clearance without performer", func(d map[string]any) { delete(clearance(t, d), "performer") }},
+		{"clearance issued without zone", func(d map[string]any) { clearance(t, d)["issued"] = "2026-03-03T10:00:00" }},
+		{"clearance with a second value", func(d map[string]any) { clearance(t, d)["valueString"] = "cleared" }},
 		{"empty string", func(d map[string]any) { resource(d, "Appointment")["comment"] = "" }},
 		{"empty array", func(d map[string]any) { resource(d, "Observation")["note"] = []any{} }},
 		{"control character", func(d map[string]any) { resource(d, "Appointment")["description"] = "massage\x07" }},
@@ -259,6 +385,21 @@ func TestR4CheckerCatchesViolations(t *testing.T) {
 	}
 }
 
+// clearance returns the bundle's last Observation, a clearance.
+func clearance(t *testing.T, doc map[string]any) map[string]any {
+	t.Helper()
+	var last map[string]any
+	for _, e := range doc["entry"].([]any) {
+		if r := e.(map[string]any)["resource"].(map[string]any); r["resourceType"] == "Observation" {
+			last = r
+		}
+	}
+	if code, _ := last["code"].(map[string]any); code["text"] != clearanceCode {
+		t.Fatalf("the last Observation is not a clearance: %v", last)
+	}
+	return last
+}
+
 func TestFHIRBundleIsReproducible(t *testing.T) {
 	first := mustBundle(t, bundleFixture(t))
 	if again := mustBundle(t, bundleFixture(t)); !bytes.Equal(first, again) {
@@ -268,6 +409,24 @@ func TestFHIRBundleIsReproducible(t *testing.T) {
 	shuffled := bundleFixture(t)
 	slices.Reverse(shuffled.Logs)
 	slices.Reverse(shuffled.Sessions)
+	slices.Reverse(shuffled.CareLinks)
+	slices.Reverse(shuffled.Screenings)
+	// A second clinic and staff member, so that their order is tested.
+	for _, in := range []*BundleInput{&shuffled} {
+		in.Clinics = append(in.Clinics, models.Clinic{ID: "c0", Name: "Aaron's Massage"})
+		in.Staff = append(in.Staff, models.Staff{ID: "st0", ClinicID: "c0", Name: "Ada Lee", Role: models.RoleOwner, Active: true})
+	}
+	ordered := bundleFixture(t)
+	ordered.Clinics = append([]models.Clinic{{ID: "c0", Name: "Aaron's Massage"}}, ordered.Clinics...)
+	ordered.Staff = append([]models.Staff{{ID: "st0", ClinicID: "c0", Name: "Ada Lee", Role: models.RoleOwner, Active: true}}, ordered.Staff...)
+	if a, b := mustBundle(t, ordered), mustBundle(t, shuffled); !bytes.Equal(a, b) {
+		t.Error("the order of the clinics and staff changed the output")
+	}
+	shuffled = bundleFixture(t)
+	slices.Reverse(shuffled.Logs)
+	slices.Reverse(shuffled.Sessions)
+	slices.Reverse(shuffled.CareLinks)
+	slices.Reverse(shuffled.Screenings)
 	if got := mustBundle(t, shuffled); !bytes.Equal(first, got) {
 		t.Error("the order of the input changed the output")
 	}
@@ -297,11 +456,15 @@ func TestFHIRBundleEntries(t *testing.T) {
 		}
 		kinds = append(kinds, head.ResourceType)
 	}
-	want := []string{"Patient", "CarePlan", "Appointment", "Appointment", "Appointment", "Appointment", "Observation", "Observation", "Observation"}
+	want := []string{
+		"Patient", "Organization", "Practitioner", "PractitionerRole", "Consent", "Consent",
+		"CarePlan", "Appointment", "Appointment", "Appointment", "Appointment", "Communication",
+		"Observation", "Observation", "Observation", "Observation", "Observation",
+	}
 	if !slices.Equal(kinds, want) {
 		t.Errorf("entries = %v, want %v", kinds, want)
 	}
-	for _, secret := range []string{"anna@example.com", "argon2id", "00000000-0000-4000-8000-000000000000"} {
+	for _, secret := range []string{"anna@example.com", "jo@praxis.example", "argon2id", "00000000-0000-4000-8000-000000000000"} {
 		if bytes.Contains(data, []byte(secret)) {
 			t.Errorf("the bundle contains %q", secret)
 		}
@@ -334,7 +497,13 @@ func TestFHIRBundlePatient(t *testing.T) {
 
 func TestFHIRBundleObservations(t *testing.T) {
 	data := mustBundle(t, bundleFixture(t))
-	obs, _ := resourcesOf[observation](t, data, "Observation")
+	all, _ := resourcesOf[observation](t, data, "Observation")
+	var obs []observation
+	for _, o := range all {
+		if len(o.Code.Coding) > 0 && o.Code.Coding[0].Code == loincPainNRS {
+			obs = append(obs, o)
+		}
+	}
 	if len(obs) != 3 {
 		t.Fatalf("%d observations, want 3 (the deleted log left out)", len(obs))
 	}
@@ -455,6 +624,162 @@ func TestFHIRBundleCarePlan(t *testing.T) {
 	}
 }
 
+func TestFHIRBundleCareTeam(t *testing.T) {
+	data := mustBundle(t, bundleFixture(t))
+	orgs, orgURLs := resourcesOf[organization](t, data, "Organization")
+	people, peopleURLs := resourcesOf[practitioner](t, data, "Practitioner")
+	roles, _ := resourcesOf[practitionerRole](t, data, "PractitionerRole")
+	if len(orgs) != 1 || len(people) != 1 || len(roles) != 1 {
+		t.Fatalf("%d organizations, %d practitioners, %d roles, want one each", len(orgs), len(people), len(roles))
+	}
+	org, jo, role := orgs[0], people[0], roles[0]
+	if org.Name != "Praxis Mitte" || !slices.Equal(org.Identifier, []identifier{{System: "https://api.backcare.example/clinics", Value: "c1"}}) ||
+		!slices.Equal(org.Type[0].Coding, []coding{{System: systemOrgType, Code: "prov", Display: "Healthcare Provider"}}) {
+		t.Errorf("organization = %+v", org)
+	}
+	if len(jo.Name) != 1 || jo.Name[0].Text != "Jo Kim" || jo.Active == nil || !*jo.Active ||
+		!slices.Equal(jo.Identifier, []identifier{{System: "https://api.backcare.example/staff", Value: "st1"}}) {
+		t.Errorf("practitioner = %+v", jo)
+	}
+	if role.Practitioner.Reference != peopleURLs[0] || role.Organization.Reference != orgURLs[0] || role.Code[0].Text != "Massage therapist" {
+		t.Errorf("practitioner role = %+v", role)
+	}
+	if bytes.Contains(data, []byte("jo@praxis.example")) || bytes.Contains(data, []byte("staffsecret")) {
+		t.Error("the bundle carries the therapist's email or password hash")
+	}
+
+	t.Run("accounts gone: named as the record wrote them", func(t *testing.T) {
+		in := bundleFixture(t)
+		in.Clinics, in.Staff = nil, nil
+		in.Notes[0].AuthorName = "Jo Kim-Berg"
+		data := mustBundle(t, in)
+		orgs, _ := resourcesOf[organization](t, data, "Organization")
+		people, _ := resourcesOf[practitioner](t, data, "Practitioner")
+		if len(orgs) != 1 || orgs[0].Name != "" || orgs[0].Identifier[0].Value != "c1" {
+			t.Errorf("organizations = %+v, want c1 by its identifier alone", orgs)
+		}
+		// The note is the first to name the author; the account's role
+		// and whether it is active are not known.
+		if len(people) != 1 || people[0].Name[0].Text != "Jo Kim-Berg" || people[0].Active != nil {
+			t.Errorf("practitioners = %+v", people)
+		}
+	})
+}
+
+func TestFHIRBundleConsents(t *testing.T) {
+	data := mustBundle(t, bundleFixture(t))
+	consents, _ := resourcesOf[consent](t, data, "Consent")
+	_, orgURLs := resourcesOf[organization](t, data, "Organization")
+	_, patientURLs := resourcesOf[patientResource](t, data, "Patient")
+	if len(consents) != 2 {
+		t.Fatalf("%d consents, want one per care link", len(consents))
+	}
+	type summary struct {
+		id, status, dateTime, start, end string
+		actions                          []string
+	}
+	var got []summary
+	for _, c := range consents {
+		var actions []string
+		for _, a := range c.Provision.Action {
+			actions = append(actions, a.Coding[0].Code)
+		}
+		got = append(got, summary{c.Identifier[0].Value, c.Status, c.DateTime, c.Provision.Period.Start, c.Provision.Period.End, actions})
+		if c.Patient.Reference != patientURLs[0] || len(c.Performer) != 1 || c.Performer[0].Reference != patientURLs[0] {
+			t.Errorf("%s: patient %+v, performer %+v", c.ID, c.Patient, c.Performer)
+		}
+		if len(c.Provision.Actor) != 1 || c.Provision.Actor[0].Reference.Reference != orgURLs[0] ||
+			c.Provision.Actor[0].Role.Coding[0].Code != "PRCP" || c.Provision.Type != "permit" {
+			t.Errorf("%s: provision %+v, want the clinic permitted as recipient", c.ID, c.Provision)
+		}
+		if !slices.Equal(c.Provision.Purpose, []coding{{System: systemActReason, Code: "TREAT", Display: "treatment"}}) {
+			t.Errorf("%s: purpose %+v", c.ID, c.Provision.Purpose)
+		}
+		if c.Scope.Coding[0].Code != "patient-privacy" || c.PolicyRule.Coding[0].Code != "OPTIN" {
+			t.Errorf("%s: scope %+v, policy rule %+v", c.ID, c.Scope, c.PolicyRule)
+		}
+	}
+	want := []summary{
+		{"link1", "inactive", "2026-02-20T10:00:00+01:00", "2026-02-20T10:00:00+01:00", "2026-02-28T18:00:00+01:00", []string{"access"}},
+		{"link2", "active", "2026-03-01T09:30:00+01:00", "2026-03-01T09:30:00+01:00", "", []string{"access", "correct"}},
+	}
+	if !slices.EqualFunc(got, want, func(a, b summary) bool {
+		return a.id == b.id && a.status == b.status && a.dateTime == b.dateTime && a.start == b.start && a.end == b.end && slices.Equal(a.actions, b.actions)
+	}) {
+		t.Errorf("consents =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+func TestFHIRBundleSharedNote(t *testing.T) {
+	data := mustBundle(t, bundleFixture(t))
+	messages, _ := resourcesOf[message](t, data, "Communication")
+	_, peopleURLs := resourcesOf[practitioner](t, data, "Practitioner")
+	_, patientURLs := resourcesOf[patientResource](t, data, "Patient")
+	_, apptURLs := resourcesOf[appointment](t, data, "Appointment")
+	if len(messages) != 1 {
+		t.Fatalf("%d communications, want 1", len(messages))
+	}
+	m := messages[0]
+	if len(m.Payload) != 1 || m.Payload[0].ContentString != "Walk 20 minutes a day & stretch <gently>." {
+		t.Errorf("payload = %+v", m.Payload)
+	}
+	if m.Sender == nil || m.Sender.Reference != peopleURLs[0] || m.Sender.Display != "Jo Kim" {
+		t.Errorf("sender = %+v, want the therapist's Practitioner", m.Sender)
+	}
+	// s1, the completed session, is the first Appointment by start.
+	if len(m.About) != 1 || m.About[0].Reference != apptURLs[0] {
+		t.Errorf("about = %+v, want the session's Appointment %s", m.About, apptURLs[0])
+	}
+	if m.Subject.Reference != patientURLs[0] || len(m.Recipient) != 1 || m.Recipient[0].Reference != patientURLs[0] {
+		t.Errorf("subject %+v, recipient %+v", m.Subject, m.Recipient)
+	}
+	if m.Sent != "2026-03-02T13:00:00+01:00" || m.Status != "completed" || m.Identifier[0].Value != "s1" {
+		t.Errorf("sent %s, status %s, identifier %+v", m.Sent, m.Status, m.Identifier)
+	}
+}
+
+func TestFHIRBundleClearances(t *testing.T) {
+	data := mustBundle(t, bundleFixture(t))
+	all, _ := resourcesOf[clearanceObservation](t, data, "Observation")
+	_, peopleURLs := resourcesOf[practitioner](t, data, "Practitioner")
+	_, orgURLs := resourcesOf[organization](t, data, "Organization")
+	_, patientURLs := resourcesOf[patientResource](t, data, "Patient")
+	var clearances []clearanceObservation
+	for _, o := range all {
+		if o.Code.Text == clearanceText {
+			clearances = append(clearances, o)
+		}
+	}
+	if len(clearances) != 2 {
+		t.Fatalf("%d clearances, want 2 (the screening without one left out)", len(clearances))
+	}
+	self, staff := clearances[0], clearances[1]
+	if len(self.Performer) != 1 || self.Performer[0].Reference != patientURLs[0] ||
+		!strings.HasPrefix(self.Note[0].Text, "Self-attested") || self.Note[1].Text != "Dr. Weber" {
+		t.Errorf("the patient's own clearance: performer %+v, note %+v", self.Performer, self.Note)
+	}
+	if self.EffectiveDateTime != "2026-02-05" || self.Issued != "2026-02-05T19:00:00+01:00" || !self.ValueBoolean {
+		t.Errorf("the patient's own clearance: %+v", self)
+	}
+	if len(staff.Performer) != 2 || staff.Performer[0].Reference != peopleURLs[0] || staff.Performer[0].Display != "Jo Kim" ||
+		staff.Performer[1].Reference != orgURLs[0] {
+		t.Errorf("the clinic's clearance: performer %+v, want the therapist and the clinic", staff.Performer)
+	}
+	if want := "Recorded by Jo Kim at Praxis Mitte, a clinic the patient linked, for their screening of 2026-03-01."; staff.Note[0].Text != want {
+		t.Errorf("the clinic's clearance: note %q, want %q", staff.Note[0].Text, want)
+	}
+	if strings.Contains(staff.Note[0].Text, "elf-attested") {
+		t.Error("the clinic's clearance calls itself self-attested")
+	}
+	var cleared []string
+	for _, c := range staff.Component {
+		cleared = append(cleared, c.ValueCodeableConcept.Text)
+	}
+	if want := []string{"Recent or healing fracture", "Severe osteoporosis"}; !slices.Equal(cleared, want) {
+		t.Errorf("the clinic's clearance clears %q, want %q", cleared, want)
+	}
+}
+
 func TestFHIRBundleStatuses(t *testing.T) {
 	at := exportedAt
 	tests := []struct {
@@ -533,6 +858,14 @@ func TestFHIRBundleRefuses(t *testing.T) {
 		{"session without duration", func(in *BundleInput) { in.Sessions[0].DurationMinutes = 0 }},
 		{"unknown session status", func(in *BundleInput) { in.Sessions[0].Status = "postponed" }},
 		{"unknown plan status", func(in *BundleInput) { in.Plan.Status = "archived" }},
+		{"another patient's care link", func(in *BundleInput) { in.CareLinks[1].PatientID = "p2" }},
+		{"another patient's note", func(in *BundleInput) { in.Notes[0].PatientID = "p2" }},
+		{"another patient's screening", func(in *BundleInput) { in.Screenings[2].PatientID = "p2" }},
+		{"a note not shared with the patient", func(in *BundleInput) { in.Notes[0].Shared = false }},
+		{"a shared note without a summary", func(in *BundleInput) { in.Notes[0].Summary = "\x01" }},
+		{"unknown care link status", func(in *BundleInput) { in.CareLinks[0].Status = "paused" }},
+		{"unknown care link scope", func(in *BundleInput) { in.CareLinks[0].Scope = "admin" }},
+		{"clearance without a date", func(in *BundleInput) { in.Screenings[1].Clearance.Date = "" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -556,6 +889,16 @@ func TestCodeTablesCoverModels(t *testing.T) {
 	for _, f := range models.RedFlags {
 		if _, ok := redFlagTexts[f]; !ok {
 			t.Errorf("red flag %q has no text", f)
+		}
+	}
+	for _, c := range models.Contraindications {
+		if _, ok := contraindicationTexts[c]; !ok {
+			t.Errorf("contraindication %q has no text", c)
+		}
+	}
+	for _, r := range []models.Role{models.RoleOwner, models.RoleTherapist} {
+		if _, ok := roleTexts[r]; !ok {
+			t.Errorf("role %q has no text", r)
 		}
 	}
 }

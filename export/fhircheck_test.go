@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -34,7 +35,23 @@ var (
 	activityStatusSet    = []string{"not-started", "scheduled", "in-progress", "on-hold", "completed", "cancelled", "stopped", "unknown", "entered-in-error"}
 	activityKinds        = []string{"Appointment", "CommunicationRequest", "DeviceRequest", "MedicationRequest", "NutritionOrder", "Task", "ServiceRequest", "VisionPrescription"}
 	timingUnits          = []string{"s", "min", "h", "d", "wk", "mo", "a"}
+	consentStates        = []string{"draft", "proposed", "active", "rejected", "inactive", "entered-in-error"}
+	provisionTypes       = []string{"deny", "permit"}
+	eventStatuses        = []string{"preparation", "in-progress", "not-done", "on-hold", "stopped", "completed", "entered-in-error", "unknown"}
 )
+
+// The kinds of resource each reference may name, from the R4 definitions
+// of the elements, narrowed to the kinds the bundle holds.
+var (
+	observationPerformers = []string{"Practitioner", "PractitionerRole", "Organization", "CareTeam", "Patient", "RelatedPerson"}
+	consentPerformers     = []string{"Organization", "Patient", "Practitioner", "RelatedPerson", "PractitionerRole"}
+	consentActors         = []string{"Device", "Group", "CareTeam", "Organization", "Patient", "Practitioner", "RelatedPerson", "PractitionerRole"}
+	communicationParties  = []string{"Device", "Organization", "Patient", "Practitioner", "PractitionerRole", "RelatedPerson", "HealthcareService"}
+)
+
+// clearanceCode is the text the checker knows a clearance Observation by:
+// the bundle's Observations are pain scores or clearances, nothing else.
+const clearanceCode = "Provider clearance for deep tissue massage"
 
 // r4Checker collects every violation rather than stopping at the first.
 type r4Checker struct {
@@ -117,6 +134,16 @@ func checkR4Bundle(data []byte) (map[string]any, []string) {
 			c.appointment(paths[i], res)
 		case "CarePlan":
 			c.carePlan(paths[i], res)
+		case "Organization":
+			c.organization(paths[i], res)
+		case "Practitioner":
+			c.practitioner(paths[i], res)
+		case "PractitionerRole":
+			c.practitionerRole(paths[i], res)
+		case "Consent":
+			c.consent(paths[i], res)
+		case "Communication":
+			c.communication(paths[i], res)
 		default:
 			c.fail(paths[i], "unexpected resourceType %v", kind)
 		}
@@ -186,19 +213,59 @@ func (c *r4Checker) references(path string, v any) {
 	}
 }
 
+// observation checks what every Observation needs, then a pain score's
+// or a clearance's own rules, by its code.
 func (c *r4Checker) observation(path string, o map[string]any) {
 	c.oneOf(path+".status", o["status"], observationStatuses)
-	if !hasCoding(o["code"], "http://loinc.org", "72514-3") {
-		c.fail(path+".code", "has no LOINC 72514-3 coding")
+	c.refersTo(path+".subject", o["subject"], "Patient")
+	c.instantLike(path+".effectiveDateTime", o["effectiveDateTime"], reDateTime)
+	values := 0
+	for k := range o {
+		if strings.HasPrefix(k, "value") {
+			values++
+		}
 	}
+	if values > 1 {
+		c.fail(path, "has %d values, want at most 1", values)
+	}
+	c.components(path, o)
+	code, _ := o["code"].(map[string]any)
+	switch {
+	case hasCoding(code, "http://loinc.org", "72514-3"):
+		c.painScore(path, o)
+	case code["text"] == clearanceCode && code["coding"] == nil:
+		c.clearance(path, o)
+	default:
+		c.fail(path+".code", "%v is neither the pain score's LOINC 72514-3 nor a clearance", o["code"])
+	}
+}
+
+// clearance checks a provider's clearance: a yes/no finding on a date,
+// recorded at an instant, by someone the bundle names.
+func (c *r4Checker) clearance(path string, o map[string]any) {
+	if _, ok := o["valueBoolean"].(bool); !ok {
+		c.fail(path+".valueBoolean", "%v is not a boolean", o["valueBoolean"])
+	}
+	c.instant(path+".issued", o["issued"])
+	performers, _ := o["performer"].([]any)
+	if len(performers) == 0 {
+		c.fail(path+".performer", "is required: who stands behind the clearance")
+	}
+	for i, p := range performers {
+		c.refersToOneOf(fmt.Sprintf("%s.performer[%d]", path, i), p, observationPerformers)
+	}
+	if notes, _ := o["note"].([]any); len(notes) == 0 {
+		c.fail(path+".note", "is required: it says who recorded the clearance")
+	}
+}
+
+func (c *r4Checker) painScore(path string, o map[string]any) {
 	categories, _ := o["category"].([]any)
 	if !slices.ContainsFunc(categories, func(cat any) bool {
 		return hasCoding(cat, "http://terminology.hl7.org/CodeSystem/observation-category", "survey")
 	}) {
 		c.fail(path+".category", "is not survey")
 	}
-	c.refersTo(path+".subject", o["subject"], "Patient")
-	c.instantLike(path+".effectiveDateTime", o["effectiveDateTime"], reDateTime)
 	if n, ok := o["valueInteger"].(json.Number); !ok {
 		c.fail(path+".valueInteger", "is missing or not a number")
 	} else if v, err := n.Int64(); err != nil || v < 0 || v > 10 {
@@ -209,6 +276,11 @@ func (c *r4Checker) observation(path string, o map[string]any) {
 			c.fail(path+".bodySite", "must be a single CodeableConcept (0..1 in R4)")
 		}
 	}
+}
+
+// components checks that each component has a code and one value, and
+// does not repeat the Observation's own code (obs-7).
+func (c *r4Checker) components(path string, o map[string]any) {
 	components, _ := o["component"].([]any)
 	for i, comp := range components {
 		cp := fmt.Sprintf("%s.component[%d]", path, i)
@@ -225,8 +297,153 @@ func (c *r4Checker) observation(path string, o map[string]any) {
 		if values != 1 {
 			c.fail(cp, "has %d values, want 1", values)
 		}
-		if hasCoding(m["code"], "http://loinc.org", "72514-3") {
+		if hasCoding(m["code"], "http://loinc.org", "72514-3") || (m["code"] != nil && reflect.DeepEqual(m["code"], o["code"])) {
 			c.fail(cp+".code", "repeats the Observation's code (obs-7)")
+		}
+	}
+}
+
+// organization: R4 asks for a name or an identifier (org-1).
+func (c *r4Checker) organization(path string, o map[string]any) {
+	if o["name"] == nil && o["identifier"] == nil {
+		c.fail(path, "has neither name nor identifier (org-1)")
+	}
+	types, _ := o["type"].([]any)
+	for i, t := range types {
+		m, _ := t.(map[string]any)
+		codings, _ := m["coding"].([]any)
+		for j, cd := range codings {
+			cm, _ := cd.(map[string]any)
+			if cm["system"] == "http://terminology.hl7.org/CodeSystem/organization-type" {
+				c.oneOf(fmt.Sprintf("%s.type[%d].coding[%d].code", path, i, j), cm["code"],
+					[]string{"prov", "dept", "team", "govt", "ins", "pay", "edu", "reli", "crs", "cg", "bus", "other"})
+			}
+		}
+	}
+}
+
+// practitioner: a Practitioner with neither name nor identifier is nobody
+// a receiving system could file anything under.
+func (c *r4Checker) practitioner(path string, p map[string]any) {
+	if p["name"] == nil && p["identifier"] == nil {
+		c.fail(path, "has neither name nor identifier")
+	}
+	c.boolean(path+".active", p, "active")
+}
+
+func (c *r4Checker) practitionerRole(path string, r map[string]any) {
+	c.refersTo(path+".practitioner", r["practitioner"], "Practitioner")
+	c.refersTo(path+".organization", r["organization"], "Organization")
+	c.boolean(path+".active", r, "active")
+}
+
+// consent checks a privacy Consent: its required elements, that it has a
+// policy (ppc-1) and, being a patient's, names the patient (ppc-2), and
+// that its provision names who may do what, for what, and when.
+func (c *r4Checker) consent(path string, cs map[string]any) {
+	c.oneOf(path+".status", cs["status"], consentStates)
+	if !hasCoding(cs["scope"], "http://terminology.hl7.org/CodeSystem/consentscope", "patient-privacy") {
+		c.fail(path+".scope", "is not patient-privacy")
+	}
+	if categories, _ := cs["category"].([]any); len(categories) == 0 {
+		c.fail(path+".category", "is required")
+	}
+	c.refersTo(path+".patient", cs["patient"], "Patient")
+	if cs["policy"] == nil && cs["policyRule"] == nil {
+		c.fail(path, "has neither policy nor policyRule (ppc-1)")
+	}
+	c.instantLike(path+".dateTime", cs["dateTime"], reDateTime)
+	performers, _ := cs["performer"].([]any)
+	for i, p := range performers {
+		c.refersToOneOf(fmt.Sprintf("%s.performer[%d]", path, i), p, consentPerformers)
+	}
+	pv, ok := cs["provision"].(map[string]any)
+	if !ok {
+		c.fail(path+".provision", "is missing: the consent permits nobody anything")
+		return
+	}
+	pp := path + ".provision"
+	c.oneOf(pp+".type", pv["type"], provisionTypes)
+	if p, ok := pv["period"]; ok {
+		c.period(pp+".period", p)
+	}
+	actors, _ := pv["actor"].([]any)
+	if len(actors) == 0 {
+		c.fail(pp+".actor", "is required: whom the consent is for")
+	}
+	for i, a := range actors {
+		ap := fmt.Sprintf("%s.actor[%d]", pp, i)
+		m, _ := a.(map[string]any)
+		if _, ok := m["role"].(map[string]any); !ok {
+			c.fail(ap+".role", "is required")
+		}
+		c.refersToOneOf(ap+".reference", m["reference"], consentActors)
+	}
+	if actions, _ := pv["action"].([]any); len(actions) == 0 {
+		c.fail(pp+".action", "is empty: the consent permits nothing")
+	}
+	purposes, _ := pv["purpose"].([]any)
+	for i, p := range purposes {
+		m, _ := p.(map[string]any)
+		if m["system"] == nil || m["code"] == nil {
+			c.fail(fmt.Sprintf("%s.purpose[%d]", pp, i), "is not a Coding with system and code")
+		}
+	}
+}
+
+// communication checks a message sent to the patient: its status, when
+// it was sent, between whom, and that each payload holds one content.
+func (c *r4Checker) communication(path string, m map[string]any) {
+	c.oneOf(path+".status", m["status"], eventStatuses)
+	c.refersTo(path+".subject", m["subject"], "Patient")
+	if sent, ok := m["sent"]; ok {
+		c.instantLike(path+".sent", sent, reDateTime)
+	}
+	if sender, ok := m["sender"]; ok {
+		c.refersToOneOf(path+".sender", sender, communicationParties)
+	}
+	recipients, _ := m["recipient"].([]any)
+	for i, r := range recipients {
+		c.refersToOneOf(fmt.Sprintf("%s.recipient[%d]", path, i), r, communicationParties)
+	}
+	payloads, _ := m["payload"].([]any)
+	if len(payloads) == 0 {
+		c.fail(path+".payload", "is empty: the message says nothing")
+	}
+	for i, p := range payloads {
+		pm, _ := p.(map[string]any)
+		contents := 0
+		for k := range pm {
+			if strings.HasPrefix(k, "content") {
+				contents++
+			}
+		}
+		if contents != 1 {
+			c.fail(fmt.Sprintf("%s.payload[%d]", path, i), "has %d contents, want 1", contents)
+		}
+	}
+}
+
+// period checks a Period's dates and that it does not end before it
+// starts (per-1).
+func (c *r4Checker) period(path string, v any) {
+	p, _ := v.(map[string]any)
+	var start, end time.Time
+	if s, ok := p["start"]; ok {
+		start = c.instantLike(path+".start", s, reDateTime)
+	}
+	if e, ok := p["end"]; ok {
+		end = c.instantLike(path+".end", e, reDateTime)
+	}
+	if !start.IsZero() && !end.IsZero() && end.Before(start) {
+		c.fail(path+".end", "%v is before start %v (per-1)", p["end"], p["start"])
+	}
+}
+
+func (c *r4Checker) boolean(path string, m map[string]any, key string) {
+	if v, ok := m[key]; ok {
+		if _, isBool := v.(bool); !isBool {
+			c.fail(path, "%v is not a boolean", v)
 		}
 	}
 }
@@ -330,6 +547,22 @@ func (c *r4Checker) oneOf(path string, got any, allowed []string) {
 	}
 }
 
+// refersToOneOf checks a reference that names an entry of one of the
+// kinds, or, display-only, says in words which it stands for.
+func (c *r4Checker) refersToOneOf(path string, ref any, kinds []string) {
+	m, _ := ref.(map[string]any)
+	target, hasTarget := m["reference"].(string)
+	typ, hasType := m["type"].(string)
+	switch {
+	case hasTarget && !slices.Contains(kinds, c.kinds[target]):
+		c.fail(path, "refers to %q, a %q, want one of %v", target, c.kinds[target], kinds)
+	case !hasTarget && m["display"] == nil:
+		c.fail(path, "has neither reference nor display")
+	case !hasTarget && hasType && !slices.Contains(kinds, typ):
+		c.fail(path+".type", "%v is not one of %v", typ, kinds)
+	}
+}
+
 func (c *r4Checker) refersTo(path string, ref any, kind string) {
 	m, _ := ref.(map[string]any)
 	target, _ := m["reference"].(string)
@@ -348,6 +581,10 @@ func (c *r4Checker) instantLike(path string, v any, pattern *regexp.Regexp) time
 	s, _ := v.(string)
 	if !pattern.MatchString(s) {
 		c.fail(path, "%q does not match the FHIR pattern", s)
+		return time.Time{}
+	}
+	// A dateTime may be a year, a month or a day, which names no moment.
+	if !strings.Contains(s, "T") {
 		return time.Time{}
 	}
 	t, err := time.Parse(time.RFC3339, s)

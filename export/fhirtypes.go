@@ -113,8 +113,11 @@ type carePlan struct {
 	Activity     []carePlanActivity `json:"activity"`
 }
 
+// period is a Period. The end is left out while it is open; when both are
+// given, the start does not come after the end (invariant per-1).
 type period struct {
 	Start string `json:"start"`
+	End   string `json:"end,omitempty"`
 }
 
 // carePlanActivity has a reference or a detail, never both (invariant cpp-3).
@@ -142,4 +145,93 @@ type timingRepeat struct {
 	Frequency    int    `json:"frequency"`
 	Period       int    `json:"period"`
 	PeriodUnit   string `json:"periodUnit"`
+}
+
+type organization struct {
+	ResourceType string            `json:"resourceType"`
+	ID           string            `json:"id"`
+	Identifier   []identifier      `json:"identifier"`
+	Type         []codeableConcept `json:"type"`
+	Name         string            `json:"name,omitempty"`
+}
+
+type practitioner struct {
+	ResourceType string       `json:"resourceType"`
+	ID           string       `json:"id"`
+	Identifier   []identifier `json:"identifier"`
+	Active       *bool        `json:"active,omitempty"`
+	Name         []humanName  `json:"name,omitempty"`
+}
+
+type practitionerRole struct {
+	ResourceType string            `json:"resourceType"`
+	ID           string            `json:"id"`
+	Identifier   []identifier      `json:"identifier"`
+	Active       *bool             `json:"active,omitempty"`
+	Practitioner reference         `json:"practitioner"`
+	Organization reference         `json:"organization"`
+	Code         []codeableConcept `json:"code"`
+}
+
+type consent struct {
+	ResourceType string            `json:"resourceType"`
+	ID           string            `json:"id"`
+	Identifier   []identifier      `json:"identifier"`
+	Status       string            `json:"status"`
+	Scope        codeableConcept   `json:"scope"`
+	Category     []codeableConcept `json:"category"`
+	Patient      reference         `json:"patient"`
+	DateTime     string            `json:"dateTime"`
+	Performer    []reference       `json:"performer"`
+	PolicyRule   codeableConcept   `json:"policyRule"`
+	Provision    consentProvision  `json:"provision"`
+}
+
+type consentProvision struct {
+	Type    string            `json:"type"`
+	Period  period            `json:"period"`
+	Actor   []consentActor    `json:"actor"`
+	Action  []codeableConcept `json:"action"`
+	Purpose []coding          `json:"purpose"`
+}
+
+type consentActor struct {
+	Role      codeableConcept `json:"role"`
+	Reference reference       `json:"reference"`
+}
+
+// message is a Communication; the name communication is Patient's.
+type message struct {
+	ResourceType string            `json:"resourceType"`
+	ID           string            `json:"id"`
+	Identifier   []identifier      `json:"identifier"`
+	Status       string            `json:"status"`
+	Category     []codeableConcept `json:"category"`
+	Subject      reference         `json:"subject"`
+	About        []reference       `json:"about,omitempty"`
+	Sent         string            `json:"sent"`
+	Recipient    []reference       `json:"recipient"`
+	Sender       *reference        `json:"sender,omitempty"`
+	Payload      []messagePayload  `json:"payload"`
+}
+
+type messagePayload struct {
+	ContentString string `json:"contentString"`
+}
+
+// clearanceObservation is a provider's clearance as an Observation: a
+// yes/no finding, unlike the pain scores' integers.
+type clearanceObservation struct {
+	ResourceType      string                 `json:"resourceType"`
+	ID                string                 `json:"id"`
+	Identifier        []identifier           `json:"identifier"`
+	Status            string                 `json:"status"`
+	Code              codeableConcept        `json:"code"`
+	Subject           reference              `json:"subject"`
+	EffectiveDateTime string                 `json:"effectiveDateTime"`
+	Issued            string                 `json:"issued"`
+	Performer         []reference            `json:"performer"`
+	ValueBoolean      bool                   `json:"valueBoolean"`
+	Note              []annotation           `json:"note"`
+	Component         []observationComponent `json:"component,omitempty"`
 }

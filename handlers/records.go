@@ -35,10 +35,12 @@ func appendAudit(c *fiber.Ctx, s auditStore, e models.AuditEntry) error {
 }
 
 // handleExport answers json (everything held about the patient), csv (the
-// pain logs) or fhir (a FHIR R4 Bundle): the format given, or without one
-// the one asked for with ?format=. Each format has a route of its own, so
-// that the spec gives each operation one media type and a client generated
-// from it types each answer right; ?format= stays for the apps that send it.
+// pain logs), care-csv (the clinic side: care links, shared session notes
+// and clearances) or fhir (a FHIR R4 Bundle): the format given, or without
+// one the one asked for with ?format=. Each format has a route of its own,
+// so that the spec gives each operation one media type and a client
+// generated from it types each answer right; ?format= stays for the apps
+// that send it, with the formats it had.
 func handleExport(s recordStore, baseURL string, now func() time.Time, only string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		format := only
@@ -47,9 +49,9 @@ func handleExport(s recordStore, baseURL string, now func() time.Time, only stri
 				return err
 			}
 			format = c.Query("format", "json")
-		}
-		if format != "json" && format != "csv" && format != "fhir" {
-			return invalid("format", "must be json, csv or fhir")
+			if format != "json" && format != "csv" && format != "fhir" {
+				return invalid("format", "must be json, csv or fhir")
+			}
 		}
 		t := stamp(now)
 		recs, err := s.RecordsOf(c.UserContext(), patientID(c))
@@ -69,9 +71,18 @@ func handleExport(s recordStore, baseURL string, now func() time.Time, only stri
 			}
 			c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
 			return c.Send(buf.Bytes())
+		case "care-csv":
+			var buf bytes.Buffer
+			if err := export.CareRecordCSV(&buf, recs); err != nil {
+				return err
+			}
+			c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+			return c.Send(buf.Bytes())
 		case "fhir":
 			b, err := export.FHIRBundle(export.BundleInput{
-				Patient: recs.Patient, Logs: recs.PainLogs, Sessions: recs.Sessions, Plan: plan, Generated: t, BaseURL: baseURL,
+				Patient: recs.Patient, Logs: recs.PainLogs, Sessions: recs.Sessions, Plan: plan,
+				CareLinks: recs.CareLinks, Notes: recs.Notes, Screenings: recs.Screenings, Clinics: recs.Clinics, Staff: recs.Staff,
+				Generated: t, BaseURL: baseURL,
 			})
 			if err != nil {
 				return err
@@ -83,7 +94,7 @@ func handleExport(s recordStore, baseURL string, now func() time.Time, only stri
 	}
 }
 
-var extension = map[string]string{"json": "json", "csv": "csv", "fhir": "fhir.json"}
+var extension = map[string]string{"json": "json", "csv": "csv", "care-csv": "care.csv", "fhir": "fhir.json"}
 
 // handleErase deletes everything held about the patient after they enter
 // their password again. It is idempotent: once erased the patient is gone,
@@ -136,40 +147,97 @@ type reportMetaJSON struct {
 }
 
 type auditJSON struct {
-	At      time.Time `json:"at"`
-	Actor   string    `json:"actor"`
-	Action  string    `json:"action"`
-	Outcome string    `json:"outcome"`
-	Detail  string    `json:"detail,omitempty"`
+	At    time.Time `json:"at"`
+	Actor string    `json:"actor"`
+	// ActorKind and ClinicID say who a staff actor is with; entries from
+	// before clinics have neither.
+	ActorKind string `json:"actor_kind,omitempty"`
+	ClinicID  string `json:"clinic_id,omitempty"`
+	Action    string `json:"action"`
+	Outcome   string `json:"outcome"`
+	Detail    string `json:"detail,omitempty"`
+}
+
+// careLinkExportJSON is a care link as the care team lists it, and how it
+// ended.
+type careLinkExportJSON struct {
+	careTeamJSON
+	// RevokedBy is patient, or erasure for a link the account's erasure ended.
+	RevokedBy string `json:"revoked_by,omitempty"`
+}
+
+// sharedNoteExportJSON is what a clinic shared with the patient about a
+// session: the summary, never the clinic's own notes.
+type sharedNoteExportJSON struct {
+	SessionID string    `json:"session_id"`
+	Clinic    namedJSON `json:"clinic"`
+	Author    namedJSON `json:"author"`
+	Summary   string    `json:"summary"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// screeningExportJSON is a screening as GET /v1/screening shows it, with
+// the clinic of a clearance its staff recorded named as well as its id.
+type screeningExportJSON struct {
+	screeningJSON
+	// Clearance shadows screeningJSON's (encoding/json takes the shallower).
+	Clearance *clearanceExportJSON `json:"clearance,omitempty"`
+}
+
+type clearanceExportJSON struct {
+	clearanceJSON
+	Clinic *namedJSON `json:"clinic,omitempty"`
 }
 
 // exportJSON is everything held about a patient, in the API's own shapes.
-// Push tokens are secrets even to their owner's export: only their end is shown.
+// Push tokens are secrets even to their owner's export: only their end is
+// shown. Staff appear by id and name only: their email and password hash
+// are the clinic's, not the patient's.
 type exportJSON struct {
-	ExportedAt time.Time          `json:"exported_at"`
-	Profile    profileResponse    `json:"profile"`
-	PainLogs   []painLogResponse  `json:"pain_logs"`
-	Screenings []screeningJSON    `json:"screenings"`
-	Plans      []planResponse     `json:"plans"`
-	Sessions   []sessionResponse  `json:"sessions"`
-	Reminders  []reminderResponse `json:"reminders"`
-	Devices    []deviceResponse   `json:"devices"`
-	Reports    []reportMetaJSON   `json:"reports"`
-	Audit      []auditJSON        `json:"audit"`
+	ExportedAt  time.Time              `json:"exported_at"`
+	Profile     profileResponse        `json:"profile"`
+	PainLogs    []painLogResponse      `json:"pain_logs"`
+	Screenings  []screeningExportJSON  `json:"screenings"`
+	Plans       []planResponse         `json:"plans"`
+	Sessions    []sessionResponse      `json:"sessions"`
+	Reminders   []reminderResponse     `json:"reminders"`
+	Devices     []deviceResponse       `json:"devices"`
+	Reports     []reportMetaJSON       `json:"reports"`
+	CareLinks   []careLinkExportJSON   `json:"care_links"`
+	SharedNotes []sharedNoteExportJSON `json:"shared_notes"`
+	Audit       []auditJSON            `json:"audit"`
 }
 
 func toExportJSON(r models.PatientRecords, now time.Time) exportJSON {
 	loc := r.Patient.Location()
 	out := exportJSON{
 		ExportedAt: now, Profile: toProfile(r.Patient),
-		PainLogs: []painLogResponse{}, Screenings: []screeningJSON{}, Plans: []planResponse{}, Sessions: []sessionResponse{},
-		Reminders: []reminderResponse{}, Devices: []deviceResponse{}, Reports: []reportMetaJSON{}, Audit: []auditJSON{},
+		PainLogs: []painLogResponse{}, Screenings: []screeningExportJSON{}, Plans: []planResponse{}, Sessions: []sessionResponse{},
+		Reminders: []reminderResponse{}, Devices: []deviceResponse{}, Reports: []reportMetaJSON{},
+		CareLinks: []careLinkExportJSON{}, SharedNotes: []sharedNoteExportJSON{}, Audit: []auditJSON{},
+	}
+	clinics := make(map[string]models.Clinic, len(r.Clinics))
+	for _, cl := range r.Clinics {
+		clinics[cl.ID] = cl
+	}
+	staff := make(map[string]models.Staff, len(r.Staff))
+	for _, st := range r.Staff {
+		staff[st.ID] = st
 	}
 	for _, l := range r.PainLogs {
 		out.PainLogs = append(out.PainLogs, toPainLog(l))
 	}
 	for _, sc := range r.Screenings {
-		out.Screenings = append(out.Screenings, *toScreening(sc, nil, now).Latest)
+		latest := *toScreening(sc, nil, now).Latest
+		s := screeningExportJSON{screeningJSON: latest}
+		if cl := latest.Clearance; cl != nil {
+			s.Clearance = &clearanceExportJSON{clearanceJSON: *cl}
+			if cl.ClinicID != "" {
+				s.Clearance.Clinic = &namedJSON{ID: cl.ClinicID, Name: clinics[cl.ClinicID].Name}
+			}
+		}
+		out.Screenings = append(out.Screenings, s)
 	}
 	for _, p := range r.Plans {
 		out.Plans = append(out.Plans, toPlan(p, r.Sessions, now, loc))
@@ -186,8 +254,22 @@ func toExportJSON(r models.PatientRecords, now time.Time) exportJSON {
 	for _, rep := range r.Reports {
 		out.Reports = append(out.Reports, reportMetaJSON{ID: rep.ID, From: rep.From, To: rep.To, CreatedAt: rep.CreatedAt, ExpiresAt: rep.ExpiresAt, RevokedAt: rep.RevokedAt})
 	}
+	for _, l := range r.CareLinks {
+		out.CareLinks = append(out.CareLinks, careLinkExportJSON{careTeamJSON: toCareTeam(l, clinics, staff), RevokedBy: l.RevokedBy})
+	}
+	for _, n := range r.Notes {
+		// The store hands over shared notes only; this holds the line
+		// should it ever hand over more.
+		if !n.Shared {
+			continue
+		}
+		out.SharedNotes = append(out.SharedNotes, sharedNoteExportJSON{SessionID: n.ID,
+			Clinic: namedJSON{ID: n.ClinicID, Name: clinics[n.ClinicID].Name}, Author: namedJSON{ID: n.AuthorID, Name: n.AuthorName},
+			Summary: n.Summary, CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt})
+	}
 	for _, a := range r.Audit {
-		out.Audit = append(out.Audit, auditJSON{At: a.At, Actor: a.Actor, Action: a.Action, Outcome: a.Outcome, Detail: a.Detail})
+		out.Audit = append(out.Audit, auditJSON{At: a.At, Actor: a.Actor, ActorKind: a.ActorKind, ClinicID: a.ClinicID,
+			Action: a.Action, Outcome: a.Outcome, Detail: a.Detail})
 	}
 	return out
 }

@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"bytes"
+	"cmp"
+	"context"
 	_ "embed"
 	"fmt"
 	"html/template"
@@ -116,10 +118,18 @@ var validReportToken = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
 const notFoundPage = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="robots" content="noindex"><title>Not found</title></head>` +
 	`<body><h1>Not found</h1><p>This link does not exist, has expired or was withdrawn.</p></body></html>`
 
+// reportStore is what the report page reads: the progress, and the
+// latest screening with the clinic of a clearance its staff recorded.
+type reportStore interface {
+	recordStore
+	LatestScreening(ctx context.Context, patientID string) (models.Screening, error)
+	ClinicsByID(ctx context.Context, ids []string) (map[string]models.Clinic, error)
+}
+
 // handleReportPage serves the clinician report behind a share link. An
 // unknown, expired or revoked link gets the same plain 404 page. Every
 // read leaves an audit entry.
-func handleReportPage(s recordStore, now func() time.Time) fiber.Handler {
+func handleReportPage(s reportStore, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderContentSecurityPolicy, "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
 		c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
@@ -149,11 +159,17 @@ func handleReportPage(s recordStore, now func() time.Time) fiber.Handler {
 		if err != nil {
 			return err
 		}
+		screening, clinic, err := latestScreening(c.UserContext(), s, rep.PatientID)
+		if err != nil {
+			return err
+		}
 		if err := audit(c, s, t, rep.PatientID, "report:"+rep.ID, models.AuditReportRead, ""); err != nil {
 			return err
 		}
+		v := reportView(rep, recs, plan, in, t)
+		v.Screening = screeningSummary(screening, clinic, recs.Patient.Location(), t)
 		var buf bytes.Buffer
-		if err := reportTemplate.Execute(&buf, reportView(rep, recs, plan, in, t)); err != nil {
+		if err := reportTemplate.Execute(&buf, v); err != nil {
 			return err
 		}
 		return c.Send(buf.Bytes())
@@ -174,12 +190,66 @@ type reportPage struct {
 	DaysLogged, DaysElapsed                 int
 	Chart                                   chart
 	Plan                                    string
+	Screening                               *screeningView
 	Sessions                                []sessionRow
 	Adherence                               []adherenceRow
 	RedFlags                                []redFlagRow
 }
 
 type sessionRow struct{ Date, Status, Therapist, Pressure, Soreness, Around, Flag string }
+
+// screeningView is the latest safety screening, nil when there is none.
+type screeningView struct {
+	Date           string
+	Stale          bool
+	Positive       string
+	NeedsClearance bool
+	Clearance      *clearanceView
+}
+
+// clearanceView says who stands behind a clearance: the patient alone
+// (self-attested, which nobody verified) or a named clinic staff member.
+type clearanceView struct {
+	Date, RecordedOn, Note string
+	SelfAttested           bool
+	StaffName, ClinicName  string
+}
+
+// latestScreening reads the patient's latest screening, nil when there is
+// none, and the clinic whose staff recorded its clearance, if one did.
+func latestScreening(ctx context.Context, s reportStore, patientID string) (*models.Screening, models.Clinic, error) {
+	sc, err := s.LatestScreening(ctx, patientID)
+	switch {
+	case models.ErrorCode(err) == models.ErrNotFound:
+		return nil, models.Clinic{}, nil
+	case err != nil:
+		return nil, models.Clinic{}, err
+	}
+	cl := sc.Clearance
+	if cl == nil || cl.SelfAttested() || cl.ClinicID == "" {
+		return &sc, models.Clinic{}, nil
+	}
+	clinics, err := s.ClinicsByID(ctx, []string{cl.ClinicID})
+	return &sc, clinics[cl.ClinicID], err
+}
+
+func screeningSummary(sc *models.Screening, clinic models.Clinic, loc *time.Location, now time.Time) *screeningView {
+	if sc == nil {
+		return nil
+	}
+	v := &screeningView{
+		Date: models.LocalDateOf(sc.TakenAt, loc), Stale: sc.IsStale(now), NeedsClearance: sc.NeedsClearance(),
+		Positive: strings.ReplaceAll(strings.Join(strs(sc.Positive()), ", "), "_", " "),
+	}
+	if cl := sc.Clearance; cl != nil {
+		v.Clearance = &clearanceView{Date: cl.Date, RecordedOn: models.LocalDateOf(cl.RecordedAt, loc), Note: cl.Note, SelfAttested: cl.SelfAttested()}
+		if !cl.SelfAttested() {
+			v.Clearance.StaffName = cmp.Or(cl.StaffName, "a staff member")
+			v.Clearance.ClinicName = clinic.Name
+		}
+	}
+	return v
+}
 
 type adherenceRow struct {
 	Kind        string
