@@ -126,10 +126,11 @@ func patientSignIn(s accountStore) signInKind {
 	}
 }
 
-func handleLogin(s accountStore, kind signInKind, signer *auth.Signer, limit *routeLimiter, logger *slog.Logger, now func() time.Time) fiber.Handler {
-	// An unknown email is checked against this hash, so that it costs the
-	// same time as a wrong password and the two cannot be told apart.
-	dummyHash, _ := auth.HashPassword(uuid.NewString(), auth.DefaultParams)
+func handleLogin(s accountStore, kind signInKind, signer *auth.Signer, params auth.Params, limit *routeLimiter, logger *slog.Logger, now func() time.Time) fiber.Handler {
+	// An unknown email is checked against this hash, made with the costs of
+	// new accounts' hashes, so that it costs the same time as a wrong
+	// password and the two cannot be told apart.
+	dummyHash, _ := auth.HashPassword(uuid.NewString(), params)
 	return func(c *fiber.Ctx) error {
 		var req loginRequest
 		if err := decodeBody(c, &req); err != nil {

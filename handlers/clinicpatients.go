@@ -36,7 +36,7 @@ type clinicCareStore interface {
 // the handler has answered, the access is written to the audit trail,
 // which the patient reads as their access log; if that write fails the
 // request fails, so no access goes unrecorded.
-func authorizePatient(s clinicCareStore, need models.Scope) fiber.Handler {
+func authorizePatient(s clinicCareStore, need models.Scope, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		st, _ := staffOf(c)
 		pid := c.Params("id")
@@ -64,7 +64,7 @@ func authorizePatient(s clinicCareStore, need models.Scope) fiber.Handler {
 		if c.Method() != fiber.MethodGet {
 			action = "staff_change"
 		}
-		return appendAudit(c, s, models.AuditEntry{At: time.Now().UTC(), Subject: pid, Actor: "staff:" + st.ID, ActorKind: models.ActorStaff,
+		return appendAudit(c, s, models.AuditEntry{At: stamp(now), Subject: pid, Actor: "staff:" + st.ID, ActorKind: models.ActorStaff,
 			ClinicID: st.ClinicID, Action: action, Outcome: "ok", Detail: accessDetail(c.Route().Path)})
 	}
 }

@@ -54,6 +54,12 @@ var roomyLimits = RateLimits{
 	LinkCode: RouteLimits{PerIP: RateLimit{100_000, time.Hour}, PerAccount: RateLimit{100_000, time.Hour}},
 }
 
+// testPasswordParams make the tests' password hashes cheap: a test signs
+// up dozens of accounts, and under the race detector a hash at the
+// production costs (auth.DefaultParams, tested in package auth and used by
+// the tests through run) takes a good part of a second.
+var testPasswordParams = auth.Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+
 // newTestServer serves the API on a fresh database, with the fixed clock
 // ts.now; options change the dependencies before the server is made.
 func newTestServer(t *testing.T, options ...func(*Deps)) *testServer {
@@ -67,7 +73,7 @@ func newTestServer(t *testing.T, options ...func(*Deps)) *testServer {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	d := Deps{
 		Store: ts.store, Signer: signer, Logger: logger,
-		Registry: prometheus.NewRegistry(), Now: func() time.Time { return ts.now }, PasswordParams: auth.DefaultParams,
+		Registry: prometheus.NewRegistry(), Now: func() time.Time { return ts.now }, PasswordParams: testPasswordParams,
 		Planner: jobs.NewMaterializer(jobs.MaterializeConfig{Store: ts.store, Logger: logger}),
 		BaseURL: "https://api.backcare.test", RateLimits: roomyLimits,
 	}

@@ -3,6 +3,7 @@ package handlers
 import (
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/backcare/backcare/auth"
 	"github.com/backcare/backcare/models"
 )
 
@@ -42,6 +43,9 @@ type route struct {
 // API's port.
 func routes(d Deps) []route {
 	s, now := d.Store, d.Now
+	if d.PasswordParams == (auth.Params{}) {
+		d.PasswordParams = auth.DefaultParams
+	}
 	rp := replanner{planner: d.Planner, logger: d.Logger}
 	register, login, refresh, device, codes := newRouteLimiters(d.RateLimits, d.TrustedProxies, now)
 	return []route{
@@ -52,7 +56,7 @@ func routes(d Deps) []route {
 		{fiber.MethodPost, "/v1/auth/register", policyPublicNoStore,
 			register.byIP(noQuery(handleRegister(s, d.Signer, d.PasswordParams, register, rp, d.Logger, now)))},
 		{fiber.MethodPost, "/v1/auth/login", policyPublicNoStore,
-			login.byIP(noQuery(handleLogin(s, patientSignIn(s), d.Signer, login, d.Logger, now)))},
+			login.byIP(noQuery(handleLogin(s, patientSignIn(s), d.Signer, d.PasswordParams, login, d.Logger, now)))},
 		{fiber.MethodPost, "/v1/auth/refresh", policyPublicNoStore,
 			refresh.byIP(noQuery(handleRefresh(s, d.Signer, models.AudiencePatient, refresh, now)))},
 		{fiber.MethodPost, "/v1/auth/logout", policyPublicNoStore, noQuery(handleLogout(s, now))},
@@ -63,6 +67,7 @@ func routes(d Deps) []route {
 		{fiber.MethodGet, "/v1/me/export", policyPatient, handleExport(s, d.BaseURL, now, "")},
 		{fiber.MethodGet, "/v1/me/export/csv", policyPatient, noQuery(handleExport(s, d.BaseURL, now, "csv"))},
 		{fiber.MethodGet, "/v1/me/export/fhir", policyPatient, noQuery(handleExport(s, d.BaseURL, now, "fhir"))},
+		{fiber.MethodGet, "/v1/me/export/care-csv", policyPatient, noQuery(handleExport(s, d.BaseURL, now, "care-csv"))},
 		{fiber.MethodPost, "/v1/me/password", policyPatient, noQuery(handleChangePassword(s, d.Signer, d.PasswordParams, now))},
 
 		{fiber.MethodPost, "/v1/devices", policyPatient,
@@ -111,7 +116,7 @@ func routes(d Deps) []route {
 		{fiber.MethodPost, "/v1/clinic/signup", policyPublicNoStore,
 			register.byIP(noQuery(handleClinicSignup(s, s, d.Signer, d.PasswordParams, register, d.Logger, now)))},
 		{fiber.MethodPost, "/v1/clinic/auth/login", policyPublicNoStore,
-			login.byIP(noQuery(handleLogin(s, staffSignIn(s, s), d.Signer, login, d.Logger, now)))},
+			login.byIP(noQuery(handleLogin(s, staffSignIn(s, s), d.Signer, d.PasswordParams, login, d.Logger, now)))},
 		{fiber.MethodPost, "/v1/clinic/auth/refresh", policyPublicNoStore,
 			refresh.byIP(noQuery(handleRefresh(s, d.Signer, models.AudienceStaff, refresh, now)))},
 		{fiber.MethodPost, "/v1/clinic/auth/logout", policyPublicNoStore, noQuery(handleLogout(s, now))},

@@ -102,9 +102,9 @@ func NewServer(d Deps) *fiber.App {
 		case policyStaff, policyOwner:
 			handlers = append(handlers, noStore, requireStaff(d.Store, d.Signer, d.Now, r.policy == policyOwner))
 		case policyStaffView:
-			handlers = append(handlers, noStore, requireStaff(d.Store, d.Signer, d.Now, false), authorizePatient(d.Store, models.ScopeView))
+			handlers = append(handlers, noStore, requireStaff(d.Store, d.Signer, d.Now, false), authorizePatient(d.Store, models.ScopeView, d.Now))
 		case policyStaffCare:
-			handlers = append(handlers, noStore, requireStaff(d.Store, d.Signer, d.Now, false), authorizePatient(d.Store, models.ScopeCare))
+			handlers = append(handlers, noStore, requireStaff(d.Store, d.Signer, d.Now, false), authorizePatient(d.Store, models.ScopeCare, d.Now))
 		}
 		app.Add(r.method, r.path, append(handlers, r.handler)...)
 	}

@@ -151,27 +151,30 @@ func dailyKinds(s *server, access string) map[string]bool {
 	return kinds
 }
 
-// raceLinkCode: eight patients enter one clinic's code at once; it links
-// exactly one of them.
+// raceLinkCode: four patients enter one clinic's code at once; it links
+// exactly one of them. (store/clinic_test.go races eight at the store; a
+// sign-up through the program costs a password hash, slow under -race.)
 func raceLinkCode(t *testing.T, s *secureServer) {
 	owner := expect(t, s.send("POST", "/v1/clinic/signup", "", map[string]any{
 		"clinic_name": "Race Clinic", "timezone": "UTC", "name": "Racer", "email": fmt.Sprintf("race-%d@clinic.example", s.emails.Add(1)), "password": password,
 	}), http.StatusCreated).object(t)["access_token"].(string)
-	const racers = 8
+	const racers = 4
+	patients := make([]patient, racers)
+	for i := range patients {
+		patients[i] = s.signUp(t, "Linker")
+	}
+	linked := map[string]bool{}
 	for round := range 3 {
-		patients := make([]patient, racers)
-		for i := range patients {
-			patients[i] = s.signUp(t, "Linker")
-		}
 		code := expect(t, s.send("POST", "/v1/clinic/link-codes", owner, map[string]any{"scope": "view"}), http.StatusCreated).object(t)["code"].(string)
 		answers := s.race(t, racers, func(i int) (string, string, string, any) {
 			return "POST", "/v1/care-team", patients[i].access, map[string]any{"code": code}
 		})
 		won := 0
-		for _, a := range answers {
+		for i, a := range answers {
 			switch a.status {
 			case http.StatusCreated:
 				won++
+				linked[patients[i].id] = true
 			case http.StatusNotFound:
 			default:
 				t.Fatalf("round %d: %v", round, a)
@@ -181,20 +184,20 @@ func raceLinkCode(t *testing.T, s *secureServer) {
 			t.Fatalf("round %d: %d of %d patients linked with one code, want exactly 1", round, won, racers)
 		}
 	}
-	if n := expect(t, s.send("GET", "/v1/clinic/patients", owner, nil), http.StatusOK).object(t)["total"]; n != float64(3) {
-		t.Fatalf("the clinic has %v patients after 3 codes, want 3", n)
+	if n := expect(t, s.send("GET", "/v1/clinic/patients", owner, nil), http.StatusOK).object(t)["total"]; n != float64(len(linked)) {
+		t.Fatalf("the clinic has %v patients, want the %d who won a code", n, len(linked))
 	}
 }
 
-// raceInvitation: four acceptances of one invitation make one account.
+// raceInvitation: three acceptances of one invitation make one account.
 func raceInvitation(t *testing.T, s *secureServer) {
 	owner := expect(t, s.send("POST", "/v1/clinic/signup", "", map[string]any{
 		"clinic_name": "Invite Clinic", "timezone": "UTC", "name": "Inviter", "email": fmt.Sprintf("invite-%d@clinic.example", s.emails.Add(1)), "password": password,
 	}), http.StatusCreated).object(t)["access_token"].(string)
-	for round := range 3 {
+	for round := range 2 {
 		token := expect(t, s.send("POST", "/v1/clinic/invitations", owner, map[string]any{"email": fmt.Sprintf("staff-%d@clinic.example", round)}),
 			http.StatusCreated).object(t)["token"]
-		answers := s.race(t, 4, func(i int) (string, string, string, any) {
+		answers := s.race(t, 3, func(i int) (string, string, string, any) {
 			return "POST", "/v1/clinic/invitations/accept", "", map[string]any{"token": token, "name": fmt.Sprintf("Racer %d", i), "password": password}
 		})
 		won := 0
@@ -212,7 +215,7 @@ func raceInvitation(t *testing.T, s *secureServer) {
 		}
 	}
 	staff := expect(t, s.send("GET", "/v1/clinic/staff", owner, nil), http.StatusOK).object(t)["items"].([]any)
-	if len(staff) != 4 {
-		t.Fatalf("%d staff accounts after 3 invitations, want the owner and 3", len(staff))
+	if len(staff) != 3 {
+		t.Fatalf("%d staff accounts after 2 invitations, want the owner and 2", len(staff))
 	}
 }
