@@ -249,8 +249,9 @@ func handleRefresh(s accountStore, signer *auth.Signer, audience string, limit *
 }
 
 // handleLogout revokes the refresh token's whole family. It answers 204
-// for unknown tokens too: logging out twice is not an error.
-func handleLogout(s accountStore, now func() time.Time) fiber.Handler {
+// for unknown tokens too: logging out twice is not an error. A token of
+// the other audience is left alone, as it is by refresh.
+func handleLogout(s accountStore, audience string, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req refreshRequest
 		if err := decodeBody(c, &req); err != nil {
@@ -264,6 +265,7 @@ func handleLogout(s accountStore, now func() time.Time) fiber.Handler {
 		case models.ErrorCode(err) == models.ErrNotFound:
 		case err != nil:
 			return err
+		case tokenAudience(presented) != audience:
 		default:
 			if err := s.RevokeRefreshFamily(c.UserContext(), presented.FamilyID, stamp(now)); err != nil {
 				return err

@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,6 +27,8 @@ type clinicCareStore interface {
 	SaveSessionNote(ctx context.Context, n models.SessionNote) (models.SessionNote, error)
 	NotesOf(ctx context.Context, patientID string, sessionIDs []string) (map[string]models.SessionNote, error)
 	UpsertReminders(ctx context.Context, rs []models.Reminder) (int64, error)
+	AppendAudits(ctx context.Context, entries []models.AuditEntry) error
+	StaffAccessOf(ctx context.Context, subject string, after *models.AuditCursor, limit int) ([]models.AuditEntry, error)
 	auditStore
 }
 
@@ -195,8 +198,16 @@ func handleTriage(s clinicCareStore, now func() time.Time) fiber.Handler {
 		total := len(entries)
 		page := entries[min(offset, total):min(offset+limit, total)]
 		items := make([]triageJSON, len(page))
+		seen := make([]models.AuditEntry, len(page))
 		for i, e := range page {
 			items[i] = toTriage(e)
+			// Each patient listed had their summary seen: an access of
+			// theirs, in one write for the page.
+			seen[i] = models.AuditEntry{ID: uuid.NewString(), At: stamp(now), Subject: e.PatientID, Actor: "staff:" + st.ID,
+				ActorKind: models.ActorStaff, ClinicID: st.ClinicID, Action: "staff_view", Outcome: "ok", Detail: "triage", RequestID: requestID(c)}
+		}
+		if err := s.AppendAudits(c.UserContext(), seen); err != nil {
+			return err
 		}
 		var next *string
 		if offset+limit < total {
@@ -324,11 +335,14 @@ func handlePutNote(s clinicCareStore, care careStore, now func() time.Time) fibe
 		created := false
 		err = edit(c, pre, func() error {
 			t := stamp(now)
-			ss, err := sessionOf(c, care)
+			ss, err := changeableSession(c, care)
 			if err != nil {
 				return err
 			}
 			note, err = s.SessionNote(ctx, ss.PatientID, ss.ID)
+			if err == nil && note.ClinicID != st.ClinicID {
+				return models.Errorf(models.ErrNotFound, "session not found among the ones your clinic keeps")
+			}
 			switch {
 			case models.ErrorCode(err) == models.ErrNotFound:
 				created = true
@@ -346,7 +360,7 @@ func handlePutNote(s clinicCareStore, care careStore, now func() time.Time) fibe
 				}
 			}
 			if created {
-				if err := pre.check(0); err != nil {
+				if err := pre.absent(); err != nil {
 					return err
 				}
 			}
@@ -420,7 +434,7 @@ func handlePutPlan(s careStore, notices clinicCareStore, rp replanner, now func(
 			}
 			if open == nil {
 				created = true
-				if err := pre.check(0); err != nil {
+				if err := pre.absent(); err != nil {
 					return err
 				}
 				start := ""
@@ -494,22 +508,49 @@ type accessEntryJSON struct {
 	RequestID string    `json:"request_id,omitempty"`
 }
 
+type accessCursorJSON struct {
+	At time.Time `json:"at"`
+	ID string    `json:"id"`
+}
+
 // handleAccessLog answers the patient's access log: who at which clinic
-// saw or changed what of theirs, and when, newest first.
-func handleAccessLog(s recordStore, names linkStore) fiber.Handler {
+// saw or changed what of theirs, and when, newest first, a page at a time
+// (?limit, ?cursor).
+func handleAccessLog(s clinicCareStore, names linkStore) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		entries, err := s.AuditOf(c.UserContext(), patientID(c))
+		if err := onlyQueryParams(c, "limit", "cursor"); err != nil {
+			return err
+		}
+		var probs models.Problems
+		limit := pageSize(&probs, c.Query("limit"))
+		var after *models.AuditCursor
+		if raw := c.Query("cursor"); raw != "" {
+			var cur accessCursorJSON
+			b, err := base64.RawURLEncoding.DecodeString(raw)
+			if err != nil || json.Unmarshal(b, &cur) != nil || cur.ID == "" {
+				probs.Add("cursor", "is not a cursor this list gave")
+			}
+			after = &models.AuditCursor{At: cur.At, ID: cur.ID}
+		}
+		if err := probs.Err(); err != nil {
+			return err
+		}
+		entries, err := s.StaffAccessOf(c.UserContext(), patientID(c), after, limit+1)
 		if err != nil {
 			return err
 		}
+		var next *string
+		if len(entries) > limit {
+			entries = entries[:limit]
+			last := entries[limit-1]
+			b, _ := json.Marshal(accessCursorJSON{At: last.At, ID: last.ID})
+			n := base64.RawURLEncoding.EncodeToString(b)
+			next = &n
+		}
 		var staffIDs, clinicIDs []string
-		var mine []models.AuditEntry
 		for _, e := range entries {
-			if e.ActorKind == models.ActorStaff {
-				mine = append(mine, e)
-				staffIDs = append(staffIDs, strings.TrimPrefix(e.Actor, "staff:"))
-				clinicIDs = append(clinicIDs, e.ClinicID)
-			}
+			staffIDs = append(staffIDs, strings.TrimPrefix(e.Actor, "staff:"))
+			clinicIDs = append(clinicIDs, e.ClinicID)
 		}
 		clinics, err := names.ClinicsByID(c.UserContext(), clinicIDs)
 		if err != nil {
@@ -519,17 +560,16 @@ func handleAccessLog(s recordStore, names linkStore) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		items := make([]accessEntryJSON, 0, len(mine))
-		for i := len(mine) - 1; i >= 0; i-- {
-			e := mine[i]
+		items := make([]accessEntryJSON, len(entries))
+		for i, e := range entries {
 			sid := strings.TrimPrefix(e.Actor, "staff:")
 			action := "viewed"
 			if e.Action == "staff_change" {
 				action = "changed"
 			}
-			items = append(items, accessEntryJSON{At: e.At, Clinic: namedJSON{ID: e.ClinicID, Name: clinics[e.ClinicID].Name},
-				Staff: namedJSON{ID: sid, Name: staff[sid].Name}, Action: action, What: e.Detail, RequestID: e.RequestID})
+			items[i] = accessEntryJSON{At: e.At, Clinic: namedJSON{ID: e.ClinicID, Name: clinics[e.ClinicID].Name},
+				Staff: namedJSON{ID: sid, Name: staff[sid].Name}, Action: action, What: e.Detail, RequestID: e.RequestID}
 		}
-		return c.JSON(fiber.Map{"items": items, "next_cursor": nil})
+		return c.JSON(fiber.Map{"items": items, "next_cursor": next})
 	}
 }

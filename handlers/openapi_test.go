@@ -32,7 +32,8 @@ func TestSpecMatchesRoutes(t *testing.T) {
 	if !strings.HasPrefix(spec.OpenAPI, "3.1") {
 		t.Fatalf("openapi %q, want 3.1", spec.OpenAPI)
 	}
-	inSpec := map[string]bool{}
+	// inSpec is each operation's security scheme: "" for a public one.
+	inSpec := map[string]string{}
 	for p, ops := range spec.Paths {
 		for method, node := range ops {
 			if method == "parameters" {
@@ -45,21 +46,38 @@ func TestSpecMatchesRoutes(t *testing.T) {
 				t.Fatalf("%s %s: %v", method, p, err)
 			}
 			key := strings.ToUpper(method) + " " + p
-			// Public operations say `security: []`; the rest inherit bearer auth.
-			inSpec[key] = op.Security == nil || len(*op.Security) > 0
+			// Public operations say `security: []`; the rest inherit the
+			// patient's bearerAuth or name staffBearer.
+			switch {
+			case op.Security == nil:
+				inSpec[key] = "bearerAuth"
+			case len(*op.Security) == 0:
+				inSpec[key] = ""
+			default:
+				for name := range (*op.Security)[0] {
+					inSpec[key] = name
+				}
+			}
 		}
 	}
-	served := map[string]bool{}
+	served := map[string]string{}
 	for _, r := range routes(Deps{}) {
-		served[r.method+" "+fiberParam.ReplaceAllString(r.path, "{$1}")] = r.policy == policyPatient
+		scheme := ""
+		switch r.policy {
+		case policyPatient:
+			scheme = "bearerAuth"
+		case policyStaff, policyOwner, policyStaffView, policyStaffCare:
+			scheme = "staffBearer"
+		}
+		served[r.method+" "+fiberParam.ReplaceAllString(r.path, "{$1}")] = scheme
 	}
 	for _, key := range slices.Sorted(maps.Keys(served)) {
-		authed, ok := inSpec[key]
+		scheme, ok := inSpec[key]
 		switch {
 		case !ok:
 			t.Errorf("%s is served but not in api/openapi.yaml", key)
-		case authed != served[key]:
-			t.Errorf("%s: the spec says token required = %v, the route says %v", key, authed, served[key])
+		case scheme != served[key]:
+			t.Errorf("%s: the spec's security is %q, the route's %q", key, scheme, served[key])
 		}
 	}
 	for _, key := range slices.Sorted(maps.Keys(inSpec)) {

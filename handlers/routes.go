@@ -59,7 +59,7 @@ func routes(d Deps) []route {
 			login.byIP(noQuery(handleLogin(s, patientSignIn(s), d.Signer, d.PasswordParams, login, d.Logger, now)))},
 		{fiber.MethodPost, "/v1/auth/refresh", policyPublicNoStore,
 			refresh.byIP(noQuery(handleRefresh(s, d.Signer, models.AudiencePatient, refresh, now)))},
-		{fiber.MethodPost, "/v1/auth/logout", policyPublicNoStore, noQuery(handleLogout(s, now))},
+		{fiber.MethodPost, "/v1/auth/logout", policyPublicNoStore, noQuery(handleLogout(s, models.AudiencePatient, now))},
 
 		{fiber.MethodGet, "/v1/me", policyPatient, noQuery(handleGetMe(s))},
 		{fiber.MethodPatch, "/v1/me", policyPatient, noQuery(handlePatchMe(s, rp, now))},
@@ -91,7 +91,7 @@ func routes(d Deps) []route {
 
 		{fiber.MethodPost, "/v1/sessions", policyPatient, noQuery(handleBookSession(s, s, rp, now))},
 		{fiber.MethodGet, "/v1/sessions", policyPatient, handleListSessions(s, s, now)},
-		{fiber.MethodGet, "/v1/sessions/:id", policyPatient, noQuery(handleGetSession(s))},
+		{fiber.MethodGet, "/v1/sessions/:id", policyPatient, noQuery(handleGetSession(s, s))},
 		{fiber.MethodPatch, "/v1/sessions/:id", policyPatient, noQuery(handlePatchSession(s, s, rp, now))},
 		{fiber.MethodPost, "/v1/sessions/:id/complete", policyPatient, noQuery(handleCompleteSession(s, rp, now))},
 
@@ -108,10 +108,10 @@ func routes(d Deps) []route {
 
 		{fiber.MethodPost, "/v1/care-team/preview", policyPatient, codes.byIP(noQuery(handlePreviewCareTeam(s, codes, now)))},
 		{fiber.MethodPost, "/v1/care-team", policyPatient, codes.byIP(noQuery(handleJoinCareTeam(s, codes, now)))},
-		{fiber.MethodPost, "/v1/care-team/codes", policyPatient, noQuery(handleCreatePatientCode(s, codes, now))},
+		{fiber.MethodPost, "/v1/care-team/codes", policyPatient, codes.byIP(noQuery(handleCreatePatientCode(s, codes, now)))},
 		{fiber.MethodGet, "/v1/care-team", policyPatient, noQuery(handleListCareTeam(s))},
 		{fiber.MethodDelete, "/v1/care-team/:id", policyPatient, noQuery(handleLeaveCareTeam(s, now))},
-		{fiber.MethodGet, "/v1/me/access-log", policyPatient, noQuery(handleAccessLog(s, s))},
+		{fiber.MethodGet, "/v1/me/access-log", policyPatient, handleAccessLog(s, s)},
 
 		{fiber.MethodPost, "/v1/clinic/signup", policyPublicNoStore,
 			register.byIP(noQuery(handleClinicSignup(s, s, d.Signer, d.PasswordParams, register, d.Logger, now)))},
@@ -119,7 +119,7 @@ func routes(d Deps) []route {
 			login.byIP(noQuery(handleLogin(s, staffSignIn(s, s), d.Signer, d.PasswordParams, login, d.Logger, now)))},
 		{fiber.MethodPost, "/v1/clinic/auth/refresh", policyPublicNoStore,
 			refresh.byIP(noQuery(handleRefresh(s, d.Signer, models.AudienceStaff, refresh, now)))},
-		{fiber.MethodPost, "/v1/clinic/auth/logout", policyPublicNoStore, noQuery(handleLogout(s, now))},
+		{fiber.MethodPost, "/v1/clinic/auth/logout", policyPublicNoStore, noQuery(handleLogout(s, models.AudienceStaff, now))},
 		{fiber.MethodPost, "/v1/clinic/invitations/accept", policyPublicNoStore,
 			register.byIP(noQuery(handleAcceptInvitation(s, s, d.Signer, d.PasswordParams, now)))},
 
@@ -131,7 +131,7 @@ func routes(d Deps) []route {
 		{fiber.MethodPost, "/v1/clinic/invitations", policyOwner, noQuery(handleCreateInvitation(s, now))},
 		{fiber.MethodGet, "/v1/clinic/invitations", policyOwner, noQuery(handleListInvitations(s, now))},
 		{fiber.MethodDelete, "/v1/clinic/invitations/:id", policyOwner, noQuery(handleRevokeInvitation(s, now))},
-		{fiber.MethodPost, "/v1/clinic/link-codes", policyStaff, noQuery(handleCreateClinicCode(s, codes, now))},
+		{fiber.MethodPost, "/v1/clinic/link-codes", policyStaff, codes.byIP(noQuery(handleCreateClinicCode(s, codes, now)))},
 		{fiber.MethodPost, "/v1/clinic/link-codes/redeem", policyStaff, codes.byIP(noQuery(handleRedeemPatientCode(s, codes, now)))},
 
 		{fiber.MethodGet, "/v1/clinic/patients", policyStaff, handleTriage(s, now)},

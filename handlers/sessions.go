@@ -67,7 +67,7 @@ type sessionResponse struct {
 
 type sharedNoteJSON struct {
 	Summary   string    `json:"summary"`
-	Author    string    `json:"author"`
+	Author    namedJSON `json:"author"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
@@ -110,6 +110,21 @@ func sessionOf(c *fiber.Ctx, s careStore) (models.Session, error) {
 	return s.Session(c.UserContext(), patientID(c), id)
 }
 
+// changeableSession loads the session in the path for a change: on a
+// clinic's route, a session another clinic booked is not this clinic's to
+// change (it sees it, as the patient consented to, but the other clinic
+// keeps it).
+func changeableSession(c *fiber.Ctx, s careStore) (models.Session, error) {
+	ss, err := sessionOf(c, s)
+	if err != nil {
+		return ss, err
+	}
+	if st, staff := staffOf(c); staff && ss.ClinicID != "" && ss.ClinicID != st.ClinicID {
+		return models.Session{}, models.Errorf(models.ErrNotFound, "session not found among the ones your clinic keeps")
+	}
+	return ss, nil
+}
+
 // withNotes adds to sessions the clinic's notes on them: the whole note on
 // a clinic's route, the shared summary on the patient's.
 func withNotes(c *fiber.Ctx, s clinicCareStore, sessions []sessionResponse) error {
@@ -121,16 +136,18 @@ func withNotes(c *fiber.Ctx, s clinicCareStore, sessions []sessionResponse) erro
 	if err != nil {
 		return err
 	}
-	_, staff := staffOf(c)
+	st, staff := staffOf(c)
 	for i := range sessions {
 		n, ok := notes[sessions[i].ID]
 		switch {
 		case !ok:
+		case staff && n.ClinicID != st.ClinicID:
+			// Another clinic's note is that clinic's record.
 		case staff:
 			note := toNote(n)
 			sessions[i].Note = &note
 		case n.Shared:
-			sessions[i].SharedNote = &sharedNoteJSON{Summary: n.Summary, Author: n.AuthorName, UpdatedAt: n.UpdatedAt}
+			sessions[i].SharedNote = &sharedNoteJSON{Summary: n.Summary, Author: namedJSON{ID: n.AuthorID, Name: n.AuthorName}, UpdatedAt: n.UpdatedAt}
 		}
 	}
 	return nil
@@ -220,14 +237,18 @@ func handleListSessions(s careStore, notes clinicCareStore, now func() time.Time
 }
 
 // handleGetSession returns one session, with its version as ETag.
-func handleGetSession(s careStore) fiber.Handler {
+func handleGetSession(s careStore, notes clinicCareStore) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ss, err := sessionOf(c, s)
 		if err != nil {
 			return err
 		}
+		one := []sessionResponse{toSession(ss)}
+		if err := withNotes(c, notes, one); err != nil {
+			return err
+		}
 		setETag(c, ss.Version)
-		return c.JSON(toSession(ss))
+		return c.JSON(one[0])
 	}
 }
 
@@ -251,7 +272,7 @@ func handlePatchSession(s careStore, notices clinicCareStore, rp replanner, now 
 		err = edit(c, pre, func() error {
 			var err error
 			t = stamp(now)
-			if ss, err = sessionOf(c, s); err != nil {
+			if ss, err = changeableSession(c, s); err != nil {
 				return err
 			}
 			if err := pre.check(ss.Version); err != nil {
@@ -392,8 +413,11 @@ func handleCompleteSession(s careStore, rp replanner, now func() time.Time) fibe
 		err = edit(c, nil, func() error {
 			var err error
 			t = stamp(now)
-			if ss, err = sessionOf(c, s); err != nil {
+			if ss, err = changeableSession(c, s); err != nil {
 				return err
+			}
+			if _, staff := staffOf(c); !staff && ss.Status == models.SessionNoShow {
+				return models.Errorf(models.ErrConflict, "your clinic recorded this session as a no-show; contact them if that is wrong")
 			}
 			if changed, err = ss.Complete(t, feedback); err != nil || !changed {
 				return requestFields(err)

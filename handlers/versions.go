@@ -73,6 +73,15 @@ func (p *precondition) check(v int64) error {
 	return preconditionFailed()
 }
 
+// absent refuses any precondition on something that does not exist yet:
+// If-Match, even *, asks for a current version, and there is none.
+func (p *precondition) absent() error {
+	if p == nil {
+		return nil
+	}
+	return preconditionFailed()
+}
+
 func preconditionFailed() error {
 	return &models.Error{Code: models.ErrPreconditionFailed,
 		Message: "it changed since the version If-Match names; fetch it again and send its new ETag",

@@ -48,6 +48,12 @@ type AuditEntry struct {
 	RequestID string `bson:"request_id,omitempty"`
 }
 
+// AuditCursor names an audit entry to page on from: its time and id.
+type AuditCursor struct {
+	At time.Time
+	ID string
+}
+
 // Report is a share link to a clinician report. Only the hash of its token
 // is kept; the link itself exists only in the patient's hands.
 type Report struct {

@@ -545,6 +545,16 @@ func exercises() []exercise {
 			return s.AppendAudit(ctx, models.AuditEntry{ID: "a1", At: t0, Subject: pid, Actor: pid, Action: models.AuditExport, Outcome: "ok"})
 		}},
 		{"AuditOf", func(ctx context.Context, s *Store) error { _, err := s.AuditOf(ctx, pid); return err }},
+		{"AppendAudits", func(ctx context.Context, s *Store) error {
+			return s.AppendAudits(ctx, []models.AuditEntry{{ID: "a2", At: t0, Subject: pid, Actor: "staff:s1", ActorKind: models.ActorStaff, Action: "staff_view", Outcome: "ok"}})
+		}},
+		{"StaffAccessOf", func(ctx context.Context, s *Store) error {
+			if _, err := s.StaffAccessOf(ctx, pid, nil, 10); err != nil {
+				return err
+			}
+			_, err := s.StaffAccessOf(ctx, pid, &models.AuditCursor{At: t0, ID: "a2"}, 10)
+			return err
+		}},
 		{"CreateReport", func(ctx context.Context, s *Store) error { return s.CreateReport(ctx, report) }},
 		{"ReportByTokenHash", func(ctx context.Context, s *Store) error {
 			_, err := s.ReportByTokenHash(ctx, report.TokenHash)

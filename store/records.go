@@ -18,6 +18,40 @@ func (s *Store) AppendAudit(ctx context.Context, e models.AuditEntry) error {
 	return mapErr(err, "audit entry")
 }
 
+// AppendAudits adds entries to the audit trail in one command: a clinic's
+// triage list shows many patients at once, and each is an access.
+func (s *Store) AppendAudits(ctx context.Context, entries []models.AuditEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	docs := make([]any, len(entries))
+	for i, e := range entries {
+		docs[i] = e
+	}
+	_, err := s.db.Collection(colAudit).InsertMany(ctx, docs)
+	return mapErr(err, "audit entries")
+}
+
+// StaffAccessOf returns up to limit of the clinic staff's accesses to a
+// patient's data, newest first, from before the entry after names (its
+// time and id), or from the newest.
+func (s *Store) StaffAccessOf(ctx context.Context, subject string, after *models.AuditCursor, limit int) ([]models.AuditEntry, error) {
+	filter := bson.D{{Key: "subject", Value: subject}, {Key: "actor_kind", Value: models.ActorStaff}}
+	if after != nil {
+		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
+			bson.D{{Key: "at", Value: bson.D{{Key: "$lt", Value: after.At}}}},
+			bson.D{{Key: "at", Value: after.At}, {Key: "_id", Value: bson.D{{Key: "$lt", Value: after.ID}}}},
+		}})
+	}
+	cur, err := s.db.Collection(colAudit).Find(ctx, filter,
+		options.Find().SetSort(bson.D{{Key: "at", Value: -1}, {Key: "_id", Value: -1}}).SetLimit(int64(limit)))
+	if err != nil {
+		return nil, mapErr(err, "audit")
+	}
+	entries := []models.AuditEntry{}
+	return entries, mapErr(cur.All(ctx, &entries), "audit")
+}
+
 // AuditOf returns the audit entries about a subject, oldest first.
 func (s *Store) AuditOf(ctx context.Context, subject string) ([]models.AuditEntry, error) {
 	cur, err := s.db.Collection(colAudit).Find(ctx, bson.D{{Key: "subject", Value: subject}},

@@ -130,6 +130,7 @@ var indexes = map[string][]index{
 	},
 	colAudit: {
 		{name: "subject_at", keys: bson.D{{Key: "subject", Value: 1}, {Key: "at", Value: 1}}},
+		{name: "subject_actor_at", keys: bson.D{{Key: "subject", Value: 1}, {Key: "actor_kind", Value: 1}, {Key: "at", Value: -1}, {Key: "_id", Value: -1}}},
 	},
 	colDevices: {
 		{name: "token_unique", keys: bson.D{{Key: "token", Value: 1}}, unique: true},
