@@ -179,8 +179,13 @@ func handleTriage(s clinicCareStore, now func() time.Time) fiber.Handler {
 			offset = n
 		}
 		q := strings.TrimSpace(c.Query("q"))
-		if utf8.RuneCountInString(q) > models.MaxNameLength {
+		switch {
+		case utf8.RuneCountInString(q) > models.MaxNameLength:
 			probs.Add("q", "must be at most %d characters", models.MaxNameLength)
+		case strings.ContainsAny(q, "${}"):
+			// A name search is matched in the program, never sent to the
+			// database, but an operator here is a probe, not a name.
+			probs.Add("q", "must be part of a name, without $, { or }")
 		}
 		if err := probs.Err(); err != nil {
 			return err

@@ -133,7 +133,7 @@ func TestInjectionCorpus(t *testing.T) {
 		for _, pr := range append(probes, routeProbes...) {
 			queries++
 			t.Run(op.String()+"?"+pr.query, func(t *testing.T) {
-				a := s.send(op.method, op.path+"?"+pr.query, p.access, nil)
+				a := s.send(op.method, fillPath(op.path, ids[op.path])+"?"+pr.query, s.tokenFor(t, op, p), nil)
 				corpus = append(corpus, a)
 				expectInvalid(t, a, pr.field)
 			})

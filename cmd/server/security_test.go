@@ -43,6 +43,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -81,6 +82,9 @@ type secureServer struct {
 	// spares register devices for tokenFor; spareUses counts the last one's.
 	spares    []patient
 	spareUses int
+	// clinics are the clinics linked to patients, by patient id (clinicOf).
+	clinicsMu sync.Mutex
+	clinics   map[string]*clinicAccess
 }
 
 // startSecure runs the program; env holds extra name, value pairs.
@@ -283,9 +287,11 @@ func (s *secureServer) snapshot(t *testing.T, p patient) string {
 type operation struct {
 	method, path string // "PATCH", "/v1/sessions/{id}"
 	public       bool
-	pathParams   []string
-	query        []string
-	body         map[string]any // the request body's schema, references resolved; nil without one
+	// staff is set for the clinic's operations, which take a staff token.
+	staff      bool
+	pathParams []string
+	query      []string
+	body       map[string]any // the request body's schema, references resolved; nil without one
 }
 
 func (o operation) String() string { return o.method + " " + o.path }
@@ -315,6 +321,9 @@ func loadSpec(t *testing.T) *apiSpec {
 			o := operation{method: strings.ToUpper(method), path: p}
 			security, declared := op["security"].([]any)
 			o.public = declared && len(security) == 0
+			if declared && len(security) > 0 {
+				_, o.staff = security[0].(map[string]any)["staffBearer"]
+			}
 			params, _ := op["parameters"].([]any)
 			for _, prm := range append(slices.Clone(shared), params...) {
 				prm := sp.resolve(prm)
@@ -463,6 +472,66 @@ var ownedResources = map[string]ownedMaker{
 	},
 }
 
+// clinicResource is an owned resource of the clinic side: the patient's
+// own link, or what the clinic linked to the patient keeps about them.
+func clinicResource(id func(c *clinicAccess, owner patient) string, bodies map[string]any, view func(s *secureServer, c *clinicAccess, owner patient) func() string) ownedMaker {
+	return func(t *testing.T, s *secureServer, owner patient) owned {
+		c := s.clinicOf(t, owner)
+		return owned{id: id(c, owner), bodies: bodies, view: view(s, c, owner)}
+	}
+}
+
+// clinicView is what the clinic sees of the patient and keeps of them.
+func clinicView(s *secureServer, c *clinicAccess, owner patient) func() string {
+	return func() string {
+		var b strings.Builder
+		read := func(path, token string) {
+			a := s.send("GET", path, token, nil)
+			b.WriteString(strconv.Itoa(a.status) + " ")
+			if a.status == http.StatusOK {
+				// A refusal's body differs by its request id alone.
+				b.WriteString(a.raw)
+			}
+		}
+		for _, path := range []string{"/v1/plans/current", "/v1/sessions", "/v1/screening", "/v1/care-team"} {
+			read(path, owner.access)
+		}
+		for _, path := range []string{"/v1/clinic/staff", "/v1/clinic/invitations", "/v1/clinic"} {
+			read(path, c.owner)
+		}
+		return b.String()
+	}
+}
+
+func linkedPatient(_ *clinicAccess, owner patient) string { return owner.id }
+
+func linkedSession(c *clinicAccess, owner patient) string { return owner.id + "|" + c.sessionID }
+
+func init() {
+	today := time.Now().UTC().Format(time.DateOnly)
+	for path, r := range map[string]struct {
+		id     func(c *clinicAccess, owner patient) string
+		bodies map[string]any
+	}{
+		"/v1/care-team/{id}":                 {func(c *clinicAccess, _ patient) string { return c.linkID }, nil},
+		"/v1/clinic/staff/{id}":              {func(c *clinicAccess, _ patient) string { return c.therapistID }, map[string]any{"PATCH": map[string]any{"active": false}}},
+		"/v1/clinic/invitations/{id}":        {func(c *clinicAccess, _ patient) string { return c.invitationID }, nil},
+		"/v1/clinic/patients/{id}":           {linkedPatient, nil},
+		"/v1/clinic/patients/{id}/pain-logs": {linkedPatient, nil},
+		"/v1/clinic/patients/{id}/insights":  {linkedPatient, nil},
+		"/v1/clinic/patients/{id}/plan":      {linkedPatient, map[string]any{"PUT": map[string]any{"home_care": "Heat for 20 minutes."}}},
+		"/v1/clinic/patients/{id}/sessions": {linkedPatient, map[string]any{"POST": map[string]any{
+			"scheduled_at": time.Now().UTC().Add(30 * 24 * time.Hour).Format(time.RFC3339)}}},
+		"/v1/clinic/patients/{id}/screening":               {linkedPatient, nil},
+		"/v1/clinic/patients/{id}/clearances":              {linkedPatient, map[string]any{"POST": map[string]any{"date": today}}},
+		"/v1/clinic/patients/{id}/sessions/{sid}":          {linkedSession, map[string]any{"PATCH": map[string]any{"action": "no_show"}}},
+		"/v1/clinic/patients/{id}/sessions/{sid}/complete": {linkedSession, map[string]any{"POST": map[string]any{}}},
+		"/v1/clinic/patients/{id}/sessions/{sid}/note":     {linkedSession, map[string]any{"PUT": map[string]any{"subjective": "Tight", "shared": true, "summary": "Walk daily."}}},
+	} {
+		ownedResources[path] = clinicResource(r.id, r.bodies, clinicView)
+	}
+}
+
 // credentialPaths are the public paths whose parameter is itself the
 // credential, not the id of something a patient owns.
 var credentialPaths = map[string]bool{"/r/{token}": true}
@@ -540,12 +609,19 @@ func (s *secureServer) laterReminder(t *testing.T, p patient, bodies map[string]
 	return owned{}
 }
 
-// fillPath puts ids into a spec path: the owned resource's for {id}, and a
-// well-formed unknown one for any other parameter.
+// fillPath puts ids into a spec path: the owned resource's for {id} (and,
+// when id is "<id>|<sid>", for {sid}), and a well-formed unknown one for
+// any other parameter.
 func fillPath(path, id string) string {
+	id, sid, _ := strings.Cut(id, "|")
 	return specParam.ReplaceAllStringFunc(path, func(p string) string {
-		if p == "{id}" && id != "" {
+		switch {
+		case p == "{id}" && id != "":
 			return id
+		case p == "{sid}" && sid != "":
+			return sid
+		case p == "{sid}":
+			return uuid.NewString()
 		}
 		return strings.Repeat("A", 43)
 	})
@@ -595,8 +671,14 @@ func TestAPI1ObjectLevelAuthorization(t *testing.T) {
 				}
 			}
 			before := res.view()
-			a := s.send(op.method, fillPath(op.path, res.id), other.access, body)
-			if op.method == "PUT" {
+			// On the clinic side, the one kept out is a clinic the
+			// patient never linked.
+			attacker := other.access
+			if op.staff {
+				attacker = s.clinicOf(t, other).owner
+			}
+			a := s.send(op.method, fillPath(op.path, res.id), attacker, body)
+			if op.method == "PUT" && !op.staff {
 				// PUT with a client-made id writes the other patient's own
 				// entry under that id; it must not touch the owner's.
 				expect(t, a, http.StatusCreated)
@@ -832,6 +914,26 @@ func validBodies(p patient) map[string]any {
 		"POST /v1/sessions/{id}/complete": map[string]any{},
 		"POST /v1/reminders/{id}/snooze":  map[string]any{"minutes": 30},
 		"POST /v1/reports":                map[string]any{},
+		"POST /v1/care-team/preview":      map[string]any{"code": "2222-2222"},
+		"POST /v1/care-team":              map[string]any{"code": "2222-2222"},
+		"POST /v1/care-team/codes":        map[string]any{"scope": "view"},
+		"POST /v1/clinic/signup": map[string]any{"clinic_name": "New Clinic", "timezone": "UTC", "name": "New Owner",
+			"email": "owner-" + uuid.NewString()[:8] + "@clinic.example", "password": password},
+		"POST /v1/clinic/auth/login":                            map[string]any{"email": "nobody@clinic.example", "password": "not the password"},
+		"POST /v1/clinic/auth/refresh":                          map[string]any{"refresh_token": strings.Repeat("A", 43)},
+		"POST /v1/clinic/auth/logout":                           map[string]any{"refresh_token": strings.Repeat("A", 43)},
+		"POST /v1/clinic/invitations/accept":                    map[string]any{"token": strings.Repeat("A", 43), "name": "Kim", "password": password},
+		"PATCH /v1/clinic":                                      map[string]any{"cancellation_hours": 12},
+		"PATCH /v1/clinic/staff/{id}":                           map[string]any{"active": true},
+		"POST /v1/clinic/invitations":                           map[string]any{"email": "invitee-" + uuid.NewString()[:8] + "@clinic.example"},
+		"POST /v1/clinic/link-codes":                            map[string]any{"scope": "view"},
+		"POST /v1/clinic/link-codes/redeem":                     map[string]any{"code": "2222-2222"},
+		"PUT /v1/clinic/patients/{id}/plan":                     map[string]any{"home_care": "Heat."},
+		"POST /v1/clinic/patients/{id}/sessions":                map[string]any{"scheduled_at": time.Now().UTC().Add(40 * 24 * time.Hour).Format(time.RFC3339)},
+		"PATCH /v1/clinic/patients/{id}/sessions/{sid}":         map[string]any{"action": "cancel"},
+		"POST /v1/clinic/patients/{id}/sessions/{sid}/complete": map[string]any{},
+		"PUT /v1/clinic/patients/{id}/sessions/{sid}/note":      map[string]any{"subjective": "Tight"},
+		"POST /v1/clinic/patients/{id}/clearances":              map[string]any{"date": today},
 	}
 }
 
@@ -983,11 +1085,58 @@ func TestAPI3PropertyExposure(t *testing.T) {
 }
 
 // bearer is p's access token for a route that needs one.
-func bearer(op operation, p patient) string {
-	if op.public {
+func (s *secureServer) bearer(t *testing.T, op operation, p patient) string {
+	t.Helper()
+	switch {
+	case op.public:
 		return ""
+	case op.staff:
+		// The owner of a clinic p is linked to with care scope: every
+		// clinic operation is open to them.
+		return s.clinicOf(t, p).owner
 	}
 	return p.access
+}
+
+// clinicAccess is a clinic linked to one patient with care scope: its
+// owner's and therapist's tokens, a pending invitation, the link, and a
+// session the clinic booked for the patient.
+type clinicAccess struct {
+	owner, therapist, therapistID, invitationID, linkID, sessionID string
+}
+
+// clinicOf returns the clinic of patient p, making it on first use.
+func (s *secureServer) clinicOf(t *testing.T, p patient) *clinicAccess {
+	t.Helper()
+	s.clinicsMu.Lock()
+	defer s.clinicsMu.Unlock()
+	if c, ok := s.clinics[p.id]; ok {
+		return c
+	}
+	n := s.emails.Add(1)
+	c := &clinicAccess{}
+	c.owner = expect(t, s.send("POST", "/v1/clinic/signup", "", map[string]any{
+		"clinic_name": "Clinic " + p.marker[:12], "timezone": "UTC", "name": "Owner " + p.marker[:12],
+		"email": fmt.Sprintf("owner-%d@clinic.example", n), "password": password,
+	}), http.StatusCreated).object(t)["access_token"].(string)
+	inv := expect(t, s.send("POST", "/v1/clinic/invitations", c.owner, map[string]any{"email": fmt.Sprintf("therapist-%d@clinic.example", n)}),
+		http.StatusCreated).object(t)
+	c.therapist = expect(t, s.send("POST", "/v1/clinic/invitations/accept", "", map[string]any{
+		"token": inv["token"], "name": "Therapist " + p.marker[:12], "password": password,
+	}), http.StatusCreated).object(t)["access_token"].(string)
+	c.therapistID = expect(t, s.send("GET", "/v1/clinic/me", c.therapist, nil), http.StatusOK).object(t)["id"].(string)
+	c.invitationID = expect(t, s.send("POST", "/v1/clinic/invitations", c.owner, map[string]any{"email": fmt.Sprintf("pending-%d@clinic.example", n)}),
+		http.StatusCreated).object(t)["id"].(string)
+	code := expect(t, s.send("POST", "/v1/clinic/link-codes", c.owner, map[string]any{"scope": "care"}), http.StatusCreated).object(t)["code"]
+	c.linkID = expect(t, s.send("POST", "/v1/care-team", p.access, map[string]any{"code": code}), http.StatusCreated).object(t)["id"].(string)
+	at := time.Now().UTC().Add(-time.Duration(s.sessions.Add(1)) * 2 * time.Hour)
+	c.sessionID = expect(t, s.send("POST", "/v1/clinic/patients/"+p.id+"/sessions", c.owner, map[string]any{"scheduled_at": at.Format(time.RFC3339)}),
+		http.StatusCreated).object(t)["id"].(string)
+	if s.clinics == nil {
+		s.clinics = map[string]*clinicAccess{}
+	}
+	s.clinics[p.id] = c
+	return c
 }
 
 // tokenFor returns the token to call op with on p's behalf. Device
@@ -997,7 +1146,7 @@ func bearer(op operation, p patient) string {
 func (s *secureServer) tokenFor(t *testing.T, op operation, p patient) string {
 	t.Helper()
 	if op.String() != "POST /v1/devices" {
-		return bearer(op, p)
+		return s.bearer(t, op, p)
 	}
 	if len(s.spares) == 0 || s.spareUses == handlers.DefaultRateLimits.Device.PerAccount.Requests {
 		s.spares = append(s.spares, s.signUp(t, "Spare"))
@@ -1060,7 +1209,7 @@ func TestAPI4ResourceConsumption(t *testing.T) {
 				continue
 			}
 			cases++
-			a := s.sendDeclared(t, op.method, fillPath(op.path, placeholderID(op.path)), bearer(op, p), handlers.BodyLimit+1)
+			a := s.sendDeclared(t, op.method, fillPath(op.path, placeholderID(op.path)), s.bearer(t, op, p), handlers.BodyLimit+1)
 			if a.status != http.StatusRequestEntityTooLarge {
 				t.Errorf("%v with a body of 64 KiB + 1: %d %s", op, a.status, a.raw)
 			}
@@ -1169,8 +1318,11 @@ func TestAPI4ResourceConsumption(t *testing.T) {
 var publicAnswers = map[string]func(t *testing.T, a answer){
 	"GET /healthz": okAnswer, "GET /readyz": okAnswer, "GET /openapi.yaml": okAnswer,
 	"POST /v1/auth/register": tokenPairOnly, "POST /v1/auth/login": tokenPairOnly, "POST /v1/auth/refresh": tokenPairOnly,
-	"POST /v1/auth/logout": func(t *testing.T, a answer) { expect(t, a, http.StatusNoContent) },
-	"GET /r/{token}":       func(t *testing.T, a answer) { expect(t, a, http.StatusNotFound) },
+	"POST /v1/auth/logout":   func(t *testing.T, a answer) { expect(t, a, http.StatusNoContent) },
+	"GET /r/{token}":         func(t *testing.T, a answer) { expect(t, a, http.StatusNotFound) },
+	"POST /v1/clinic/signup": tokenPairOnly, "POST /v1/clinic/auth/login": tokenPairOnly, "POST /v1/clinic/auth/refresh": tokenPairOnly,
+	"POST /v1/clinic/auth/logout":        func(t *testing.T, a answer) { expect(t, a, http.StatusNoContent) },
+	"POST /v1/clinic/invitations/accept": func(t *testing.T, a answer) { expect(t, a, http.StatusNotFound) },
 }
 
 func okAnswer(t *testing.T, a answer) { expect(t, a, http.StatusOK) }
@@ -1212,12 +1364,20 @@ func TestAPI5FunctionLevelAuthorization(t *testing.T) {
 			}
 			var body any
 			switch op.String() {
-			case "POST /v1/auth/register":
+			case "POST /v1/auth/register", "POST /v1/clinic/signup", "POST /v1/clinic/invitations/accept":
 				body = validBodies(p)[op.String()]
 			case "POST /v1/auth/login":
 				body = map[string]any{"email": p.email, "password": password}
 			case "POST /v1/auth/refresh", "POST /v1/auth/logout":
 				body = map[string]any{"refresh_token": s.signUp(t, "Fresh").refresh}
+			case "POST /v1/clinic/auth/login", "POST /v1/clinic/auth/refresh", "POST /v1/clinic/auth/logout":
+				email := fmt.Sprintf("fresh-%d@clinic.example", s.emails.Add(1))
+				pair := expect(t, s.send("POST", "/v1/clinic/signup", "", map[string]any{"clinic_name": "Fresh", "timezone": "UTC", "name": "Fresh",
+					"email": email, "password": password}), http.StatusCreated).object(t)
+				body = map[string]any{"refresh_token": pair["refresh_token"]}
+				if op.String() == "POST /v1/clinic/auth/login" {
+					body = map[string]any{"email": email, "password": password}
+				}
 			}
 			a := s.send(op.method, path, "", body)
 			check(t, a)
@@ -1350,11 +1510,24 @@ func TestEveryRouteAnswersWhenTheDatabaseHangs(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := patient{email: "pat@example.com", access: access, marker: "m"}
+	// A staff token is made here too: there is no database to sign a
+	// clinic up in.
+	staffAccess, err := signer.Issue(uuid.NewString(), "staff", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
 	spec := loadSpec(t)
 	var failed []string
 	for _, op := range spec.ops {
 		t.Run(op.String(), func(t *testing.T) {
-			a := s.send(op.method, fillPath(op.path, placeholderID(op.path)), bearer(op, p), validBodies(p)[op.String()])
+			token := access
+			switch {
+			case op.public:
+				token = ""
+			case op.staff:
+				token = staffAccess
+			}
+			a := s.send(op.method, fillPath(op.path, placeholderID(op.path)), token, validBodies(p)[op.String()])
 			switch op.String() {
 			case "GET /healthz", "GET /openapi.yaml":
 				expect(t, a, http.StatusOK)
