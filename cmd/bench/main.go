@@ -1,5 +1,6 @@
 // Command bench measures BackCare side by side in one run: dispatch, the
-// send stage, the phone-app API and the database cost. `make bench` runs it.
+// send stage, the phone-app API, the clinic's triage list and the database
+// cost. `make bench` runs it.
 //
 // Each scenario runs in a child process of this binary (`bench -scenario
 // <name> -out <file>`), one after another, so that its peak resident memory
