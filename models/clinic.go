@@ -31,15 +31,6 @@ const (
 	MaxCancellationHours     = 14 * 24
 )
 
-// Location returns the clinic's time zone, UTC if it cannot be loaded.
-func (c Clinic) Location() *time.Location {
-	loc, err := LoadTimezone(c.Timezone)
-	if err != nil {
-		return time.UTC
-	}
-	return loc
-}
-
 // Validate checks the fields an owner sets.
 func (c Clinic) Validate() error {
 	var probs Problems
