@@ -80,8 +80,9 @@ func typedCode(c *fiber.Ctx) (locator, secret string, err error) {
 	return locator, secret, nil
 }
 
-// handleCreateClinicCode makes a code for a patient to enter in the app.
-func handleCreateClinicCode(s linkStore, limit *routeLimiter, now func() time.Time) fiber.Handler {
+// handleCreateCode makes a link code: from the clinic, for a patient to
+// enter in the app, or from the patient, to read out at the front desk.
+func handleCreateCode(s linkStore, from models.LinkCodeDirection, limit *routeLimiter, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req scopeRequest
 		if err := decodeBody(c, &req); err != nil {
@@ -91,40 +92,24 @@ func handleCreateClinicCode(s linkStore, limit *routeLimiter, now func() time.Ti
 		if err != nil {
 			return err
 		}
-		st, _ := staffOf(c)
-		if err := limit.byAccount("staff:" + st.ID); err != nil {
-			return err
-		}
 		t := stamp(now)
-		code := models.LinkCode{Direction: models.CodeFromClinic, Scope: scope, ClinicID: st.ClinicID, StaffID: st.ID, CreatedAt: t, ExpiresAt: t.Add(models.LinkCodeTTL)}
-		display, err := makeLinkCode(c.UserContext(), s, code)
-		if err != nil {
+		code := models.LinkCode{Direction: from, Scope: scope, CreatedAt: t, ExpiresAt: t.Add(models.LinkCodeTTL)}
+		st, staff := staffOf(c)
+		account := "staff:" + st.ID
+		if staff {
+			code.ClinicID, code.StaffID = st.ClinicID, st.ID
+		} else {
+			code.PatientID, account = patientID(c), patientID(c)
+		}
+		if err := limit.byAccount(account); err != nil {
 			return err
 		}
-		c.Status(fiber.StatusCreated)
-		return c.JSON(linkCodeJSON{Code: display, Scope: string(scope), ExpiresAt: code.ExpiresAt})
-	}
-}
-
-// handleCreatePatientCode makes a code the patient reads out at the front desk.
-func handleCreatePatientCode(s linkStore, limit *routeLimiter, now func() time.Time) fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		var req scopeRequest
-		if err := decodeBody(c, &req); err != nil {
-			return err
+		if !staff {
+			// An erased account's access token stays valid for minutes.
+			if _, err := s.PatientByID(c.UserContext(), code.PatientID); err != nil {
+				return err
+			}
 		}
-		scope, err := parseScope(req.Scope)
-		if err != nil {
-			return err
-		}
-		if err := limit.byAccount(patientID(c)); err != nil {
-			return err
-		}
-		if _, err := s.PatientByID(c.UserContext(), patientID(c)); err != nil {
-			return err
-		}
-		t := stamp(now)
-		code := models.LinkCode{Direction: models.CodeFromPatient, Scope: scope, PatientID: patientID(c), CreatedAt: t, ExpiresAt: t.Add(models.LinkCodeTTL)}
 		display, err := makeLinkCode(c.UserContext(), s, code)
 		if err != nil {
 			return err

@@ -108,7 +108,7 @@ func routes(d Deps) []route {
 
 		{fiber.MethodPost, "/v1/care-team/preview", policyPatient, codes.byIP(noQuery(handlePreviewCareTeam(s, codes, now)))},
 		{fiber.MethodPost, "/v1/care-team", policyPatient, codes.byIP(noQuery(handleJoinCareTeam(s, codes, now)))},
-		{fiber.MethodPost, "/v1/care-team/codes", policyPatient, codes.byIP(noQuery(handleCreatePatientCode(s, codes, now)))},
+		{fiber.MethodPost, "/v1/care-team/codes", policyPatient, codes.byIP(noQuery(handleCreateCode(s, models.CodeFromPatient, codes, now)))},
 		{fiber.MethodGet, "/v1/care-team", policyPatient, noQuery(handleListCareTeam(s))},
 		{fiber.MethodDelete, "/v1/care-team/:id", policyPatient, noQuery(handleLeaveCareTeam(s, now))},
 		{fiber.MethodGet, "/v1/me/access-log", policyPatient, handleAccessLog(s, s)},
@@ -131,7 +131,7 @@ func routes(d Deps) []route {
 		{fiber.MethodPost, "/v1/clinic/invitations", policyOwner, noQuery(handleCreateInvitation(s, now))},
 		{fiber.MethodGet, "/v1/clinic/invitations", policyOwner, noQuery(handleListInvitations(s, now))},
 		{fiber.MethodDelete, "/v1/clinic/invitations/:id", policyOwner, noQuery(handleRevokeInvitation(s, now))},
-		{fiber.MethodPost, "/v1/clinic/link-codes", policyStaff, codes.byIP(noQuery(handleCreateClinicCode(s, codes, now)))},
+		{fiber.MethodPost, "/v1/clinic/link-codes", policyStaff, codes.byIP(noQuery(handleCreateCode(s, models.CodeFromClinic, codes, now)))},
 		{fiber.MethodPost, "/v1/clinic/link-codes/redeem", policyStaff, codes.byIP(noQuery(handleRedeemPatientCode(s, codes, now)))},
 
 		{fiber.MethodGet, "/v1/clinic/patients", policyStaff, handleTriage(s, now)},

@@ -45,13 +45,19 @@ func (s *Store) Clinic(ctx context.Context, id string) (models.Clinic, error) {
 
 // ClinicsByID returns the clinics with the ids, by id.
 func (s *Store) ClinicsByID(ctx context.Context, ids []string) (map[string]models.Clinic, error) {
-	var list []models.Clinic
-	if err := s.findIn(ctx, colClinics, "_id", ids, &list); err != nil {
+	return byID(ctx, s, colClinics, ids, func(c models.Clinic) string { return c.ID })
+}
+
+// byID reads the documents of col with the ids, by id (id tells a
+// document's).
+func byID[T any](ctx context.Context, s *Store, col string, ids []string, id func(T) string) (map[string]T, error) {
+	var list []T
+	if err := s.findIn(ctx, col, "_id", ids, &list); err != nil {
 		return nil, err
 	}
-	out := make(map[string]models.Clinic, len(list))
-	for _, c := range list {
-		out[c.ID] = c
+	out := make(map[string]T, len(list))
+	for _, d := range list {
+		out[id(d)] = d
 	}
 	return out, nil
 }
@@ -100,15 +106,7 @@ func (s *Store) StaffOf(ctx context.Context, clinicID string) ([]models.Staff, e
 
 // StaffByIDs returns the staff members with the ids, by id.
 func (s *Store) StaffByIDs(ctx context.Context, ids []string) (map[string]models.Staff, error) {
-	var list []models.Staff
-	if err := s.findIn(ctx, colStaff, "_id", ids, &list); err != nil {
-		return nil, err
-	}
-	out := make(map[string]models.Staff, len(list))
-	for _, st := range list {
-		out[st.ID] = st
-	}
-	return out, nil
+	return byID(ctx, s, colStaff, ids, func(st models.Staff) string { return st.ID })
 }
 
 // SaveStaff replaces a staff account if it is still at st.Version.
