@@ -1517,7 +1517,7 @@ func TestEveryRouteAnswersWhenTheDatabaseHangs(t *testing.T) {
 	app := handlers.NewServer(handlers.Deps{
 		Store: st, Signer: signer, Logger: logger, Registry: registry, Now: time.Now,
 		PasswordParams: auth.DefaultParams, Planner: jobs.NewMaterializer(jobs.MaterializeConfig{Store: st, Logger: logger}),
-		BaseURL: "http://localhost", RequestTimeout: 300 * time.Millisecond,
+		BaseURL: "http://localhost", RequestTimeout: 150 * time.Millisecond,
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
