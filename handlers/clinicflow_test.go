@@ -333,3 +333,43 @@ func TestTherapistCares(t *testing.T) {
 		}
 	})
 }
+
+// TestTwoClinicsKeepTheirOwn: a patient linked to two clinics. Each sees
+// the patient's sessions, as the patient consented to, but a clinic's
+// notes are its own, and a session a clinic booked is that clinic's to
+// change.
+func TestTwoClinicsKeepTheirOwn(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	a, b := ts.signupClinic("first"), ts.signupClinic("second")
+	patient, _ := ts.register("shared@example.com", "UTC")
+	pid := patientOf(t, ts, patient)
+	ts.link(a.therapist, patient, "care")
+	ts.link(b.therapist, patient, "care")
+	base := "/v1/clinic/patients/" + pid
+
+	r := ts.do("POST", base+"/sessions", a.therapist, map[string]any{"scheduled_at": testNow.Add(-3 * time.Hour).Format(time.RFC3339)})
+	if r.status != http.StatusCreated {
+		t.Fatalf("book: %d %s", r.status, r.body)
+	}
+	session := r.json(t)["id"].(string)
+	note := map[string]any{"subjective": "FIRST-CLINIC-PRIVATE", "shared": false}
+	if r := ts.do("PUT", base+"/sessions/"+session+"/note", a.therapist, note); r.status != http.StatusCreated {
+		t.Fatalf("note: %d %s", r.status, r.body)
+	}
+	before := ts.view(a.therapist, base+"/sessions")
+
+	seen := ts.do("GET", base+"/sessions", b.therapist, nil)
+	if seen.status != http.StatusOK || !strings.Contains(string(seen.body), session) || strings.Contains(string(seen.body), "FIRST-CLINIC-PRIVATE") {
+		t.Fatalf("the second clinic's view of the sessions: %d %s", seen.status, seen.body)
+	}
+	expectProblem(t, ts.do("PUT", base+"/sessions/"+session+"/note", b.therapist, map[string]any{"subjective": "overwritten"}), http.StatusNotFound, "")
+	expectProblem(t, ts.do("PATCH", base+"/sessions/"+session, b.therapist, map[string]any{"action": "no_show"}), http.StatusNotFound, "")
+	expectProblem(t, ts.do("POST", base+"/sessions/"+session+"/complete", b.therapist, map[string]any{}), http.StatusNotFound, "")
+	if after := ts.view(a.therapist, base+"/sessions"); after != before {
+		t.Fatalf("the second clinic changed the first's session or note:\nbefore %s\nafter  %s", before, after)
+	}
+	if !strings.Contains(before, "FIRST-CLINIC-PRIVATE") {
+		t.Fatalf("the first clinic does not see its own note: %s", before)
+	}
+}
