@@ -231,8 +231,14 @@ func TestReportInABrowser(t *testing.T) {
 	ts.do("PATCH", "/v1/me", token, map[string]any{"name": "Rosa Example"})
 	pid := patientOf(t, ts, token)
 	seedHistory(t, ts, pid, 30, func(i int) int { return 7 - i/6 })
-	ts.do("POST", "/v1/screening", token, allNo())
+	// A "yes" that the patient's clinic cleared: the report names who.
+	ts.do("POST", "/v1/screening", token, allNo(models.RecentFracture))
 	ts.do("POST", "/v1/plans", token, map[string]any{"start_date": "2026-10-26"})
+	cs := ts.signupClinic("report")
+	ts.link(cs.therapist, token, "care")
+	if r := ts.do("POST", "/v1/clinic/patients/"+pid+"/clearances", cs.therapist, map[string]any{"date": "2026-10-20", "note": "Fracture healed, GP letter seen"}); r.status != http.StatusOK {
+		t.Fatalf("clearance: %d %s", r.status, r.body)
+	}
 	s := ts.do("POST", "/v1/sessions", token, map[string]any{"scheduled_at": "2026-11-10T10:00:00Z", "therapist": "Sam"}).json(t)["id"].(string)
 	ts.do("POST", "/v1/sessions/"+s+"/complete", token, map[string]any{"pressure_felt": 4, "soreness_after": 6})
 	flagged := painLog(testNow.Add(-30*time.Minute), 8)
@@ -263,6 +269,7 @@ func TestReportInABrowser(t *testing.T) {
 		"chart": `id="pain-chart"`, "a day's point": `class="day"`, "a massage day": `class="session-day"`,
 		"the baseline": `class="baseline"`, "sessions table": `id="sessions-table"`, "adherence table": `id="adherence-table"`,
 		"red flags": "leg weakness", "therapist": "Sam",
+		"the clinic's clearance": `class="staff-recorded"`, "who cleared": "Therapist report", "at which clinic": "Clinic report",
 	} {
 		if !strings.Contains(string(dom), want) {
 			t.Errorf("the rendered report lacks %s (%s)", name, want)
@@ -275,14 +282,17 @@ func TestReportInABrowser(t *testing.T) {
 	if err := os.MkdirAll(artifacts, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	shot := filepath.Join(artifacts, "report.png")
-	if out, err := exec.Command(browser, append(flags, "--screenshot="+shot, "--window-size=1000,1800", srv+link)...).CombinedOutput(); err != nil {
-		t.Fatalf("chromium --screenshot: %v\n%s", err, out)
+	// At a desk and on a 768 px tablet.
+	for name, size := range map[string]string{"report.png": "1000,1900", "report-tablet.png": "768,2200"} {
+		shot := filepath.Join(artifacts, name)
+		if out, err := exec.Command(browser, append(flags, "--screenshot="+shot, "--window-size="+size, srv+link)...).CombinedOutput(); err != nil {
+			t.Fatalf("chromium --screenshot: %v\n%s", err, out)
+		}
+		if st, err := os.Stat(shot); err != nil || st.Size() < 10_000 {
+			t.Fatalf("screenshot %v (%v)", st, err)
+		}
+		t.Logf("report screenshot: %s", shot)
 	}
-	if st, err := os.Stat(shot); err != nil || st.Size() < 10_000 {
-		t.Fatalf("screenshot %v (%v)", st, err)
-	}
-	t.Logf("report screenshot: %s", shot)
 
 	t.Run("revoked and expired links are a plain 404", func(t *testing.T) {
 		id := ts.do("POST", "/v1/reports", token, map[string]any{}).json(t)
