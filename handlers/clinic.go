@@ -267,9 +267,10 @@ func (r clinicPatch) apply(c *models.Clinic) error {
 
 // renameField names a field error by the request's own name for the field.
 func renameField(err error, from, to string) error {
-	for i, f := range models.FieldsOf(err) {
-		if f.Field == from {
-			models.FieldsOf(err)[i].Field = to
+	fields := models.FieldsOf(err)
+	for i := range fields {
+		if fields[i].Field == from {
+			fields[i].Field = to
 		}
 	}
 	return err

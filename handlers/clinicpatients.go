@@ -57,6 +57,7 @@ func authorizePatient(s clinicCareStore, need models.Scope, now func() time.Time
 			return notYours
 		}
 		c.Locals(localPatientID, pid)
+		c.Locals(localCareLink, link)
 		if err := c.Next(); err != nil {
 			return err
 		}
@@ -70,6 +71,14 @@ func authorizePatient(s clinicCareStore, need models.Scope, now func() time.Time
 		return appendAudit(c, s, models.AuditEntry{At: stamp(now), Subject: pid, Actor: "staff:" + st.ID, ActorKind: models.ActorStaff,
 			ClinicID: st.ClinicID, Action: action, Outcome: "ok", Detail: accessDetail(c.Route().Path)})
 	}
+}
+
+const localCareLink = "care_link"
+
+// careLinkOf returns the link authorizePatient let the request in by.
+func careLinkOf(c *fiber.Ctx) models.CareLink {
+	link, _ := c.Locals(localCareLink).(models.CareLink)
+	return link
 }
 
 // accessDetail names what a clinic route touched, from its path: "patient"
@@ -234,13 +243,8 @@ type clinicPatientJSON struct {
 // handleClinicPatient answers one linked patient: who they are and their triage.
 func handleClinicPatient(s clinicCareStore, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		st, _ := staffOf(c)
-		link, err := s.ActiveLink(c.UserContext(), patientID(c), st.ClinicID)
-		if err != nil {
-			return err
-		}
 		t := stamp(now)
-		in, err := s.LinkedPatient(c.UserContext(), link, t.AddDate(0, 0, -models.TriageRangeDays-1))
+		in, err := s.LinkedPatient(c.UserContext(), careLinkOf(c), t.AddDate(0, 0, -models.TriageRangeDays-1))
 		if err != nil {
 			return err
 		}
@@ -249,17 +253,8 @@ func handleClinicPatient(s clinicCareStore, now func() time.Time) fiber.Handler 
 	}
 }
 
-type noteRequest struct {
-	Subjective   string   `json:"subjective"`
-	Objective    string   `json:"objective"`
-	Assessment   string   `json:"assessment"`
-	Plan         string   `json:"plan"`
-	AreasTreated []string `json:"areas_treated"`
-	Techniques   []string `json:"techniques"`
-	Pressure     string   `json:"pressure"`
-	Shared       bool     `json:"shared"`
-	Summary      string   `json:"summary"`
-}
+// noteRequest is a note as written: the fields a note answers with.
+type noteRequest noteFieldsJSON
 
 // content is the note the request writes, or the fields at fault.
 func (r noteRequest) content() (models.NoteContent, error) {

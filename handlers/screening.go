@@ -258,16 +258,20 @@ func recordClearance(c *fiber.Ctx, s careStore, notices clinicCareStore, rp repl
 	if err := s.SaveClearance(ctx, sc); err != nil {
 		return err
 	}
-	held, err := currentPlan(ctx, s, p.ID)
-	if err != nil {
-		return err
+	// A clinic's clearance tells the patient when it releases the plan,
+	// so the plan is read as it was before; a patient's own needs no read.
+	var held *models.Plan
+	if notices != nil {
+		if held, err = currentPlan(ctx, s, p.ID); err != nil {
+			return err
+		}
 	}
 	plan, err := followScreening(ctx, s, p.ID, sc, t)
 	if err != nil {
 		return err
 	}
 	rp.after(c, p.ID, t)
-	if notices != nil && held != nil && plan != nil && held.Status != plan.Status {
+	if held != nil && plan != nil && held.Status != plan.Status {
 		careNotice(c, notices, p, models.VariantCarePlan, plan.ID, t, rp)
 	}
 	return c.JSON(toScreening(sc, plan, t))

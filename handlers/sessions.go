@@ -303,8 +303,10 @@ func handlePatchSession(s careStore, notices clinicCareStore, rp replanner, now 
 			}
 		}
 		rp.after(c, ss.PatientID, t)
-		if p, err := s.PatientByID(ctx, ss.PatientID); err == nil {
-			careNotice(c, notices, p, models.VariantCarePlan, ss.ID, t, rp)
+		if _, staff := staffOf(c); staff {
+			if p, err := s.PatientByID(ctx, ss.PatientID); err == nil {
+				careNotice(c, notices, p, models.VariantCarePlan, ss.ID, t, rp)
+			}
 		}
 		setETag(c, ss.Version)
 		return c.JSON(toSession(ss))

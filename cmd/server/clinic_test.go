@@ -38,7 +38,7 @@ func TestClinicEndToEnd(t *testing.T) {
 
 	patient := patientWithPhone(s, "joao@example.com")
 	pid := s.must(s.call("GET", "/v1/me", patient, nil), 200).body["id"].(string)
-	s.must(s.call("POST", "/v1/screening", patient, map[string]any{"answers": noAnswers()}), 201)
+	s.must(s.call("POST", "/v1/screening", patient, allNo()), 201)
 	for day := 1; day <= 3; day++ {
 		s.must(s.call("PUT", fmt.Sprintf("/v1/pain-logs/0b9d2c4e-7f61-4a8e-b3d5-2e6f8a1c9d7%d", day), patient, map[string]any{
 			"logged_at": time.Now().Add(-time.Duration(day) * 24 * time.Hour).Format(time.RFC3339), "score": 6, "areas": []string{"lower_back"},
@@ -128,16 +128,6 @@ func TestClinicEndToEnd(t *testing.T) {
 	if out := s.out.String(); strings.Contains(out, code) || strings.Contains(out, inv.body["token"].(string)) {
 		t.Fatal("the log holds a link code or an invitation token")
 	}
-}
-
-// noAnswers answers every screening question no.
-func noAnswers() map[string]bool {
-	answers := map[string]bool{}
-	for _, q := range []string{"blood_clotting_disorder", "heart_condition", "recent_surgery", "recent_fracture", "severe_osteoporosis",
-		"infection_or_skin_condition", "active_cancer", "uncontrolled_blood_pressure", "deep_vein_thrombosis"} {
-		answers[q] = false
-	}
-	return answers
 }
 
 // dailyKinds lists the kinds of the patient's pending reminders.
