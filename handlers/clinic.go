@@ -28,7 +28,7 @@ type clinicStore interface {
 	InvitationByTokenHash(ctx context.Context, hash string) (models.Invitation, error)
 	RevokeInvitation(ctx context.Context, clinicID, id string, now time.Time) (bool, error)
 	AcceptInvitation(ctx context.Context, inv models.Invitation, st models.Staff, now time.Time) error
-	RevokeStaffRefreshTokens(ctx context.Context, staffID string, now time.Time) error
+	SignOutStaff(ctx context.Context, staffID string, now time.Time) error
 }
 
 const localStaff = "staff"
@@ -337,7 +337,7 @@ func handlePatchStaff(s clinicStore, now func() time.Time) fiber.Handler {
 			return err
 		}
 		if !st.Active {
-			if err := s.RevokeStaffRefreshTokens(c.UserContext(), st.ID, stamp(now)); err != nil {
+			if err := s.SignOutStaff(c.UserContext(), st.ID, stamp(now)); err != nil {
 				return err
 			}
 		}

@@ -62,6 +62,8 @@ type TriageEntry struct {
 	LastLogDate string
 	// DaysSinceLog counts the days from LastLogDate to today; nil when none.
 	DaysSinceLog *int
+	// LastScore is the score of the latest log; nil when none.
+	LastScore *int
 	// Change is the last 7 days against the baseline, with the MCID verdict.
 	Change PainChange
 	// RedFlags counts the logs with a red flag in the last TriageRedFlagDays.
@@ -91,9 +93,13 @@ func Triage(in TriageInput, now time.Time) TriageEntry {
 		e.PlanStatus = in.Plan.Status
 	}
 	redSince := formatCivilDay(today.AddDate(0, 0, -(TriageRedFlagDays - 1)))
-	for _, l := range in.Logs {
+	var last *PainLog
+	for i, l := range in.Logs {
 		if l.Deleted {
 			continue
+		}
+		if last == nil || l.LoggedAt.After(last.LoggedAt) {
+			last = &in.Logs[i]
 		}
 		if l.LocalDate > e.LastLogDate {
 			e.LastLogDate = l.LocalDate
@@ -101,6 +107,10 @@ func Triage(in TriageInput, now time.Time) TriageEntry {
 		if l.HasRedFlags() && l.LocalDate >= redSince {
 			e.RedFlags++
 		}
+	}
+	if last != nil {
+		score := last.Score
+		e.LastScore = &score
 	}
 	if d, err := parseCivilDay(e.LastLogDate); err == nil {
 		n := int(today.Sub(d).Hours()+12) / 24
@@ -185,4 +195,40 @@ func SortTriage(entries []TriageEntry) {
 			strings.Compare(a.PatientID, b.PatientID),
 		)
 	})
+}
+
+// Appointment is one session on a clinic's day list, with the triage of
+// the patient it is for.
+type Appointment struct {
+	Session Session
+	Patient TriageEntry
+}
+
+// DaySchedule lists the sessions of clinic clinicID on day (a date in the
+// clinic's time zone loc) among the linked patients in inputs, in time
+// order, each with its patient's triage at now: the therapist's "today".
+func DaySchedule(inputs []TriageInput, clinicID, day string, loc *time.Location, now time.Time) ([]Appointment, error) {
+	d, err := time.ParseInLocation(time.DateOnly, day, loc)
+	if err != nil {
+		return nil, Errorf(ErrInvalid, "day must be a date as YYYY-MM-DD")
+	}
+	start, end := d, d.AddDate(0, 0, 1)
+	var out []Appointment
+	for _, in := range inputs {
+		var entry *TriageEntry
+		for _, s := range in.Sessions {
+			if s.ClinicID != clinicID || s.ScheduledAt.Before(start) || !s.ScheduledAt.Before(end) {
+				continue
+			}
+			if entry == nil {
+				e := Triage(in, now)
+				entry = &e
+			}
+			out = append(out, Appointment{Session: s, Patient: *entry})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Appointment) int {
+		return cmp.Or(a.Session.ScheduledAt.Compare(b.Session.ScheduledAt), strings.Compare(a.Session.ID, b.Session.ID))
+	})
+	return out, nil
 }

@@ -191,11 +191,6 @@ func (s *Store) InvitationByTokenHash(ctx context.Context, hash string) (models.
 	return inv, mapErr(err, "invitation")
 }
 
-// RevokeStaffRefreshTokens revokes every refresh token of a staff member.
-func (s *Store) RevokeStaffRefreshTokens(ctx context.Context, staffID string, now time.Time) error {
-	return s.RevokePatientRefreshTokens(ctx, staffID, now)
-}
-
 // linkDoc is a care link as stored. ActiveKey is "<patient>|<clinic>"
 // while the link is active and the link's own id once revoked: a unique
 // index on it allows one active link per patient and clinic.
@@ -382,12 +377,12 @@ func (s *Store) CheckLinkCode(ctx context.Context, locatorHash, secretHash strin
 	}
 }
 
-// DeleteExpiredClinicTokens removes link codes and invitations past their
-// expiry: they can no longer be used. An accepted invitation goes too; the
-// staff account it became stays.
+// DeleteExpiredClinicTokens removes link codes, invitations and dashboard
+// sessions past their expiry: they can no longer be used. An accepted
+// invitation goes too; the staff account it became stays.
 func (s *Store) DeleteExpiredClinicTokens(ctx context.Context, now time.Time) (int64, error) {
 	var n int64
-	for _, col := range []string{colLinkCodes, colInvitations} {
+	for _, col := range []string{colLinkCodes, colInvitations, colWebSessions} {
 		res, err := s.db.Collection(col).DeleteMany(ctx, bson.D{{Key: "expires_at", Value: bson.D{{Key: "$lte", Value: now}}}})
 		if err != nil {
 			return n, mapErr(err, col)

@@ -627,7 +627,7 @@ func exercises() []exercise {
 			_, err := s.RevokeInvitation(ctx, clinic.ID, "inv2", t0)
 			return err
 		}},
-		{"RevokeStaffRefreshTokens", func(ctx context.Context, s *Store) error { return s.RevokeStaffRefreshTokens(ctx, owner.ID, t0) }},
+		{"SignOutStaff", func(ctx context.Context, s *Store) error { return s.SignOutStaff(ctx, owner.ID, t0) }},
 		{"LinkPatient", func(ctx context.Context, s *Store) error {
 			if _, err := s.LinkPatient(ctx, link("l1", clinic.ID, models.ScopeView)); err != nil {
 				return err
@@ -661,6 +661,16 @@ func exercises() []exercise {
 			_, err := s.CheckLinkCode(ctx, code.ID, code.SecretHash, code.Direction, true, t0)
 			return err
 		}},
+		{"CreateWebSession", func(ctx context.Context, s *Store) error {
+			return s.CreateWebSession(ctx, models.NewWebSession(owner, "ws1", "csrf", t0))
+		}},
+		{"WebSession", func(ctx context.Context, s *Store) error { _, err := s.WebSession(ctx, "ws1"); return err }},
+		{"TouchWebSession", func(ctx context.Context, s *Store) error {
+			ws := models.NewWebSession(owner, "ws1", "csrf", t0)
+			ws.Touch(t0.Add(time.Hour))
+			return s.TouchWebSession(ctx, ws)
+		}},
+		{"DeleteWebSession", func(ctx context.Context, s *Store) error { return s.DeleteWebSession(ctx, "ws1") }},
 		{"DeleteExpiredClinicTokens", func(ctx context.Context, s *Store) error {
 			_, err := s.DeleteExpiredClinicTokens(ctx, t0)
 			return err
