@@ -2,12 +2,9 @@ package handlers
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	_ "embed"
-	"fmt"
 	"html/template"
-	"math"
 	"regexp"
 	"strings"
 	"time"
@@ -17,6 +14,7 @@ import (
 
 	"github.com/backcare/backcare/auth"
 	"github.com/backcare/backcare/models"
+	"github.com/backcare/backcare/visit"
 )
 
 type reportRequest struct {
@@ -167,7 +165,7 @@ func handleReportPage(s reportStore, now func() time.Time) fiber.Handler {
 			return err
 		}
 		v := reportView(rep, recs, plan, in, t)
-		v.Screening = screeningSummary(screening, clinic, recs.Patient.Location(), t)
+		v.Screening = visit.ScreeningOf(screening, clinic, recs.Patient.Location(), t)
 		var buf bytes.Buffer
 		if err := reportTemplate.Execute(&buf, v); err != nil {
 			return err
@@ -179,40 +177,12 @@ func handleReportPage(s reportStore, now func() time.Time) fiber.Handler {
 //go:embed report.html
 var reportHTML string
 
-var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"add": func(a, b float64) float64 { return a + b },
-	"sub": func(a, b float64) float64 { return a - b },
-}).Parse(reportHTML))
+var reportTemplate = template.Must(template.Must(template.New("report").Funcs(visit.ChartFuncs).Parse(visit.ChartTemplate)).Parse(reportHTML))
 
 type reportPage struct {
-	FirstName, From, To, Generated, Expires string
-	Change, ChangeReason                    string
-	DaysLogged, DaysElapsed                 int
-	Chart                                   chart
-	Plan                                    string
-	Screening                               *screeningView
-	Sessions                                []sessionRow
-	Adherence                               []adherenceRow
-	RedFlags                                []redFlagRow
-}
-
-type sessionRow struct{ Date, Status, Therapist, Pressure, Soreness, Around, Flag string }
-
-// screeningView is the latest safety screening, nil when there is none.
-type screeningView struct {
-	Date           string
-	Stale          bool
-	Positive       string
-	NeedsClearance bool
-	Clearance      *clearanceView
-}
-
-// clearanceView says who stands behind a clearance: the patient alone
-// (self-attested, which nobody verified) or a named clinic staff member.
-type clearanceView struct {
-	Date, RecordedOn, Note string
-	SelfAttested           bool
-	StaffName, ClinicName  string
+	FirstName, Generated, Expires string
+	visit.Summary
+	Screening *visit.Screening
 }
 
 // latestScreening reads the patient's latest screening, nil when there is
@@ -233,89 +203,13 @@ func latestScreening(ctx context.Context, s reportStore, patientID string) (*mod
 	return &sc, clinics[cl.ClinicID], err
 }
 
-func screeningSummary(sc *models.Screening, clinic models.Clinic, loc *time.Location, now time.Time) *screeningView {
-	if sc == nil {
-		return nil
-	}
-	v := &screeningView{
-		Date: models.LocalDateOf(sc.TakenAt, loc), Stale: sc.IsStale(now), NeedsClearance: sc.NeedsClearance(),
-		Positive: strings.ReplaceAll(strings.Join(strs(sc.Positive()), ", "), "_", " "),
-	}
-	if cl := sc.Clearance; cl != nil {
-		v.Clearance = &clearanceView{Date: cl.Date, RecordedOn: models.LocalDateOf(cl.RecordedAt, loc), Note: cl.Note, SelfAttested: cl.SelfAttested()}
-		if !cl.SelfAttested() {
-			v.Clearance.StaffName = cmp.Or(cl.StaffName, "a staff member")
-			v.Clearance.ClinicName = clinic.Name
-		}
-	}
-	return v
-}
-
-type adherenceRow struct {
-	Kind        string
-	Asked, Done int
-	Rate        string
-}
-
-type redFlagRow struct {
-	Date  string
-	Score int
-	Flags string
-}
-
 func reportView(rep models.Report, recs models.PatientRecords, plan *models.Plan, in models.Insights, now time.Time) reportPage {
 	loc := recs.Patient.Location()
-	v := reportPage{
-		FirstName: firstName(recs.Patient.Name), From: rep.From, To: rep.To,
-		Generated: now.In(loc).Format("2 January 2006"), Expires: rep.ExpiresAt.In(loc).Format("2 January 2006, 15:04 MST"),
-		Change: in.Change.Summary, ChangeReason: in.Change.Reason,
-		DaysLogged: in.DaysElapsed - in.DaysMissed, DaysElapsed: in.DaysElapsed,
+	return reportPage{
+		FirstName: firstName(recs.Patient.Name), Generated: now.In(loc).Format("2 January 2006"),
+		Expires: rep.ExpiresAt.In(loc).Format("2 January 2006, 15:04 MST"),
+		Summary: visit.Summarize(visit.Input{Patient: recs.Patient, Logs: recs.PainLogs, Sessions: recs.Sessions, Plan: plan}, in, rep.From, rep.To, now),
 	}
-	var sessionDays []string
-	around := map[string]models.SessionPain{}
-	for _, sp := range in.Sessions {
-		around[sp.SessionID] = sp
-	}
-	for _, s := range recs.Sessions {
-		date := models.LocalDateOf(s.ScheduledAt, loc)
-		if date < rep.From || date > rep.To {
-			continue
-		}
-		row := sessionRow{Date: date, Status: string(s.Status), Therapist: s.Therapist, Pressure: "–", Soreness: "–", Around: "–"}
-		if s.Feedback != nil {
-			row.Pressure, row.Soreness = fmt.Sprint(s.Feedback.PressureFelt), fmt.Sprint(s.Feedback.SorenessAfter)
-		}
-		if sp, ok := around[s.ID]; ok {
-			row.Around = fmt.Sprintf("%s → %s", figureText(sp.Before), figureText(sp.After))
-			if sp.Flag {
-				row.Flag = "pain still higher 48 h after"
-			}
-		}
-		if s.Status == models.SessionCompleted {
-			sessionDays = append(sessionDays, date)
-		}
-		v.Sessions = append(v.Sessions, row)
-	}
-	if plan != nil {
-		c := plan.CadenceOn(models.LocalDateOf(now, loc))
-		maintenance := fmt.Sprintf("every %d weeks", c.MaintenanceWeeks)
-		if c.MaintenanceMonthly {
-			maintenance = "monthly"
-		}
-		v.Plan = fmt.Sprintf("Deep tissue massage since %s: weekly for %d sessions, then %s; %d-minute sessions. Status: %s, %s phase.",
-			plan.StartDate(), c.InitialSessions, maintenance, c.SessionMinutes, strings.ReplaceAll(string(plan.Status), "_", " "), plan.Phase)
-	}
-	for _, a := range in.Adherence {
-		v.Adherence = append(v.Adherence, adherenceRow{Kind: strings.ReplaceAll(string(a.Kind), "_", " "), Asked: a.Asked, Done: a.Done, Rate: percentText(a.Rate)})
-	}
-	for _, l := range recs.PainLogs {
-		if l.Deleted || !l.HasRedFlags() || l.LocalDate < rep.From || l.LocalDate > rep.To {
-			continue
-		}
-		v.RedFlags = append(v.RedFlags, redFlagRow{Date: l.LocalDate, Score: l.Score, Flags: strings.ReplaceAll(strings.Join(strs(l.RedFlags), ", "), "_", " ")})
-	}
-	v.Chart = drawChart(rep.From, rep.To, in, sessionDays)
-	return v
 }
 
 // firstName is all the report shows of the patient's name.
@@ -324,72 +218,4 @@ func firstName(name string) string {
 		return f[0]
 	}
 	return "the patient"
-}
-
-func figureText(f models.Figure) string {
-	if f.Value == nil {
-		return "too few logs"
-	}
-	return fmt.Sprintf("%.1f", *f.Value)
-}
-
-func percentText(f models.Figure) string {
-	if f.Value == nil {
-		return "too few reminders"
-	}
-	return fmt.Sprintf("%.0f %%", *f.Value*100)
-}
-
-// chart is the pain chart's geometry, computed here so that the template
-// only places what it is given.
-type chart struct {
-	Width, Height, Left, Right, Top, Bottom float64
-	GridLines                               []chartMark
-	Points                                  []chartMark
-	Line                                    string
-	Sessions                                []chartMark
-	Baseline                                *chartMark
-}
-
-type chartMark struct {
-	X, Y  float64
-	Label string
-}
-
-func drawChart(from, to string, in models.Insights, sessionDays []string) chart {
-	c := chart{Width: 720, Height: 260, Left: 36, Right: 708, Top: 12, Bottom: 236}
-	start, _ := time.Parse(time.DateOnly, from)
-	end, _ := time.Parse(time.DateOnly, to)
-	days := math.Max(1, end.Sub(start).Hours()/24)
-	x := func(date string) float64 {
-		d, _ := time.Parse(time.DateOnly, date)
-		return round1(c.Left + (c.Right-c.Left)*d.Sub(start).Hours()/24/days)
-	}
-	y := func(score float64) float64 { return round1(c.Bottom - (c.Bottom-c.Top)*score/10) }
-	for s := 0; s <= 10; s += 2 {
-		c.GridLines = append(c.GridLines, chartMark{Y: y(float64(s)), Label: fmt.Sprint(s)})
-	}
-	var line []string
-	for _, d := range in.Daily {
-		p := chartMark{X: x(d.Date), Y: y(d.Mean), Label: fmt.Sprintf("%s: %.1f (%d log%s)", d.Date, d.Mean, d.N, plural(d.N))}
-		c.Points = append(c.Points, p)
-		line = append(line, fmt.Sprintf("%g,%g", p.X, p.Y))
-	}
-	c.Line = strings.Join(line, " ")
-	for _, d := range sessionDays {
-		c.Sessions = append(c.Sessions, chartMark{X: x(d), Label: d})
-	}
-	if b := in.Change.Baseline.Mean.Value; b != nil {
-		c.Baseline = &chartMark{Y: y(*b), Label: fmt.Sprintf("%.1f", *b)}
-	}
-	return c
-}
-
-func round1(v float64) float64 { return math.Round(v*10) / 10 }
-
-func plural(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
 }
