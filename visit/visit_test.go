@@ -33,7 +33,7 @@ func TestDrawPainPlacesDatesAndDays(t *testing.T) {
 	if err := tmpl.ExecuteTemplate(&buf, "pain-chart", c); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`class="date-tick"`, ">15 Oct<", `class="session-day"`, `class="baseline"`, `class="day"`} {
+	for _, want := range []string{`class="date-tick"`, ">16 Oct<", "Massage 2026-10-15", `class="session-day"`, `class="baseline"`, `class="day"`} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("the SVG lacks %s", want)
 		}
