@@ -123,6 +123,7 @@ type triageJSON struct {
 	Attention        []string             `json:"attention"`
 	LastLogDate      *string              `json:"last_log_date"`
 	DaysSinceLog     *int                 `json:"days_since_log"`
+	LastScore        *int                 `json:"last_score"`
 	Pain             changeJSON           `json:"pain"`
 	RedFlags14d      int                  `json:"red_flags_14d"`
 	SorenessFlag     bool                 `json:"soreness_flag"`
@@ -136,7 +137,7 @@ type triageJSON struct {
 
 func toTriage(e models.TriageEntry) triageJSON {
 	r := triageJSON{
-		ID: e.PatientID, Name: e.Name, Scope: string(e.Scope), Attention: strs(e.Attention), DaysSinceLog: e.DaysSinceLog,
+		ID: e.PatientID, Name: e.Name, Scope: string(e.Scope), Attention: strs(e.Attention), DaysSinceLog: e.DaysSinceLog, LastScore: e.LastScore,
 		Pain: toChange(e.Change), RedFlags14d: e.RedFlags, SorenessFlag: e.SorenessFlag, ClearanceWaiting: e.ClearanceWaiting,
 		SelfAttested: e.SelfAttested, MissedSessions: e.MissedSessions, NextSessionAt: e.NextSession,
 		Adherence: adherenceSummaryJSON{Rate: e.Adherence.Value, Asked: e.Adherence.N, Reason: e.Adherence.Reason},
