@@ -54,12 +54,18 @@ type Input struct {
 	Logs     []models.PainLog
 	Sessions []models.Session
 	Plan     *models.Plan
+	// Loc is the time zone sessions are dated in: the patient's when nil
+	// (their report), the clinic's on the dashboard.
+	Loc *time.Location
 }
 
 // Summarize builds the summary of in over [from, to] at now, from the
 // insights computed over the same range.
 func Summarize(in Input, ins models.Insights, from, to string, now time.Time) Summary {
-	loc := in.Patient.Location()
+	loc := in.Loc
+	if loc == nil {
+		loc = in.Patient.Location()
+	}
 	v := Summary{
 		From: from, To: to, Change: ins.Change.Summary, ChangeReason: ins.Change.Reason,
 		DaysLogged: ins.DaysElapsed - ins.DaysMissed, DaysElapsed: ins.DaysElapsed,

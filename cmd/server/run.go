@@ -27,6 +27,7 @@ import (
 	"github.com/backcare/backcare/notifications"
 	"github.com/backcare/backcare/notifications/fcmfake"
 	"github.com/backcare/backcare/store"
+	"github.com/backcare/backcare/web"
 	"github.com/backcare/backcare/store/embedded"
 )
 
@@ -147,6 +148,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Store: st, Signer: signer, Logger: logger, Registry: registry, Now: now, PasswordParams: auth.DefaultParams,
 		Planner: materializer, BaseURL: cfg.BaseURL, TrustedProxies: cfg.TrustedProxies, CORSOrigins: cfg.CORSOrigins,
 	})
+	web.Mount(app, web.Deps{Store: st, Signer: signer, Logger: logger, Now: now, BaseURL: cfg.BaseURL})
 	serveErr := make(chan error, 2)
 	metrics, err := serveMetrics(cfg.MetricsAddr, registry, serveErr, logger)
 	if err != nil {
