@@ -15,6 +15,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/backcare/backcare/models"
+	"github.com/backcare/backcare/web/browsertest"
 )
 
 // seedHistory logs one score a day for the `days` days up to testNow's
@@ -207,21 +208,6 @@ func TestErasureLeavesNothing(t *testing.T) {
 	}
 }
 
-// chromium returns the path of Debian's chromium, installing it when it is
-// missing (the report is checked in a real browser).
-func chromium(t *testing.T) string {
-	t.Helper()
-	const path = "/usr/bin/chromium"
-	if _, err := os.Stat(path); err == nil {
-		return path
-	}
-	install := exec.Command("sh", "-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium")
-	if out, err := install.CombinedOutput(); err != nil {
-		t.Fatalf("installing chromium for the report test: %v\n%s", err, out)
-	}
-	return path
-}
-
 func TestReportInABrowser(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t)
@@ -256,11 +242,9 @@ func TestReportInABrowser(t *testing.T) {
 		t.Fatalf("CSP %q", csp)
 	}
 
-	browser := chromium(t)
+	browser := browsertest.Chromium(t)
 	srv := ts.serve()
-	dir := t.TempDir()
-	flags := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--user-data-dir=" + dir}
+	flags := browsertest.Flags(t.TempDir())
 	dom, err := exec.Command(browser, append(flags, "--dump-dom", srv+link)...).Output()
 	if err != nil {
 		t.Fatalf("chromium --dump-dom: %v", err)
@@ -278,10 +262,7 @@ func TestReportInABrowser(t *testing.T) {
 	if n := strings.Count(string(dom), `class="day"`); n != 30 {
 		t.Errorf("the chart has %d day points, want 30", n)
 	}
-	artifacts, _ := filepath.Abs("../test-artifacts")
-	if err := os.MkdirAll(artifacts, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	artifacts := browsertest.Artifacts(t, "..")
 	// At a desk and on a 768 px tablet.
 	for name, size := range map[string]string{"report.png": "1000,1900", "report-tablet.png": "768,2200"} {
 		shot := filepath.Join(artifacts, name)

@@ -19,12 +19,12 @@ import (
 // error; everything else is the API's to decide.
 type request struct {
 	vals url.Values
-	form form
+	Form Form
 	body map[string]any
 }
 
 func newRequest(vals url.Values) *request {
-	return &request{vals: vals, form: formWith(vals), body: map[string]any{}}
+	return &request{vals: vals, Form: formWith(vals), body: map[string]any{}}
 }
 
 func (r *request) text(field string) {
@@ -35,7 +35,7 @@ func (r *request) number(field string) {
 	v := strings.TrimSpace(r.vals.Get(field))
 	n, err := strconv.Atoi(v)
 	if err != nil {
-		r.form.Errors[field] = "Enter a whole number."
+		r.Form.Errors[field] = "Enter a whole number."
 		return
 	}
 	r.body[field] = n
@@ -45,7 +45,7 @@ func (r *request) number(field string) {
 func (r *request) instant(field string, loc *time.Location) {
 	t, err := time.ParseInLocation("2006-01-02T15:04", r.vals.Get(field), loc)
 	if err != nil {
-		r.form.Errors[field] = "Enter a date and a time."
+		r.Form.Errors[field] = "Enter a date and a time."
 		return
 	}
 	r.body[field] = t.Format(time.RFC3339)
@@ -70,7 +70,7 @@ func (r *request) list(field, sep string) {
 	r.body[field] = values
 }
 
-func (r *request) invalid() bool { return len(r.form.Errors) > 0 }
+func (r *request) invalid() bool { return len(r.Form.Errors) > 0 }
 
 // ifMatch is the If-Match of a version a form was opened at.
 func ifMatch(vals url.Values) string {
@@ -84,10 +84,10 @@ func ifMatch(vals url.Values) string {
 // send posts the form's change to the API as the signed-in staff member.
 // On success it redirects to the patient page with a notice; on a refusal
 // it shows the form again, with the fields' errors and what was typed.
-func (w *dashboard) send(c *fiber.Ctx, r *request, method, path, ifMatch, done string, again func(status int, f form) error, rename ...string) error {
+func (w *dashboard) send(c *fiber.Ctx, r *request, method, path, ifMatch, done string, again func(status int, f Form) error, rename ...string) error {
 	if r.invalid() {
-		r.form.Error = "Some fields need a change; see below."
-		return again(fiber.StatusBadRequest, r.form)
+		r.Form.Error = "Some fields need a change; see below."
+		return again(fiber.StatusBadRequest, r.Form)
 	}
 	reply, err := w.api.call(c, who(c).staff.ID, method, path, r.body, ifMatch)
 	if err != nil {
@@ -96,12 +96,12 @@ func (w *dashboard) send(c *fiber.Ctx, r *request, method, path, ifMatch, done s
 	if reply.ok() {
 		return c.Redirect(patientURL(c)+"?done="+done, fiber.StatusSeeOther)
 	}
-	return w.refused(c, reply, r.form, again, rename...)
+	return w.refused(c, reply, r.Form, again, rename...)
 }
 
 // refused shows what the API refused: a patient no longer linked is the
 // 404 page, an account gone is the sign-in page, anything else the form.
-func (w *dashboard) refused(c *fiber.Ctx, reply apiReply, f form, again func(status int, f form) error, rename ...string) error {
+func (w *dashboard) refused(c *fiber.Ctx, reply apiReply, f Form, again func(status int, f Form) error, rename ...string) error {
 	switch reply.status {
 	case fiber.StatusNotFound:
 		return errNotFound
@@ -123,7 +123,7 @@ func apiPatient(c *fiber.Ctx, rest string) string {
 // bookView is the booking form.
 type bookView struct {
 	Patient patientRow
-	form
+	Form
 }
 
 func (w *dashboard) bookPage(c *fiber.Ctx) error {
@@ -143,8 +143,8 @@ func (w *dashboard) bookPage(c *fiber.Ctx) error {
 	return w.showBook(c, fiber.StatusOK, in, f)
 }
 
-func (w *dashboard) showBook(c *fiber.Ctx, status int, in models.TriageInput, f form) error {
-	return w.show(c, status, "book", "Book a session — "+in.Patient.Name, "", bookView{Patient: rowOf(models.Triage(in, w.now()), who(c).loc), form: f})
+func (w *dashboard) showBook(c *fiber.Ctx, status int, in models.TriageInput, f Form) error {
+	return w.show(c, status, "book", "Book a session — "+in.Patient.Name, "", bookView{Patient: rowOf(models.Triage(in, w.now()), who(c).loc), Form: f})
 }
 
 func (w *dashboard) book(c *fiber.Ctx) error {
@@ -161,7 +161,7 @@ func (w *dashboard) book(c *fiber.Ctx) error {
 	r.number("duration_minutes")
 	r.text("therapist")
 	return w.send(c, r, fiber.MethodPost, apiPatient(c, "/sessions"), "", "booked",
-		func(status int, f form) error { return w.showBook(c, status, in, f) })
+		func(status int, f Form) error { return w.showBook(c, status, in, f) })
 }
 
 // sessionPage is one session: move it, cancel it, mark a no-show, or
@@ -173,8 +173,8 @@ type sessionPageView struct {
 	Care      bool
 	Ours      bool
 	BookedBy  string
-	Move      form
-	Note      form
+	Move      Form
+	Note      Form
 	NoteOf    *models.SessionNote
 	Areas     []string
 	Pressures []string
@@ -205,7 +205,7 @@ func (w *dashboard) sessionPage(c *fiber.Ctx) error {
 
 // showSession renders the session page; move and note, when given, are
 // the forms to show again as they were sent.
-func (w *dashboard) showSession(c *fiber.Ctx, status int, in models.TriageInput, move, note *form) error {
+func (w *dashboard) showSession(c *fiber.Ctx, status int, in models.TriageInput, move, note *Form) error {
 	ss, err := w.sessionOf(c, in)
 	if err != nil {
 		return err
@@ -255,7 +255,7 @@ func pressures() []string {
 }
 
 // noteForm is a stored note as its form shows it.
-func noteForm(n *models.SessionNote) form {
+func noteForm(n *models.SessionNote) Form {
 	f := newForm()
 	f.Values["subjective"], f.Values["objective"], f.Values["assessment"], f.Values["plan"] = n.Subjective, n.Objective, n.Assessment, n.Plan
 	f.Values["techniques"] = strings.Join(n.Techniques, ", ")
@@ -284,7 +284,7 @@ func (w *dashboard) reschedule(c *fiber.Ctx) error {
 	r.number("duration_minutes")
 	r.text("therapist")
 	return w.send(c, r, fiber.MethodPatch, apiPatient(c, "/sessions/"+c.Params("sid")), "", "rescheduled",
-		func(status int, f form) error { return w.showSession(c, status, in, &f, nil) })
+		func(status int, f Form) error { return w.showSession(c, status, in, &f, nil) })
 }
 
 // sessionStatus cancels a session or marks a no-show.
@@ -304,7 +304,7 @@ func (w *dashboard) sessionStatus(c *fiber.Ctx) error {
 	r := newRequest(vals)
 	r.text("action")
 	return w.send(c, r, fiber.MethodPatch, apiPatient(c, "/sessions/"+c.Params("sid")), "", done,
-		func(status int, f form) error { return w.showSession(c, status, in, &f, nil) })
+		func(status int, f Form) error { return w.showSession(c, status, in, &f, nil) })
 }
 
 var noteFields = []string{"subjective", "objective", "assessment", "plan", "areas_treated[]", "techniques", "pressure", "shared", "summary", "version"}
@@ -318,7 +318,7 @@ func noteRequest(vals url.Values) *request {
 	r.list("areas_treated", "")
 	r.list("techniques", ",")
 	r.checkbox("shared")
-	r.form.Lists["areas_treated[]"] = vals["areas_treated[]"]
+	r.Form.Lists["areas_treated[]"] = vals["areas_treated[]"]
 	return r
 }
 
@@ -346,12 +346,12 @@ func (w *dashboard) complete(c *fiber.Ctx) error {
 		return err
 	}
 	r := noteRequest(vals)
-	again := func(status int, f form) error { return w.showSession(c, status, in, nil, &f) }
+	again := func(status int, f Form) error { return w.showSession(c, status, in, nil, &f) }
 	if err := noteContent(r).Validate(); err != nil {
 		var reply apiReply
 		reply.status = fiber.StatusBadRequest
 		reply.problem.Errors = models.FieldsOf(err)
-		return w.refused(c, reply, r.form, again, noteRenames...)
+		return w.refused(c, reply, r.Form, again, noteRenames...)
 	}
 	sid := c.Params("sid")
 	reply, err := w.api.call(c, who(c).staff.ID, fiber.MethodPost, apiPatient(c, "/sessions/"+sid+"/complete"), map[string]any{}, "")
@@ -359,7 +359,7 @@ func (w *dashboard) complete(c *fiber.Ctx) error {
 		return err
 	}
 	if !reply.ok() {
-		return w.refused(c, reply, r.form, again, noteRenames...)
+		return w.refused(c, reply, r.Form, again, noteRenames...)
 	}
 	return w.send(c, r, fiber.MethodPut, apiPatient(c, "/sessions/"+sid+"/note"), ifMatch(vals), "completed", again, noteRenames...)
 }
@@ -379,7 +379,7 @@ func (w *dashboard) note(c *fiber.Ctx) error {
 		return err
 	}
 	return w.send(c, noteRequest(vals), fiber.MethodPut, apiPatient(c, "/sessions/"+c.Params("sid")+"/note"), ifMatch(vals), "note",
-		func(status int, f form) error { return w.showSession(c, status, in, nil, &f) }, noteRenames...)
+		func(status int, f Form) error { return w.showSession(c, status, in, nil, &f) }, noteRenames...)
 }
 
 type planPageView struct {
@@ -389,7 +389,7 @@ type planPageView struct {
 	New        bool
 	Weekdays   []string
 	Aftercares []string
-	form
+	Form
 }
 
 var planFields = []string{"start_date", "effective_from", "initial_sessions", "maintenance", "preferred_weekday", "preferred_time",
@@ -397,7 +397,7 @@ var planFields = []string{"start_date", "effective_from", "initial_sessions", "m
 
 // planForm is the plan's current settings as the form shows them, or
 // the defaults for a new plan starting today.
-func planForm(plan *models.Plan, today string) form {
+func planForm(plan *models.Plan, today string) Form {
 	f := newForm()
 	d, _ := time.Parse(time.DateOnly, today)
 	c := models.DefaultCadence(d.Weekday())
@@ -438,9 +438,9 @@ func (w *dashboard) planPage(c *fiber.Ctx) error {
 	return w.showPlan(c, fiber.StatusOK, in, planForm(in.Plan, models.LocalDateOf(w.now(), who(c).loc)))
 }
 
-func (w *dashboard) showPlan(c *fiber.Ctx, status int, in models.TriageInput, f form) error {
+func (w *dashboard) showPlan(c *fiber.Ctx, status int, in models.TriageInput, f Form) error {
 	now := w.now()
-	v := planPageView{Patient: rowOf(models.Triage(in, now), who(c).loc), New: in.Plan == nil, form: f,
+	v := planPageView{Patient: rowOf(models.Triage(in, now), who(c).loc), New: in.Plan == nil, Form: f,
 		Weekdays: []string{"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}}
 	for _, a := range models.Aftercares {
 		v.Aftercares = append(v.Aftercares, string(a))
@@ -502,11 +502,11 @@ func (w *dashboard) plan(c *fiber.Ctx) error {
 	case cadence:
 		r.text("effective_from")
 	case len(r.body) == 0 && !r.invalid():
-		r.form.Error = "Nothing was changed."
-		return w.showPlan(c, fiber.StatusBadRequest, in, r.form)
+		r.Form.Error = "Nothing was changed."
+		return w.showPlan(c, fiber.StatusBadRequest, in, r.Form)
 	}
 	return w.send(c, r, fiber.MethodPut, apiPatient(c, "/plan"), ifMatch(vals), "plan",
-		func(status int, f form) error { return w.showPlan(c, status, in, f) },
+		func(status int, f Form) error { return w.showPlan(c, status, in, f) },
 		"maintenance_weeks", "maintenance", "maintenance_monthly", "maintenance")
 }
 
@@ -526,7 +526,7 @@ func (w *dashboard) planStatus(c *fiber.Ctx) error {
 	r := newRequest(vals)
 	r.text("action")
 	return w.send(c, r, fiber.MethodPut, apiPatient(c, "/plan"), ifMatch(vals), "plan",
-		func(status int, f form) error {
+		func(status int, f Form) error {
 			pf := planForm(in.Plan, models.LocalDateOf(w.now(), who(c).loc))
 			pf.Error = f.Error
 			return w.showPlan(c, status, in, pf)
@@ -536,7 +536,7 @@ func (w *dashboard) planStatus(c *fiber.Ctx) error {
 type clearanceView struct {
 	Patient   patientRow
 	Screening *visit.Screening
-	form
+	Form
 }
 
 func (w *dashboard) clearancePage(c *fiber.Ctx) error {
@@ -552,9 +552,9 @@ func (w *dashboard) clearancePage(c *fiber.Ctx) error {
 	return w.showClearance(c, fiber.StatusOK, in, f)
 }
 
-func (w *dashboard) showClearance(c *fiber.Ctx, status int, in models.TriageInput, f form) error {
+func (w *dashboard) showClearance(c *fiber.Ctx, status int, in models.TriageInput, f Form) error {
 	s := who(c)
-	v := clearanceView{Patient: rowOf(models.Triage(in, w.now()), s.loc), Screening: visit.ScreeningOf(in.Screening, s.clinic, s.loc, w.now()), form: f}
+	v := clearanceView{Patient: rowOf(models.Triage(in, w.now()), s.loc), Screening: visit.ScreeningOf(in.Screening, s.clinic, s.loc, w.now()), Form: f}
 	return w.show(c, status, "clearance", "Clearance — "+in.Patient.Name, "", v)
 }
 
@@ -571,12 +571,12 @@ func (w *dashboard) clearance(c *fiber.Ctx) error {
 	r.text("date")
 	r.text("note")
 	return w.send(c, r, fiber.MethodPost, apiPatient(c, "/clearances"), "", "clearance",
-		func(status int, f form) error { return w.showClearance(c, status, in, f) })
+		func(status int, f Form) error { return w.showClearance(c, status, in, f) })
 }
 
 type linkCodeView struct {
 	Code, Scope, Expires string
-	form
+	Form
 }
 
 func (w *dashboard) linkCodePage(c *fiber.Ctx) error {
@@ -585,7 +585,7 @@ func (w *dashboard) linkCodePage(c *fiber.Ctx) error {
 	}
 	f := newForm()
 	f.Values["scope"] = string(models.ScopeCare)
-	return w.show(c, fiber.StatusOK, "linkcode", "Link a patient", "", linkCodeView{form: f})
+	return w.show(c, fiber.StatusOK, "linkcode", "Link a patient", "", linkCodeView{Form: f})
 }
 
 // linkCode makes a code for a patient to enter in the app, and shows it
@@ -597,15 +597,15 @@ func (w *dashboard) linkCode(c *fiber.Ctx) error {
 	}
 	r := newRequest(vals)
 	r.text("scope")
-	again := func(status int, f form) error {
-		return w.show(c, status, "linkcode", "Link a patient", "", linkCodeView{form: f})
+	again := func(status int, f Form) error {
+		return w.show(c, status, "linkcode", "Link a patient", "", linkCodeView{Form: f})
 	}
 	reply, err := w.api.call(c, who(c).staff.ID, fiber.MethodPost, "/v1/clinic/link-codes", r.body, "")
 	if err != nil {
 		return err
 	}
 	if !reply.ok() {
-		return w.refused(c, reply, r.form, again)
+		return w.refused(c, reply, r.Form, again)
 	}
 	var code struct {
 		Code      string    `json:"code"`
@@ -615,6 +615,6 @@ func (w *dashboard) linkCode(c *fiber.Ctx) error {
 	if err := reply.decode(&code); err != nil {
 		return err
 	}
-	v := linkCodeView{Code: code.Code, Scope: code.Scope, Expires: code.ExpiresAt.In(who(c).loc).Format("Mon 2 Jan, 15:04"), form: formWith(vals)}
+	v := linkCodeView{Code: code.Code, Scope: code.Scope, Expires: code.ExpiresAt.In(who(c).loc).Format("Mon 2 Jan, 15:04"), Form: formWith(vals)}
 	return w.show(c, fiber.StatusCreated, "linkcode", fmt.Sprintf("Link code %s", code.Code), "", v)
 }

@@ -212,23 +212,23 @@ func (w *dashboard) linkedPatient(c *fiber.Ctx, need models.Scope) (models.Triag
 
 type patientView struct {
 	patientRow
-	Care         bool
-	Timezone     string
-	Summary      visit.Summary
-	Sessions     []sessionView
-	Plan         *planView
-	Screening    *visit.Screening
-	Upcoming     []sessionView
-	Done         string
-	PrintedAt    string
-	Progress     progress
+	Care      bool
+	Timezone  string
+	Summary   visit.Summary
+	Sessions  []sessionView
+	Plan      *planView
+	Screening *visit.Screening
+	Upcoming  []sessionView
+	Done      string
+	PrintedAt string
+	Progress  progress
 }
 
 // progress is the last 7 days against the baseline, with the MCID
 // verdict, as the patient page's figures show it.
 type progress struct {
 	Baseline, BaselineDays, Last7, Last7Days, Points, Percent, Verdict, Reason, Threshold string
-	Meaningful, Known                                                                   bool
+	Meaningful, Known                                                                     bool
 }
 
 func progressOf(ch models.PainChange) progress {

@@ -22,20 +22,20 @@ var (
 	errStaleForm = models.Errorf(models.ErrForbidden, "This form has expired: it was opened before you last signed in, or on another site. Go back, reload the page and send it again.")
 )
 
-// form is what a form page shows again after a refusal: what was typed,
+// Form is what a form page shows again after a refusal: what was typed,
 // and the error of each field and of the whole form.
-type form struct {
+type Form struct {
 	Values map[string]string
 	Lists  map[string][]string
 	Errors map[string]string
 	Error  string
 }
 
-func newForm() form {
-	return form{Values: map[string]string{}, Lists: map[string][]string{}, Errors: map[string]string{}}
+func newForm() Form {
+	return Form{Values: map[string]string{}, Lists: map[string][]string{}, Errors: map[string]string{}}
 }
 
-func formWith(vals url.Values) form {
+func formWith(vals url.Values) Form {
 	f := newForm()
 	for k, v := range vals {
 		f.Values[k] = v[0]
@@ -45,12 +45,12 @@ func formWith(vals url.Values) form {
 }
 
 // Has reports whether the list field name holds value (a ticked box).
-func (f form) Has(name, value string) bool { return slices.Contains(f.Lists[name], value) }
+func (f Form) Has(name, value string) bool { return slices.Contains(f.Lists[name], value) }
 
 // setProblem shows what the API refused: each field's error beside it
 // (fields maps the API's field names to the form's, where they differ),
 // and the detail when no field is named.
-func (f *form) setProblem(r apiReply, fields ...string) {
+func (f *Form) setProblem(r apiReply, fields ...string) {
 	rename := map[string]string{}
 	for i := 0; i+1 < len(fields); i += 2 {
 		rename[fields[i]] = fields[i+1]
@@ -229,15 +229,16 @@ var attentionText = map[models.Attention]string{
 	models.AttentionNoRecentLog:   "No log for 5+ days",
 }
 
-// parsePages parses each page with the frame and the chart.
+// parsePages parses each page with the frame, the parts pages share
+// (parts.html) and the chart.
 func parsePages() map[string]*template.Template {
 	base := template.Must(template.New("base").Funcs(visit.ChartFuncs).Funcs(pageFuncs).Parse(visit.ChartTemplate))
-	template.Must(base.ParseFS(templateFiles, "templates/layout.html"))
+	template.Must(base.ParseFS(templateFiles, "templates/layout.html", "templates/parts.html"))
 	pages := map[string]*template.Template{}
 	names, _ := fs.Glob(templateFiles, "templates/*.html")
 	for _, n := range names {
 		name := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
-		if name == "layout" {
+		if name == "layout" || name == "parts" {
 			continue
 		}
 		pages[name] = template.Must(template.Must(base.Clone()).ParseFS(templateFiles, n))

@@ -127,14 +127,14 @@ const csrfField = "_csrf"
 
 type loginView struct {
 	Next string
-	form
+	Form
 }
 
 func (w *dashboard) loginPage(c *fiber.Ctx) error {
 	if err := onlyQuery(c, "next"); err != nil {
 		return err
 	}
-	return w.showLogin(c, fiber.StatusOK, loginView{Next: localPath(c.Query("next")), form: newForm()})
+	return w.showLogin(c, fiber.StatusOK, loginView{Next: localPath(c.Query("next")), Form: newForm()})
 }
 
 // showLogin renders the sign-in form with a fresh form token.
@@ -156,7 +156,7 @@ func (w *dashboard) login(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	v := loginView{Next: localPath(vals.Get("next")), form: formWith(vals)}
+	v := loginView{Next: localPath(vals.Get("next")), Form: formWith(vals)}
 	v.Values["password"] = ""
 	reply, err := w.api.call(c, "", fiber.MethodPost, "/v1/clinic/auth/login", map[string]string{"email": vals.Get("email"), "password": vals.Get("password")}, "")
 	if err != nil {

@@ -15,8 +15,8 @@ type settingsView struct {
 	Invitations []invitationRow
 	// Invited is the invitation just made: its token is shown this once.
 	Invited *invitedView
-	Window  form
-	Invite  form
+	Window  Form
+	Invite  Form
 	Done    string
 }
 
@@ -111,16 +111,16 @@ func (w *dashboard) settings(c *fiber.Ctx) error {
 	}
 	r := newRequest(vals)
 	r.number("cancellation_hours")
-	return w.sendSettings(c, r, fiber.MethodPatch, "/v1/clinic", "window", func(status int, f form) error {
+	return w.sendSettings(c, r, fiber.MethodPatch, "/v1/clinic", "window", func(status int, f Form) error {
 		return w.showSettings(c, status, settingsView{Window: f})
 	})
 }
 
 // sendSettings is send for the settings page: back to it on success.
-func (w *dashboard) sendSettings(c *fiber.Ctx, r *request, method, path, done string, again func(status int, f form) error) error {
+func (w *dashboard) sendSettings(c *fiber.Ctx, r *request, method, path, done string, again func(status int, f Form) error) error {
 	if r.invalid() {
-		r.form.Error = "Some fields need a change; see below."
-		return again(fiber.StatusBadRequest, r.form)
+		r.Form.Error = "Some fields need a change; see below."
+		return again(fiber.StatusBadRequest, r.Form)
 	}
 	var body any = r.body
 	if method == fiber.MethodDelete {
@@ -131,7 +131,7 @@ func (w *dashboard) sendSettings(c *fiber.Ctx, r *request, method, path, done st
 		return err
 	}
 	if !reply.ok() {
-		return w.refused(c, reply, r.form, again)
+		return w.refused(c, reply, r.Form, again)
 	}
 	return c.Redirect("/clinic/settings?done="+done, fiber.StatusSeeOther)
 }
@@ -154,7 +154,7 @@ func (w *dashboard) invite(c *fiber.Ctx) error {
 		return err
 	}
 	if !reply.ok() {
-		return w.refused(c, reply, r.form, func(status int, f form) error { return w.showSettings(c, status, settingsView{Invite: f}) })
+		return w.refused(c, reply, r.Form, func(status int, f Form) error { return w.showSettings(c, status, settingsView{Invite: f}) })
 	}
 	var inv struct {
 		Token     string    `json:"token"`
@@ -175,7 +175,7 @@ func (w *dashboard) revokeInvitation(c *fiber.Ctx) error {
 		return err
 	}
 	return w.sendSettings(c, newRequest(nil), fiber.MethodDelete, "/v1/clinic/invitations/"+c.Params("iid"), "revoked",
-		func(status int, f form) error { return w.showSettings(c, status, settingsView{Invite: f}) })
+		func(status int, f Form) error { return w.showSettings(c, status, settingsView{Invite: f}) })
 }
 
 // staffActive deactivates or reactivates a staff member: a deactivated
@@ -196,5 +196,5 @@ func (w *dashboard) staffActive(c *fiber.Ctx) error {
 		return models.Errorf(models.ErrInvalid, "The form asked for a change it does not have.")
 	}
 	return w.sendSettings(c, r, fiber.MethodPatch, "/v1/clinic/staff/"+c.Params("stid"), "staff",
-		func(status int, f form) error { return w.showSettings(c, status, settingsView{Invite: f}) })
+		func(status int, f Form) error { return w.showSettings(c, status, settingsView{Invite: f}) })
 }
