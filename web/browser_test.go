@@ -50,8 +50,8 @@ func TestDashboardInABrowser(t *testing.T) {
 		yes         []models.Contraindication
 		// logs are one a day for logs days, ending endAgo days ago.
 		logs, endAgo int
-		score       func(int) int
-		flag        func(int) bool
+		score        func(int) int
+		flag         func(int) bool
 	}{
 		{"Avery Lindqvist", "care", nil, 30, 0, func(i int) int { return 5 + i%2 }, func(i int) bool { return i == 28 }},
 		{"Blake Okafor", "care", []models.Contraindication{models.RecentFracture}, 20, 0, func(int) int { return 4 }, nil},

@@ -222,7 +222,9 @@ type client struct {
 	header  http.Header
 }
 
-func (s *site) client() *client { return &client{s: s, cookies: map[string]string{}, header: http.Header{}} }
+func (s *site) client() *client {
+	return &client{s: s, cookies: map[string]string{}, header: http.Header{}}
+}
 
 var csrfInput = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
 
