@@ -38,7 +38,7 @@ const chartDateTicks = 7
 // DrawPain places the daily means of ins over [from, to], the days with a
 // massage and the baseline.
 func DrawPain(from, to string, ins models.Insights, sessionDays []string) Chart {
-	c := Chart{From: from, To: to, Width: 720, Height: 262, Left: 36, Right: 708, Top: 12, Bottom: 236}
+	c := Chart{From: from, To: to, Width: 720, Height: 262, Left: 36, Right: 690, Top: 12, Bottom: 236}
 	start, _ := time.Parse(time.DateOnly, from)
 	end, _ := time.Parse(time.DateOnly, to)
 	days := math.Max(1, end.Sub(start).Hours()/24)

@@ -86,7 +86,8 @@ func TestDashboardInABrowser(t *testing.T) {
 			if width == 768 {
 				height = 1024
 			}
-			if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, height)); err != nil {
+			// The page settles at the new width before it is photographed.
+			if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, height), chromedp.Sleep(200*time.Millisecond)); err != nil {
 				t.Fatal(err)
 			}
 			png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))

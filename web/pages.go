@@ -29,7 +29,10 @@ type patientRow struct {
 func rowOf(e models.TriageEntry, loc *time.Location) patientRow {
 	r := patientRow{ID: e.PatientID, Name: e.Name, Scope: string(e.Scope), Attention: e.Attention, LastScore: e.LastScore,
 		LastLog: "never", Change: changeText(e.Change), Meaningful: e.Change.Meaningful, NextSession: "none booked",
-		Plan: "no plan", Adherence: visit.PercentText(e.Adherence), ClearanceSelfAttests: e.SelfAttested}
+		Plan: "no plan", Adherence: "no aftercare reminders sent in the last 30 days", ClearanceSelfAttests: e.SelfAttested}
+	if e.Adherence.Value != nil {
+		r.Adherence = fmt.Sprintf("aftercare done: %s of %d reminders in the last 30 days", visit.PercentText(e.Adherence), e.Adherence.N)
+	}
 	if e.DaysSinceLog != nil {
 		switch d := *e.DaysSinceLog; d {
 		case 0:

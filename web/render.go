@@ -60,7 +60,7 @@ func (f *Form) setProblem(r apiReply, fields ...string) {
 		if to, ok := rename[name]; ok {
 			name = to
 		}
-		f.Errors[name] = strings.TrimSpace(f.Errors[name] + " " + fe.Message)
+		f.Errors[name] = strings.TrimSpace(f.Errors[name] + " " + sentence(fe.Message))
 	}
 	switch {
 	case len(r.problem.Errors) > 0:
