@@ -418,8 +418,9 @@ func planForm(plan *models.Plan, today string) Form {
 	f.Values["preferred_time"], f.Values["stretching_time"] = c.PreferredTime, c.StretchingTime
 	f.Values["session_minutes"] = strconv.Itoa(c.SessionMinutes)
 	f.Values["aftercare"] = string(c.Aftercare)
-	if !c.StretchingOff {
-		f.Values["stretching"] = "on"
+	f.Values["stretching"] = "on"
+	if c.StretchingOff {
+		f.Values["stretching"] = "off"
 	}
 	return f
 }
@@ -467,7 +468,11 @@ func (w *dashboard) plan(c *fiber.Ctx) error {
 	today := models.LocalDateOf(w.now(), who(c).loc)
 	current := planForm(in.Plan, today)
 	r := newRequest(vals)
-	changed := func(field string) bool { return in.Plan == nil || vals.Get(field) != current.Values[field] }
+	// A field sent and not as it is: what the therapist changed.
+	changed := func(field string) bool {
+		_, sent := vals[field]
+		return sent && (in.Plan == nil || vals.Get(field) != current.Values[field])
+	}
 	for _, f := range []string{"initial_sessions", "session_minutes"} {
 		if changed(f) {
 			r.number(f)
@@ -479,7 +484,12 @@ func (w *dashboard) plan(c *fiber.Ctx) error {
 		}
 	}
 	if changed("stretching") {
-		r.checkbox("stretching")
+		switch vals.Get("stretching") {
+		case "on", "off":
+			r.body["stretching"] = vals.Get("stretching") == "on"
+		default:
+			r.Form.Errors["stretching"] = "Choose on or off."
+		}
 	}
 	if m := vals.Get("maintenance"); changed("maintenance") {
 		if m == "monthly" {
