@@ -27,8 +27,8 @@ import (
 	"github.com/backcare/backcare/notifications"
 	"github.com/backcare/backcare/notifications/fcmfake"
 	"github.com/backcare/backcare/store"
-	"github.com/backcare/backcare/web"
 	"github.com/backcare/backcare/store/embedded"
+	"github.com/backcare/backcare/web"
 )
 
 // maxPrepareWait caps the wait between attempts to prepare a database
