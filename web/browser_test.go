@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/backcare/backcare/models"
@@ -166,6 +168,19 @@ func TestDashboardInABrowser(t *testing.T) {
 		t.Errorf("Drew's verdict: %q", v)
 	}
 	shot("patient")
+	// Printed, it is a visit summary: no navigation, no forms, no buttons.
+	media := func(m string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: m})
+			return err
+		})
+	}
+	do("print media", media("print"))
+	if shown, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`[".topbar", ".actions"].some(s => { const e = document.querySelector(s); return e && getComputedStyle(e).display !== "none" })`)); err != nil || shown {
+		t.Errorf("the printed page shows the navigation or the actions (%v)", err)
+	}
+	shot("patient-print")
+	do("screen media", media(""))
 
 	// The session note, as the session is completed.
 	do("yesterday's session", chromedp.Navigate(base+"/clinic/patients/"+drew+"/sessions/"+yesterday), chromedp.WaitVisible(chromedp.CSS("#complete-form")),

@@ -20,6 +20,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/backcare/backcare/api/apitest"
 	"github.com/backcare/backcare/auth"
 	"github.com/backcare/backcare/handlers"
 	"github.com/backcare/backcare/jobs"
@@ -61,8 +62,18 @@ func newSite(t *testing.T, baseURL string) *site {
 	// Errors go to the test's log: a 500 page says nothing of its cause.
 	logger := slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelError}))
 	now := s.clock
+	// The API's answers to the dashboard's calls, as to any caller's,
+	// must be ones the spec lists.
+	registry := prometheus.NewRegistry()
+	t.Cleanup(func() {
+		answered, err := apitest.FromGatherer(registry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		apitest.Check(t, answered)
+	})
 	s.app = handlers.NewServer(handlers.Deps{
-		Store: s.store, Signer: signer, Logger: logger, Registry: prometheus.NewRegistry(), Now: now, PasswordParams: cheapPasswords,
+		Store: s.store, Signer: signer, Logger: logger, Registry: registry, Now: now, PasswordParams: cheapPasswords,
 		Planner: jobs.NewMaterializer(jobs.MaterializeConfig{Store: s.store, Logger: logger}), BaseURL: baseURL,
 		RateLimits: handlers.RateLimits{Register: roomy, Login: roomy, Refresh: roomy, Device: roomy, LinkCode: roomy},
 	})

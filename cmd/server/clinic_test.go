@@ -2,7 +2,11 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -62,6 +66,13 @@ func TestClinicEndToEnd(t *testing.T) {
 		t.Fatalf("triage %v", triage)
 	}
 
+	// The dashboard, served by run beside the API: the therapist signs in
+	// and finds the patient in the triage list.
+	dash := dashboardAs(t, s, "ana@harbour.example", "another long passphrase")
+	if page := dash.get(t, "/clinic/patients"); page.status != 200 || !strings.Contains(page.body, "/clinic/patients/"+pid) {
+		t.Fatalf("the dashboard's patients page: %d", page.status)
+	}
+
 	// The patient's own plan plans daily stretching; the therapist changes
 	// the plan and switches it off.
 	s.must(s.call("POST", "/v1/plans", patient, map[string]any{}), 201)
@@ -117,6 +128,9 @@ func TestClinicEndToEnd(t *testing.T) {
 		s.must(s.call("GET", "/v1/clinic/patients/"+pid+path, therapist, nil), 404)
 	}
 	s.must(s.call("PUT", "/v1/clinic/patients/"+pid+"/plan", therapist, map[string]any{"home_care": "x"}), 404)
+	if page := dash.get(t, "/clinic/patients/"+pid); page.status != 404 || strings.Contains(page.body, "PRIVATE") {
+		t.Fatalf("the dashboard's page of a patient who withdrew consent: %d", page.status)
+	}
 	s.must(s.call("PUT", "/v1/clinic/patients/"+pid+"/sessions/"+session+"/note", therapist, map[string]any{"plan": "x"}), 404)
 	if items := s.must(s.call("GET", "/v1/clinic/patients", therapist, nil), 200).body["items"].([]any); len(items) != 0 {
 		t.Fatalf("a revoked patient is still listed: %v", items)
@@ -208,4 +222,48 @@ func raceInvitation(t *testing.T, s *secureServer) {
 	if len(staff) != 3 {
 		t.Fatalf("%d staff accounts after 2 invitations, want the owner and 2", len(staff))
 	}
+}
+
+// dashboard is a browser's cookie jar signed in to the dashboard.
+type dashboard struct {
+	base   string
+	client *http.Client
+}
+
+type page struct {
+	status int
+	body   string
+}
+
+func (d dashboard) get(t *testing.T, path string) page {
+	t.Helper()
+	resp, err := d.client.Get(d.base + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return page{resp.StatusCode, string(b)}
+}
+
+// dashboardAs signs in to the dashboard as a browser does: the form's
+// token from the sign-in page, then the form.
+func dashboardAs(t *testing.T, s *server, email, password string) dashboard {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	d := dashboard{base: s.base, client: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
+	login := d.get(t, "/clinic/login")
+	m := regexp.MustCompile(`name="_csrf" value="([^"]+)"`).FindStringSubmatch(login.body)
+	if login.status != 200 || m == nil {
+		t.Fatalf("the sign-in page: %d", login.status)
+	}
+	resp, err := d.client.PostForm(s.base+"/clinic/login", url.Values{"_csrf": {m[1]}, "email": {email}, "password": {password}, "next": {"/clinic/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Request.URL.Path != "/clinic/" {
+		t.Fatalf("signing in to the dashboard: %d at %s", resp.StatusCode, resp.Request.URL)
+	}
+	return d
 }
