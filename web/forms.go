@@ -197,9 +197,6 @@ func (w *dashboard) sessionPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := w.seen(c, "dashboard:session", in.Patient.ID); err != nil {
-		return err
-	}
 	return w.showSession(c, fiber.StatusOK, in, nil, nil)
 }
 
@@ -431,9 +428,6 @@ func (w *dashboard) planPage(c *fiber.Ctx) error {
 	}
 	in, err := w.linkedPatient(c, models.ScopeCare)
 	if err != nil {
-		return err
-	}
-	if err := w.seen(c, "dashboard:plan", in.Patient.ID); err != nil {
 		return err
 	}
 	return w.showPlan(c, fiber.StatusOK, in, planForm(in.Plan, models.LocalDateOf(w.now(), who(c).loc)))

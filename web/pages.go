@@ -142,7 +142,7 @@ func (w *dashboard) todayPage(c *fiber.Ctx) error {
 			Status: visit.Words(string(ss.Status)), SessionID: ss.ID, Cancelled: ss.Status == models.SessionCancelled, Patient: rowOf(a.Patient, s.loc)})
 		ids = append(ids, a.Patient.PatientID)
 	}
-	if err := w.seen(c, "dashboard:today", ids...); err != nil {
+	if err := w.seen(c, "dashboard/today", ids...); err != nil {
 		return err
 	}
 	return w.show(c, fiber.StatusOK, "today", "Today", "", v)
@@ -182,7 +182,7 @@ func (w *dashboard) patientsPage(c *fiber.Ctx) error {
 		}
 	}
 	v.Matching = len(ids)
-	if err := w.seen(c, "dashboard:patients", ids...); err != nil {
+	if err := w.seen(c, "dashboard/patients", ids...); err != nil {
 		return err
 	}
 	return w.show(c, fiber.StatusOK, "patients", "Patients", "", v)
@@ -210,7 +210,15 @@ func (w *dashboard) linkedPatient(c *fiber.Ctx, need models.Scope) (models.Triag
 	if models.ErrorCode(err) == models.ErrNotFound {
 		return in, errNotFound
 	}
-	return in, err
+	if err != nil {
+		return in, err
+	}
+	// A page that shows the patient is an access of theirs; a form's post
+	// is audited by the clinic API it goes to.
+	if c.Method() == fiber.MethodGet {
+		return in, w.seen(c, "dashboard"+strings.TrimPrefix(c.Route().Path, "/clinic/patients/:id"), pid)
+	}
+	return in, nil
 }
 
 type patientView struct {
@@ -321,9 +329,6 @@ func (w *dashboard) patientPage(c *fiber.Ctx) error {
 			cl = clinics[in.Screening.Clearance.ClinicID]
 		}
 		v.Screening = visit.ScreeningOf(in.Screening, cl, s.loc, now)
-	}
-	if err := w.seen(c, "dashboard:patient", in.Patient.ID); err != nil {
-		return err
 	}
 	return w.show(c, fiber.StatusOK, "patient", in.Patient.Name, "", v)
 }

@@ -102,7 +102,6 @@ func (w *dashboard) routes() []webRoute {
 		{fiber.MethodPost, "/clinic/logout", true, w.logout},
 
 		{fiber.MethodGet, "/clinic/", true, w.todayPage},
-		{fiber.MethodGet, "/clinic", true, w.todayPage},
 		{fiber.MethodGet, "/clinic/patients", true, w.patientsPage},
 		{fiber.MethodGet, "/clinic/patients/:id", true, w.patientPage},
 		{fiber.MethodGet, "/clinic/patients/:id/sessions/new", true, w.bookPage},
