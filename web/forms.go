@@ -127,10 +127,7 @@ type bookView struct {
 }
 
 func (w *dashboard) bookPage(c *fiber.Ctx) error {
-	if err := onlyQuery(c); err != nil {
-		return err
-	}
-	in, err := w.linkedPatient(c, models.ScopeCare)
+	in, err := w.patientOnPage(c, models.ScopeCare)
 	if err != nil {
 		return err
 	}
@@ -148,6 +145,14 @@ func (w *dashboard) showBook(c *fiber.Ctx, status int, in models.TriageInput, f 
 }
 
 func (w *dashboard) book(c *fiber.Ctx) error {
+	return w.sendSession(c, fiber.MethodPost, apiPatient(c, "/sessions"), "booked",
+		func(c *fiber.Ctx, in models.TriageInput, status int, f Form) error {
+			return w.showBook(c, status, in, f)
+		})
+}
+
+// sendSession sends the session form (a booking or a move) to method path.
+func (w *dashboard) sendSession(c *fiber.Ctx, method, path, done string, again func(c *fiber.Ctx, in models.TriageInput, status int, f Form) error) error {
 	in, err := w.linkedPatient(c, models.ScopeCare)
 	if err != nil {
 		return err
@@ -160,8 +165,7 @@ func (w *dashboard) book(c *fiber.Ctx) error {
 	r.instant("scheduled_at", who(c).loc)
 	r.number("duration_minutes")
 	r.text("therapist")
-	return w.send(c, r, fiber.MethodPost, apiPatient(c, "/sessions"), "", "booked",
-		func(status int, f Form) error { return w.showBook(c, status, in, f) })
+	return w.send(c, r, method, path, "", done, func(status int, f Form) error { return again(c, in, status, f) })
 }
 
 // sessionPage is one session: move it, cancel it, mark a no-show, or
@@ -190,10 +194,7 @@ func (w *dashboard) sessionOf(c *fiber.Ctx, in models.TriageInput) (models.Sessi
 }
 
 func (w *dashboard) sessionPage(c *fiber.Ctx) error {
-	if err := onlyQuery(c); err != nil {
-		return err
-	}
-	in, err := w.linkedPatient(c, models.ScopeView)
+	in, err := w.patientOnPage(c, models.ScopeView)
 	if err != nil {
 		return err
 	}
@@ -268,20 +269,10 @@ func noteForm(n *models.SessionNote) Form {
 }
 
 func (w *dashboard) reschedule(c *fiber.Ctx) error {
-	in, err := w.linkedPatient(c, models.ScopeCare)
-	if err != nil {
-		return err
-	}
-	vals, err := formOf(c, "scheduled_at", "duration_minutes", "therapist")
-	if err != nil {
-		return err
-	}
-	r := newRequest(vals)
-	r.instant("scheduled_at", who(c).loc)
-	r.number("duration_minutes")
-	r.text("therapist")
-	return w.send(c, r, fiber.MethodPatch, apiPatient(c, "/sessions/"+c.Params("sid")), "", "rescheduled",
-		func(status int, f Form) error { return w.showSession(c, status, in, &f, nil) })
+	return w.sendSession(c, fiber.MethodPatch, apiPatient(c, "/sessions/"+c.Params("sid")), "rescheduled",
+		func(c *fiber.Ctx, in models.TriageInput, status int, f Form) error {
+			return w.showSession(c, status, in, &f, nil)
+		})
 }
 
 // sessionStatus cancels a session or marks a no-show.
@@ -423,10 +414,7 @@ func planForm(plan *models.Plan, today string) Form {
 }
 
 func (w *dashboard) planPage(c *fiber.Ctx) error {
-	if err := onlyQuery(c); err != nil {
-		return err
-	}
-	in, err := w.linkedPatient(c, models.ScopeCare)
+	in, err := w.patientOnPage(c, models.ScopeCare)
 	if err != nil {
 		return err
 	}
@@ -544,10 +532,7 @@ type clearanceView struct {
 }
 
 func (w *dashboard) clearancePage(c *fiber.Ctx) error {
-	if err := onlyQuery(c); err != nil {
-		return err
-	}
-	in, err := w.linkedPatient(c, models.ScopeCare)
+	in, err := w.patientOnPage(c, models.ScopeCare)
 	if err != nil {
 		return err
 	}

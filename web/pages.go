@@ -188,6 +188,15 @@ func (w *dashboard) patientsPage(c *fiber.Ctx) error {
 	return w.show(c, fiber.StatusOK, "patients", "Patients", "", v)
 }
 
+// patientOnPage is linkedPatient for a page that reads the query
+// parameters named, and no others.
+func (w *dashboard) patientOnPage(c *fiber.Ctx, need models.Scope, query ...string) (models.TriageInput, error) {
+	if err := onlyQuery(c, query...); err != nil {
+		return models.TriageInput{}, err
+	}
+	return w.linkedPatient(c, need)
+}
+
 // linkedPatient is the patient in the page's {id} when models.MayAct lets
 // the signed-in staff member act on them for need; anything else is the
 // same "not one of yours" 404 the clinic API answers.
@@ -295,10 +304,7 @@ var doneText = map[string]string{
 // patientPage is everything about one linked patient on one page, which
 // also prints as a visit summary.
 func (w *dashboard) patientPage(c *fiber.Ctx) error {
-	if err := onlyQuery(c, "done"); err != nil {
-		return err
-	}
-	in, err := w.linkedPatient(c, models.ScopeView)
+	in, err := w.patientOnPage(c, models.ScopeView, "done")
 	if err != nil {
 		return err
 	}
