@@ -336,6 +336,13 @@ func (n NoteContent) Validate() error {
 	return probs.Err()
 }
 
+// Empty reports whether n says nothing at all: a session completed
+// without a note.
+func (n NoteContent) Empty() bool {
+	return strings.TrimSpace(n.Subjective+n.Objective+n.Assessment+n.Plan+n.Summary) == "" &&
+		len(n.AreasTreated) == 0 && len(n.Techniques) == 0 && n.Pressure == "" && !n.Shared
+}
+
 // SessionNote is the clinic's note on one session: its _id is the session's.
 type SessionNote struct {
 	ID        string `bson:"_id"`

@@ -349,6 +349,9 @@ func (w *dashboard) complete(c *fiber.Ctx) error {
 	if !reply.ok() {
 		return w.refused(c, reply, r.Form, again, noteRenames...)
 	}
+	if noteContent(r).Empty() {
+		return c.Redirect(patientURL(c)+"?done=completed", fiber.StatusSeeOther)
+	}
 	return w.send(c, r, fiber.MethodPut, apiPatient(c, "/sessions/"+sid+"/note"), ifMatch(vals), "completed", again, noteRenames...)
 }
 

@@ -238,3 +238,49 @@ func TestEveryPageHasTheHeaders(t *testing.T) {
 		t.Errorf("a template through the static route: %d", r.status)
 	}
 }
+
+// TestNoteEditOnTopOfWhatWasRead: two therapists open the same note; the
+// second to save is told, and neither edit vanishes unseen.
+func TestNoteEditOnTopOfWhatWasRead(t *testing.T) {
+	t.Parallel()
+	f := newAuthzFixture(t)
+	s := f.s
+	owner, therapist := s.signIn(f.calm.ownerEmail), s.signIn(f.calm.therapistEmail)
+	page := "/clinic/patients/" + f.care + "/sessions/" + f.session
+	// Completed without a note: no note is written.
+	if r := owner.post(page+"/complete", url.Values{}); r.status != http.StatusSeeOther {
+		t.Fatalf("complete: %d %s", r.status, r.body)
+	}
+	if ss := clinicSession(t, f); ss["status"] != "completed" || ss["note"] != nil {
+		t.Fatalf("an empty completion: %v, want completed without a note", ss)
+	}
+	owner.post(page+"/note", url.Values{"subjective": {"First words"}, "version": {""}})
+	owner.get(page)
+	ownerVersion := noteVersion.FindStringSubmatch(string(owner.get(page).body))
+	therapist.get(page)
+	if r := therapist.post(page+"/note", url.Values{"subjective": {"The therapist's edit"}, "version": {ownerVersion[1]}}); r.status != http.StatusSeeOther {
+		t.Fatalf("the first edit: %d", r.status)
+	}
+	r := owner.post(page+"/note", url.Values{"subjective": {"The owner's late edit"}, "version": {ownerVersion[1]}})
+	if r.status != http.StatusPreconditionFailed || !strings.Contains(string(r.body), "Someone changed this") || !strings.Contains(string(r.body), "The owner&#39;s late edit") {
+		t.Fatalf("an edit on top of an old version: %d, want the form again with a notice and the text kept; it says %q", r.status, errorsShown.FindAllString(string(r.body), -1))
+	}
+	note, _ := clinicSession(t, f)["note"].(map[string]any)
+	if note["subjective"] != "The therapist's edit" || len(note["revisions"].([]any)) != 1 {
+		t.Errorf("the note kept %v", note)
+	}
+}
+
+// clinicSession is the fixture's session as the clinic API lists it.
+func clinicSession(t *testing.T, f authzFixture) map[string]any {
+	t.Helper()
+	for _, it := range f.s.api("GET", "/v1/clinic/patients/"+f.care+"/sessions", f.calm.ownerToken, nil).json(t)["items"].([]any) {
+		if ss := it.(map[string]any); ss["id"] == f.session {
+			return ss
+		}
+	}
+	t.Fatalf("session %s is not listed", f.session)
+	return nil
+}
+
+var noteVersion = regexp.MustCompile(`name="version" value="([0-9]+)"`)

@@ -63,10 +63,10 @@ func (f *Form) setProblem(r apiReply, fields ...string) {
 		f.Errors[name] = strings.TrimSpace(f.Errors[name] + " " + sentence(fe.Message))
 	}
 	switch {
-	case len(r.problem.Errors) > 0:
-		f.Error = "Some fields need a change; see below."
 	case r.status == fiber.StatusPreconditionFailed:
 		f.Error = "Someone changed this since you opened it. Reload the page to see the change, then make yours again."
+	case len(r.problem.Errors) > 0:
+		f.Error = "Some fields need a change; see below."
 	case r.problem.Detail != "":
 		f.Error = sentence(r.problem.Detail)
 	default:
