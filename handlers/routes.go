@@ -52,6 +52,8 @@ func routes(d Deps) []route {
 		{fiber.MethodGet, "/healthz", policyPublic, handleHealthz()},
 		{fiber.MethodGet, "/readyz", policyPublic, handleReadyz(s)},
 		{fiber.MethodGet, "/openapi.yaml", policyPublic, handleOpenAPI()},
+		// The questionnaire catalog holds no patient data.
+		{fiber.MethodGet, "/v1/questionnaires", policyPublic, handleListQuestionnaires()},
 
 		{fiber.MethodPost, "/v1/auth/register", policyPublicNoStore,
 			register.byIP(noQuery(handleRegister(s, d.Signer, d.PasswordParams, register, rp, d.Logger, now)))},
