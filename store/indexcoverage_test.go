@@ -476,6 +476,36 @@ func exercises() []exercise {
 			// Deleting again looks the entry up to tell a tombstone from nothing.
 			return s.DeletePainLog(ctx, pid, "a", t0)
 		}},
+		{"PutQuestionnaireResponse", func(ctx context.Context, s *Store) error {
+			r := models.QuestionnaireResponse{ID: models.PainLogDocID(pid, "q"), PatientID: pid, Questionnaire: "peg3", AnsweredAt: t0,
+				LocalDate: "2026-11-22", Answers: map[string]int{"pain": 5, "enjoyment": 4, "activity": 3}, Score: 4, CreatedAt: t0, UpdatedAt: t0}
+			if _, _, err := s.PutQuestionnaireResponse(ctx, r); err != nil {
+				return err
+			}
+			// A retry of the same response replaces it.
+			_, _, err := s.PutQuestionnaireResponse(ctx, r)
+			return err
+		}},
+		{"QuestionnaireResponse", func(ctx context.Context, s *Store) error { _, err := s.QuestionnaireResponse(ctx, pid, "q"); return err }},
+		{"ListQuestionnaireResponses", func(ctx context.Context, s *Store) error {
+			if _, _, err := s.ListQuestionnaireResponses(ctx, models.PainLogQuery{PatientID: pid, Limit: 10}); err != nil {
+				return err
+			}
+			_, _, err := s.ListQuestionnaireResponses(ctx, models.PainLogQuery{PatientID: pid, From: "2026-10-23", To: "2026-11-22",
+				After: &models.PainLogCursor{At: t0, ID: "x"}, Limit: 10})
+			return err
+		}},
+		{"QuestionnaireResponseChanges", func(ctx context.Context, s *Store) error {
+			_, _, err := s.QuestionnaireResponseChanges(ctx, models.SyncQuery{PatientID: pid, Since: t0.Add(-time.Hour),
+				After: &models.PainLogCursor{At: t0.Add(-time.Hour), ID: ""}, Limit: 10})
+			return err
+		}},
+		{"DeleteQuestionnaireResponse", func(ctx context.Context, s *Store) error {
+			if err := s.DeleteQuestionnaireResponse(ctx, pid, "q", t0); err != nil {
+				return err
+			}
+			return s.DeleteQuestionnaireResponse(ctx, pid, "q", t0)
+		}},
 		{"CreateScreening", func(ctx context.Context, s *Store) error { return s.CreateScreening(ctx, screening) }},
 		{"LatestScreening", func(ctx context.Context, s *Store) error { _, err := s.LatestScreening(ctx, pid); return err }},
 		{"SaveClearance", func(ctx context.Context, s *Store) error {

@@ -109,25 +109,9 @@ func (s *Store) DeletePainLog(ctx context.Context, patientID, clientID string, n
 // ListPainLogs returns live entries, newest logged_at first, and the cursor
 // of the next page if there is one.
 func (s *Store) ListPainLogs(ctx context.Context, q models.PainLogQuery) ([]models.PainLog, *models.PainLogCursor, error) {
-	filter := bson.D{{Key: "patient_id", Value: q.PatientID}, {Key: "deleted", Value: false}}
-	dates := bson.D{}
-	if q.From != "" {
-		dates = append(dates, bson.E{Key: "$gte", Value: q.From})
-	}
-	if q.To != "" {
-		dates = append(dates, bson.E{Key: "$lte", Value: q.To})
-	}
-	if len(dates) > 0 {
-		filter = append(filter, bson.E{Key: "local_date", Value: dates})
-	}
-	if q.After != nil {
-		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
-			bson.D{{Key: "logged_at", Value: bson.D{{Key: "$lt", Value: q.After.At}}}},
-			bson.D{{Key: "logged_at", Value: q.After.At}, {Key: "_id", Value: bson.D{{Key: "$lt", Value: q.After.ID}}}},
-		}})
-	}
+	filter := diaryFilter(bson.D{{Key: "patient_id", Value: q.PatientID}, {Key: "deleted", Value: false}}, q.From, q.To, "logged_at", q.After)
 	sort := bson.D{{Key: "logged_at", Value: -1}, {Key: "_id", Value: -1}}
-	return s.pagePainLogs(ctx, filter, sort, q.Limit, func(l models.PainLog) time.Time { return l.LoggedAt })
+	return pageOf(ctx, s.db.Collection(colPainLogs), filter, sort, q.Limit, func(l models.PainLog) (time.Time, string) { return l.LoggedAt, l.ID })
 }
 
 // PainLogChanges returns entries (tombstones included) updated at or after
@@ -135,6 +119,56 @@ func (s *Store) ListPainLogs(ctx context.Context, q models.PainLogQuery) ([]mode
 // written in the same millisecond as the phone's last sync is sent again
 // rather than missed, and the phone's upsert by id makes that harmless.
 func (s *Store) PainLogChanges(ctx context.Context, q models.SyncQuery) ([]models.PainLog, *models.PainLogCursor, error) {
+	sort := bson.D{{Key: "updated_at", Value: 1}, {Key: "_id", Value: 1}}
+	return pageOf(ctx, s.db.Collection(colPainLogs), changesFilter(q), sort, q.Limit, func(l models.PainLog) (time.Time, string) { return l.UpdatedAt, l.ID })
+}
+
+// pageOf reads a page of a diary collection (pain logs, questionnaire
+// responses), one more entry than asked to learn whether a next page
+// exists; key is an entry's sort time and id, the next page's cursor.
+func pageOf[T any](ctx context.Context, col *mongo.Collection, filter, sort bson.D, limit int, key func(T) (time.Time, string)) ([]T, *models.PainLogCursor, error) {
+	cur, err := col.Find(ctx, filter, options.Find().SetSort(sort).SetLimit(int64(limit)+1))
+	if err != nil {
+		return nil, nil, mapErr(err, col.Name())
+	}
+	entries := []T{}
+	if err := cur.All(ctx, &entries); err != nil {
+		return nil, nil, mapErr(err, col.Name())
+	}
+	if len(entries) <= limit {
+		return entries, nil, nil
+	}
+	entries = entries[:limit]
+	at, id := key(entries[limit-1])
+	return entries, &models.PainLogCursor{At: at, ID: id}, nil
+}
+
+// diaryFilter adds to filter the local dates [from, to] (either may be
+// open) and, after a cursor, the entries past it in the order of timeField
+// descending.
+func diaryFilter(filter bson.D, from, to, timeField string, after *models.PainLogCursor) bson.D {
+	dates := bson.D{}
+	if from != "" {
+		dates = append(dates, bson.E{Key: "$gte", Value: from})
+	}
+	if to != "" {
+		dates = append(dates, bson.E{Key: "$lte", Value: to})
+	}
+	if len(dates) > 0 {
+		filter = append(filter, bson.E{Key: "local_date", Value: dates})
+	}
+	if after != nil {
+		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
+			bson.D{{Key: timeField, Value: bson.D{{Key: "$lt", Value: after.At}}}},
+			bson.D{{Key: timeField, Value: after.At}, {Key: "_id", Value: bson.D{{Key: "$lt", Value: after.ID}}}},
+		}})
+	}
+	return filter
+}
+
+// changesFilter selects a patient's entries updated at or after since, past
+// the cursor after, in the order of updated_at ascending.
+func changesFilter(q models.SyncQuery) bson.D {
 	filter := bson.D{{Key: "patient_id", Value: q.PatientID}, {Key: "updated_at", Value: bson.D{{Key: "$gte", Value: q.Since}}}}
 	if q.After != nil {
 		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
@@ -142,24 +176,5 @@ func (s *Store) PainLogChanges(ctx context.Context, q models.SyncQuery) ([]model
 			bson.D{{Key: "updated_at", Value: q.After.At}, {Key: "_id", Value: bson.D{{Key: "$gt", Value: q.After.ID}}}},
 		}})
 	}
-	sort := bson.D{{Key: "updated_at", Value: 1}, {Key: "_id", Value: 1}}
-	return s.pagePainLogs(ctx, filter, sort, q.Limit, func(l models.PainLog) time.Time { return l.UpdatedAt })
-}
-
-// pagePainLogs reads one more entry than asked to learn whether a next page exists.
-func (s *Store) pagePainLogs(ctx context.Context, filter, sort bson.D, limit int, key func(models.PainLog) time.Time) ([]models.PainLog, *models.PainLogCursor, error) {
-	cur, err := s.db.Collection(colPainLogs).Find(ctx, filter, options.Find().SetSort(sort).SetLimit(int64(limit)+1))
-	if err != nil {
-		return nil, nil, mapErr(err, "pain logs")
-	}
-	logs := []models.PainLog{}
-	if err := cur.All(ctx, &logs); err != nil {
-		return nil, nil, mapErr(err, "pain logs")
-	}
-	if len(logs) <= limit {
-		return logs, nil, nil
-	}
-	logs = logs[:limit]
-	last := logs[limit-1]
-	return logs, &models.PainLogCursor{At: key(last), ID: last.ID}, nil
+	return filter
 }

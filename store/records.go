@@ -221,7 +221,7 @@ func (s *Store) ErasePatient(ctx context.Context, p models.Patient, now time.Tim
 		}
 	}
 	byPatient := bson.D{{Key: "patient_id", Value: p.ID}}
-	for _, col := range []string{colRefreshTokens, colDevices, colReminders, colPainLogs, colScreenings, colPlans, colSessions, colReports, colNotes, colLinkCodes, colCareLinks} {
+	for _, col := range []string{colRefreshTokens, colDevices, colReminders, colPainLogs, colResponses, colScreenings, colPlans, colSessions, colReports, colNotes, colLinkCodes, colCareLinks} {
 		if _, err := s.db.Collection(col).DeleteMany(ctx, byPatient); err != nil {
 			return mapErr(err, col)
 		}
@@ -232,7 +232,7 @@ func (s *Store) ErasePatient(ctx context.Context, p models.Patient, now time.Tim
 	// The write markers of the patient's pain logs and profile carry the
 	// patient's id in theirs ("pain_logs/<patient id>:<uuid>/…"): a range
 	// of _id each, so that they go now rather than with the day's cleanup.
-	for _, prefix := range []string{colPainLogs + "/" + p.ID + ":", colPatients + "/" + p.ID + "/"} {
+	for _, prefix := range []string{colPainLogs + "/" + p.ID + ":", colResponses + "/" + p.ID + ":", colPatients + "/" + p.ID + "/"} {
 		if _, err := s.db.Collection(colMarkers).DeleteMany(ctx, idPrefix(prefix)); err != nil {
 			return mapErr(err, colMarkers)
 		}

@@ -182,6 +182,11 @@ var indexes = map[string][]index{
 	colNotes: {
 		{name: "patient", keys: bson.D{{Key: "patient_id", Value: 1}}},
 	},
+	colResponses: {
+		{name: "patient_answered_at", keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "answered_at", Value: -1}, {Key: "_id", Value: -1}}},
+		{name: "patient_local_date", keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "local_date", Value: 1}}},
+		{name: "patient_updated_at", keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "updated_at", Value: 1}, {Key: "_id", Value: 1}}},
+	},
 	colWebSessions: {
 		{name: "staff", keys: bson.D{{Key: "staff_id", Value: 1}}},
 		{name: "expires", keys: bson.D{{Key: "expires_at", Value: 1}}},
