@@ -486,7 +486,10 @@ func exercises() []exercise {
 			_, _, err := s.PutQuestionnaireResponse(ctx, r)
 			return err
 		}},
-		{"QuestionnaireResponse", func(ctx context.Context, s *Store) error { _, err := s.QuestionnaireResponse(ctx, pid, "q"); return err }},
+		{"QuestionnaireResponse", func(ctx context.Context, s *Store) error {
+			_, err := s.QuestionnaireResponse(ctx, pid, "q")
+			return err
+		}},
 		{"ListQuestionnaireResponses", func(ctx context.Context, s *Store) error {
 			if _, _, err := s.ListQuestionnaireResponses(ctx, models.PainLogQuery{PatientID: pid, Limit: 10}); err != nil {
 				return err
