@@ -52,6 +52,13 @@ var ownedResources = map[string]ownedResource{
 		}
 		return id, painLog(testNow.Add(-time.Hour), 9), "/v1/pain-logs/" + id
 	},
+	"/v1/questionnaire-responses/:id": func(ts *testServer, token string) (string, any, string) {
+		id := newID()
+		if r := ts.do("PUT", "/v1/questionnaire-responses/"+id, token, pegResponse(testNow.Add(-time.Hour), 6, 5, 4)); r.status != http.StatusCreated {
+			ts.t.Fatalf("setup: %d %s", r.status, r.body)
+		}
+		return id, pegResponse(testNow.Add(-time.Hour), 1, 1, 1), "/v1/questionnaire-responses/" + id
+	},
 	"/v1/devices/:id": func(ts *testServer, token string) (string, any, string) {
 		r := ts.do("POST", "/v1/devices", token, map[string]any{"token": "fcm-token-" + strings.Repeat("a", 40) + newID(), "platform": "ios", "app_version": "1.0.0"})
 		if r.status != http.StatusCreated {

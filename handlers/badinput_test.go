@@ -107,6 +107,22 @@ func bodyEndpoints(logID, planID, sessionID, patientID string) []bodyEndpoint {
 			valid:  map[string]any{"logged_at": loggedAt, "score": 4, "areas": []string{"neck"}, "stiffness": 3, "sleep_quality": 6, "stress": 2, "note": "ok", "red_flags": []string{}},
 			fields: painFields,
 			domain: append(painDomain, badBody{"no score", map[string]any{"score": nil}, "score"})},
+		{method: "PUT", path: "/v1/questionnaire-responses/" + newID(), auth: true,
+			valid:  map[string]any{"questionnaire": "peg3", "answered_at": loggedAt, "answers": map[string]any{"pain": 6, "enjoyment": 5, "activity": 4}},
+			fields: map[string]string{"questionnaire": "string", "answered_at": "string", "answers": "object"},
+			domain: []badBody{
+				{"an unknown questionnaire", map[string]any{"questionnaire": "odi"}, "questionnaire"},
+				{"no questionnaire", map[string]any{"questionnaire": nil}, "questionnaire"},
+				{"no time", map[string]any{"answered_at": nil}, "answered_at"},
+				{"a time in words", map[string]any{"answered_at": "last night"}, "answered_at"},
+				{"in the future", map[string]any{"answered_at": "2030-01-01T00:00:00Z"}, "answered_at"},
+				{"an item missing", map[string]any{"answers": map[string]any{"pain": 6, "enjoyment": 5}}, "answers.activity"},
+				{"an answer of 11", map[string]any{"answers": map[string]any{"pain": 11, "enjoyment": 5, "activity": 4}}, "answers.pain"},
+				{"a negative answer", map[string]any{"answers": map[string]any{"pain": 6, "enjoyment": -1, "activity": 4}}, "answers.enjoyment"},
+				{"a fraction", map[string]any{"answers": map[string]any{"pain": 6.5, "enjoyment": 5, "activity": 4}}, "answers"},
+				{"an extra answer", map[string]any{"answers": map[string]any{"pain": 6, "enjoyment": 5, "activity": 4, "mood": 3}}, "answers.mood"},
+				{"a score of its own", map[string]any{"score": 1}, "score"},
+			}},
 		{method: "PATCH", path: "/v1/pain-logs/" + logID, auth: true,
 			valid:  map[string]any{"score": 2, "note": "calmer"},
 			fields: painFields, domain: painDomain},
@@ -332,6 +348,7 @@ func TestBadInputIsRefusedAndStoresNothing(t *testing.T) {
 		return fmt.Sprint(ts.documents()) +
 			string(ts.do("GET", "/v1/me", token, nil).body) +
 			string(ts.do("GET", "/v1/pain-logs?updated_since=2000-01-01T00:00:00Z", token, nil).body) +
+			string(ts.do("GET", "/v1/questionnaire-responses?updated_since=2000-01-01T00:00:00Z", token, nil).body) +
 			string(ts.do("GET", "/v1/devices", token, nil).body) +
 			string(ts.do("GET", "/v1/screening", token, nil).body) +
 			string(ts.do("GET", "/v1/plans/current", token, nil).body) +

@@ -95,6 +95,10 @@ var requestBodies = []bodyCase{
 		probs.Merge(l.Validate(fuzzNow))
 		return probs.Err()
 	}),
+	body(func(r responseRequest) error {
+		_, err := r.response(fuzzNow)
+		return err
+	}),
 	body(func(r painLogPatch) error {
 		var probs models.Problems
 		l := models.PainLog{LoggedAt: fuzzNow.Add(-time.Hour), Score: 4}
@@ -347,6 +351,8 @@ func FuzzDecodeBody(f *testing.F) {
 			`{"reminder_preferences":{"a.b":{"enabled":true}}}`, `{"reminder_preferences":{"nope":{"weekday":"someday"}}}`},
 		"painLogRequest": {`{"logged_at":"2026-11-22T08:30:00-07:00","score":5,"areas":["lower_back"],"stiffness":3,"red_flags":["fever"]}`,
 			`{"logged_at":"2026-11-22T08:30:00Z","score":11,"areas":["elbow"]}`, `{"score":5,"note":{"$gt":""}}`},
+		"responseRequest": {`{"questionnaire":"peg3","answered_at":"2026-11-22T08:30:00-07:00","answers":{"pain":6,"enjoyment":5,"activity":4}}`,
+			`{"questionnaire":"odi","answers":{"pain":11}}`, `{"questionnaire":"peg3","answers":{"$gt":1}}`},
 		"painLogPatch":      {`{"score":3}`, `{"areas":null,"note":"better"}`, `{"logged_at":"yesterday"}`},
 		"createPlanRequest": {`{"start_date":"2026-11-23","initial_sessions":4,"maintenance_monthly":true,"preferred_weekday":"tuesday","preferred_time":"17:30"}`, `{"start_date":"2026-02-30"}`},
 		"patchPlanRequest":  {`{"action":"pause"}`, `{"effective_from":"2026-12-01","maintenance_weeks":3}`, `{"session_minutes":75,"aftercare":"both"}`},

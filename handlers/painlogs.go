@@ -339,46 +339,60 @@ func handleDeletePainLog(s painLogStore, now func() time.Time) fiber.Handler {
 // phone that syncs offline entries. Both page with ?cursor&limit.
 func handleListPainLogs(s painLogStore, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		var probs models.Problems
-		if err := onlyQueryParams(c, "from", "to", "updated_since", "cursor", "limit"); err != nil {
+		list, sync, err := diaryListing(c)
+		if err != nil {
 			return err
 		}
-		limit := pageSize(&probs, c.Query("limit"))
-		after := decodeCursor(&probs, c.Query("cursor"))
 		var (
 			logs []models.PainLog
 			next *models.PainLogCursor
-			err  error
 		)
-		if since := c.Query("updated_since"); since != "" {
-			if c.Query("from") != "" || c.Query("to") != "" {
-				probs.Add("updated_since", "cannot be combined with from or to")
-			}
-			t := parseInstant(&probs, "updated_since", since)
-			if err := probs.Err(); err != nil {
-				return err
-			}
-			logs, next, err = s.PainLogChanges(c.UserContext(), models.SyncQuery{PatientID: patientID(c), Since: t, After: after, Limit: limit})
+		if sync != nil {
+			logs, next, err = s.PainLogChanges(c.UserContext(), *sync)
 		} else {
-			from, to := dateRange(&probs, c.Query("from"), c.Query("to"))
-			if err := probs.Err(); err != nil {
-				return err
-			}
-			logs, next, err = s.ListPainLogs(c.UserContext(), models.PainLogQuery{PatientID: patientID(c), From: from, To: to, After: after, Limit: limit})
+			logs, next, err = s.ListPainLogs(c.UserContext(), *list)
 		}
 		if err != nil {
 			return err
 		}
-		page := painLogPage{Items: make([]painLogResponse, len(logs))}
+		page := painLogPage{Items: make([]painLogResponse, len(logs)), NextCursor: cursorOf(next)}
 		for i, l := range logs {
 			page.Items[i] = toPainLog(l)
 		}
-		if next != nil {
-			cursor := encodeCursor(*next)
-			page.NextCursor = &cursor
-		}
 		return c.JSON(page)
 	}
+}
+
+// diaryListing reads a diary listing's query (pain logs, questionnaire
+// responses) for the request's patient: by date (?from&to, local dates),
+// or with ?updated_since every change since then, tombstones included,
+// for a phone that syncs; both page with ?cursor&limit. Exactly one of
+// list and sync is set.
+func diaryListing(c *fiber.Ctx) (list *models.PainLogQuery, sync *models.SyncQuery, err error) {
+	var probs models.Problems
+	if err := onlyQueryParams(c, "from", "to", "updated_since", "cursor", "limit"); err != nil {
+		return nil, nil, err
+	}
+	limit := pageSize(&probs, c.Query("limit"))
+	after := decodeCursor(&probs, c.Query("cursor"))
+	if since := c.Query("updated_since"); since != "" {
+		if c.Query("from") != "" || c.Query("to") != "" {
+			probs.Add("updated_since", "cannot be combined with from or to")
+		}
+		t := parseInstant(&probs, "updated_since", since)
+		return nil, &models.SyncQuery{PatientID: patientID(c), Since: t, After: after, Limit: limit}, probs.Err()
+	}
+	from, to := dateRange(&probs, c.Query("from"), c.Query("to"))
+	return &models.PainLogQuery{PatientID: patientID(c), From: from, To: to, After: after, Limit: limit}, nil, probs.Err()
+}
+
+// cursorOf is the opaque cursor of next, nil on the last page.
+func cursorOf(next *models.PainLogCursor) *string {
+	if next == nil {
+		return nil
+	}
+	cursor := encodeCursor(*next)
+	return &cursor
 }
 
 // onlyQueryParams refuses query parameters the route does not know, so that

@@ -2,7 +2,9 @@ package handlers
 
 import (
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestQuestionnaireCatalog(t *testing.T) {
@@ -27,5 +29,52 @@ func TestQuestionnaireCatalog(t *testing.T) {
 		if r := ts.do("GET", "/v1/questionnaires"+q, "", nil); r.status != http.StatusBadRequest {
 			t.Errorf("%s: %d", q, r.status)
 		}
+	}
+}
+
+func pegResponse(at time.Time, pain, enjoyment, activity int) map[string]any {
+	return map[string]any{"questionnaire": "peg3", "answered_at": at.Format(time.RFC3339),
+		"answers": map[string]any{"pain": pain, "enjoyment": enjoyment, "activity": activity}}
+}
+
+func TestQuestionnaireResponsesThroughTheAPI(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	token, _ := ts.register("peg@example.com", "America/Edmonton")
+	id := newID()
+	// Answered at 20:30 in Edmonton on the 21st: 03:30 UTC on the 22nd.
+	at := time.Date(2026, 11, 22, 3, 30, 0, 0, time.UTC)
+	first := ts.do("PUT", "/v1/questionnaire-responses/"+strings.ToUpper(id), token, pegResponse(at, 6, 5, 4))
+	body := first.json(t)
+	if first.status != http.StatusCreated || body["id"] != id || body["score"] != 5.0 || body["local_date"] != "2026-11-21" {
+		t.Fatalf("the first PUT: %d %v", first.status, body)
+	}
+	again := ts.do("PUT", "/v1/questionnaire-responses/"+id, token, pegResponse(at, 6, 5, 4))
+	if again.status != http.StatusOK {
+		t.Fatalf("the retry: %d %s", again.status, again.body)
+	}
+	withScore := pegResponse(at, 1, 1, 1)
+	withScore["score"] = 0
+	if r := ts.do("PUT", "/v1/questionnaire-responses/"+newID(), token, withScore); r.status != http.StatusBadRequest {
+		t.Fatalf("a score from the client: %d, want 400", r.status)
+	}
+	if r := ts.do("PUT", "/v1/questionnaire-responses/"+newID(), token, map[string]any{"questionnaire": "peg3", "answered_at": at.Format(time.RFC3339),
+		"answers": map[string]any{"pain": 6, "enjoyment": 5}}); r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "answers.activity") {
+		t.Fatalf("an item missing: %d %s", r.status, r.body)
+	}
+	list := ts.do("GET", "/v1/questionnaire-responses?from=2026-11-21&to=2026-11-21", token, nil).json(t)
+	if items := list["items"].([]any); len(items) != 1 || list["next_cursor"] != nil {
+		t.Fatalf("the day's list: %v", list)
+	}
+	if r := ts.do("DELETE", "/v1/questionnaire-responses/"+id, token, nil); r.status != http.StatusNoContent {
+		t.Fatalf("delete: %d", r.status)
+	}
+	if r := ts.do("GET", "/v1/questionnaire-responses/"+id, token, nil); r.status != http.StatusNotFound {
+		t.Fatalf("a deleted response: %d", r.status)
+	}
+	sync := ts.do("GET", "/v1/questionnaire-responses?updated_since="+at.Add(-time.Hour).Format(time.RFC3339), token, nil).json(t)
+	items := sync["items"].([]any)
+	if len(items) != 1 || items[0].(map[string]any)["deleted"] != true || items[0].(map[string]any)["answers"] != nil || items[0].(map[string]any)["score"] != nil {
+		t.Fatalf("the tombstone in a sync: %v", items)
 	}
 }

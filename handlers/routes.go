@@ -83,6 +83,11 @@ func routes(d Deps) []route {
 		{fiber.MethodPatch, "/v1/pain-logs/:id", policyPatient, noQuery(handlePatchPainLog(s, now))},
 		{fiber.MethodDelete, "/v1/pain-logs/:id", policyPatient, noQuery(handleDeletePainLog(s, now))},
 
+		{fiber.MethodGet, "/v1/questionnaire-responses", policyPatient, handleListResponses(s)},
+		{fiber.MethodPut, "/v1/questionnaire-responses/:id", policyPatient, noQuery(handlePutResponse(s, now))},
+		{fiber.MethodGet, "/v1/questionnaire-responses/:id", policyPatient, noQuery(handleGetResponse(s))},
+		{fiber.MethodDelete, "/v1/questionnaire-responses/:id", policyPatient, noQuery(handleDeleteResponse(s, now))},
+
 		{fiber.MethodPost, "/v1/screening", policyPatient, noQuery(handlePostScreening(s, rp, now))},
 		{fiber.MethodGet, "/v1/screening", policyPatient, noQuery(handleGetScreening(s, now))},
 		{fiber.MethodPost, "/v1/screening/clearance", policyPatient, noQuery(handlePostClearance(s, rp, now))},
@@ -140,6 +145,7 @@ func routes(d Deps) []route {
 		{fiber.MethodGet, "/v1/clinic/patients/:id", policyStaffView, noQuery(handleClinicPatient(s, now))},
 		{fiber.MethodGet, "/v1/clinic/patients/:id/pain-logs", policyStaffView, handleListPainLogs(s, now)},
 		{fiber.MethodGet, "/v1/clinic/patients/:id/insights", policyStaffView, handleInsights(s, now)},
+		{fiber.MethodGet, "/v1/clinic/patients/:id/questionnaire-responses", policyStaffView, handleListResponses(s)},
 		{fiber.MethodGet, "/v1/clinic/patients/:id/plan", policyStaffView, noQuery(handleGetCurrentPlan(s, now))},
 		{fiber.MethodGet, "/v1/clinic/patients/:id/sessions", policyStaffView, handleListSessions(s, s, now)},
 		{fiber.MethodGet, "/v1/clinic/patients/:id/screening", policyStaffView, noQuery(handleGetScreening(s, now))},

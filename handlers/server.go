@@ -23,6 +23,7 @@ type Store interface {
 	profileStore
 	deviceStore
 	painLogStore
+	responseStore
 	careStore
 	reminderStore
 	recordStore

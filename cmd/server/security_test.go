@@ -441,6 +441,11 @@ var ownedResources = map[string]ownedMaker{
 		return owned{id: id, bodies: map[string]any{"PUT": painLog(9, "overwritten"), "PATCH": map[string]any{"score": 1}},
 			view: s.viewOf(owner, "/v1/pain-logs/"+id)}
 	},
+	"/v1/questionnaire-responses/{id}": func(t *testing.T, s *secureServer, owner patient) owned {
+		id := uuid.NewString()
+		expect(t, s.send("PUT", "/v1/questionnaire-responses/"+id, owner.access, pegAnswers(6)), http.StatusCreated)
+		return owned{id: id, bodies: map[string]any{"PUT": pegAnswers(1)}, view: s.viewOf(owner, "/v1/questionnaire-responses/"+id)}
+	},
 	"/v1/devices/{id}": func(t *testing.T, s *secureServer, owner patient) owned {
 		id := expect(t, s.send("POST", "/v1/devices", owner.access, device(owner.marker+uuid.NewString()[:8])), http.StatusCreated).object(t)["id"].(string)
 		return owned{id: id, view: s.viewOf(owner, "/v1/devices")}
@@ -513,13 +518,14 @@ func init() {
 		id     func(c *clinicAccess, owner patient) string
 		bodies map[string]any
 	}{
-		"/v1/care-team/{id}":                 {func(c *clinicAccess, _ patient) string { return c.linkID }, nil},
-		"/v1/clinic/staff/{id}":              {func(c *clinicAccess, _ patient) string { return c.therapistID }, map[string]any{"PATCH": map[string]any{"active": false}}},
-		"/v1/clinic/invitations/{id}":        {func(c *clinicAccess, _ patient) string { return c.invitationID }, nil},
-		"/v1/clinic/patients/{id}":           {linkedPatient, nil},
-		"/v1/clinic/patients/{id}/pain-logs": {linkedPatient, nil},
-		"/v1/clinic/patients/{id}/insights":  {linkedPatient, nil},
-		"/v1/clinic/patients/{id}/plan":      {linkedPatient, map[string]any{"PUT": map[string]any{"home_care": "Heat for 20 minutes."}}},
+		"/v1/care-team/{id}":                               {func(c *clinicAccess, _ patient) string { return c.linkID }, nil},
+		"/v1/clinic/staff/{id}":                            {func(c *clinicAccess, _ patient) string { return c.therapistID }, map[string]any{"PATCH": map[string]any{"active": false}}},
+		"/v1/clinic/invitations/{id}":                      {func(c *clinicAccess, _ patient) string { return c.invitationID }, nil},
+		"/v1/clinic/patients/{id}":                         {linkedPatient, nil},
+		"/v1/clinic/patients/{id}/pain-logs":               {linkedPatient, nil},
+		"/v1/clinic/patients/{id}/insights":                {linkedPatient, nil},
+		"/v1/clinic/patients/{id}/questionnaire-responses": {linkedPatient, nil},
+		"/v1/clinic/patients/{id}/plan":                    {linkedPatient, map[string]any{"PUT": map[string]any{"home_care": "Heat for 20 minutes."}}},
 		"/v1/clinic/patients/{id}/sessions": {linkedPatient, map[string]any{"POST": map[string]any{
 			"scheduled_at": time.Now().UTC().Add(30 * 24 * time.Hour).Format(time.RFC3339)}}},
 		"/v1/clinic/patients/{id}/screening":               {linkedPatient, nil},
@@ -891,32 +897,39 @@ func TestAPI2BrokenAuthentication(t *testing.T) {
 	t.Logf("%d authentication cases", cases)
 }
 
+// pegAnswers is a PEG-3 answered an hour ago, pain on every item.
+func pegAnswers(pain int) map[string]any {
+	return map[string]any{"questionnaire": "peg3", "answered_at": time.Now().Add(-time.Hour).Format(time.RFC3339),
+		"answers": map[string]any{"pain": pain, "enjoyment": pain, "activity": pain}}
+}
+
 // validBodies are request bodies each route accepts from p, by operation.
 func validBodies(p patient) map[string]any {
 	today := time.Now().UTC().Format(time.DateOnly)
 	return map[string]any{
-		"POST /v1/auth/register":          map[string]any{"email": "new-" + uuid.NewString()[:8] + "@example.com", "password": password, "name": "New", "timezone": "UTC"},
-		"POST /v1/auth/login":             map[string]any{"email": p.email, "password": "not the password"},
-		"POST /v1/auth/refresh":           map[string]any{"refresh_token": strings.Repeat("A", 43)},
-		"POST /v1/auth/logout":            map[string]any{"refresh_token": strings.Repeat("A", 43)},
-		"PATCH /v1/me":                    map[string]any{"name": "Renamed"},
-		"DELETE /v1/me":                   map[string]any{"password": password},
-		"POST /v1/me/password":            map[string]any{"current_password": password, "new_password": "a brand new passphrase"},
-		"POST /v1/devices":                device(p.marker),
-		"PUT /v1/pain-logs/{id}":          painLog(4, p.marker),
-		"PATCH /v1/pain-logs/{id}":        map[string]any{"score": 2},
-		"POST /v1/screening":              allNo(),
-		"POST /v1/screening/clearance":    map[string]any{"date": today},
-		"POST /v1/plans":                  map[string]any{},
-		"PATCH /v1/plans/{id}":            map[string]any{"action": "pause"},
-		"POST /v1/sessions":               map[string]any{"scheduled_at": time.Now().UTC().Add(24 * time.Hour).Format(time.RFC3339), "therapist": p.marker},
-		"PATCH /v1/sessions/{id}":         map[string]any{"action": "cancel"},
-		"POST /v1/sessions/{id}/complete": map[string]any{},
-		"POST /v1/reminders/{id}/snooze":  map[string]any{"minutes": 30},
-		"POST /v1/reports":                map[string]any{},
-		"POST /v1/care-team/preview":      map[string]any{"code": "2222-2222"},
-		"POST /v1/care-team":              map[string]any{"code": "2222-2222"},
-		"POST /v1/care-team/codes":        map[string]any{"scope": "view"},
+		"POST /v1/auth/register":               map[string]any{"email": "new-" + uuid.NewString()[:8] + "@example.com", "password": password, "name": "New", "timezone": "UTC"},
+		"POST /v1/auth/login":                  map[string]any{"email": p.email, "password": "not the password"},
+		"POST /v1/auth/refresh":                map[string]any{"refresh_token": strings.Repeat("A", 43)},
+		"POST /v1/auth/logout":                 map[string]any{"refresh_token": strings.Repeat("A", 43)},
+		"PATCH /v1/me":                         map[string]any{"name": "Renamed"},
+		"DELETE /v1/me":                        map[string]any{"password": password},
+		"POST /v1/me/password":                 map[string]any{"current_password": password, "new_password": "a brand new passphrase"},
+		"POST /v1/devices":                     device(p.marker),
+		"PUT /v1/pain-logs/{id}":               painLog(4, p.marker),
+		"PUT /v1/questionnaire-responses/{id}": pegAnswers(4),
+		"PATCH /v1/pain-logs/{id}":             map[string]any{"score": 2},
+		"POST /v1/screening":                   allNo(),
+		"POST /v1/screening/clearance":         map[string]any{"date": today},
+		"POST /v1/plans":                       map[string]any{},
+		"PATCH /v1/plans/{id}":                 map[string]any{"action": "pause"},
+		"POST /v1/sessions":                    map[string]any{"scheduled_at": time.Now().UTC().Add(24 * time.Hour).Format(time.RFC3339), "therapist": p.marker},
+		"PATCH /v1/sessions/{id}":              map[string]any{"action": "cancel"},
+		"POST /v1/sessions/{id}/complete":      map[string]any{},
+		"POST /v1/reminders/{id}/snooze":       map[string]any{"minutes": 30},
+		"POST /v1/reports":                     map[string]any{},
+		"POST /v1/care-team/preview":           map[string]any{"code": "2222-2222"},
+		"POST /v1/care-team":                   map[string]any{"code": "2222-2222"},
+		"POST /v1/care-team/codes":             map[string]any{"scope": "view"},
 		"POST /v1/clinic/signup": map[string]any{"clinic_name": "New Clinic", "timezone": "UTC", "name": "New Owner",
 			"email": "owner-" + uuid.NewString()[:8] + "@clinic.example", "password": password},
 		"POST /v1/clinic/auth/login":                            map[string]any{"email": "nobody@clinic.example", "password": "not the password"},
