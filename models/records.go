@@ -82,8 +82,10 @@ func (r Report) Live(now time.Time) bool {
 
 // PatientRecords is everything held about one patient.
 type PatientRecords struct {
-	Patient    Patient
-	PainLogs   []PainLog
+	Patient  Patient
+	PainLogs []PainLog
+	// Responses are the questionnaire responses, tombstones included.
+	Responses  []QuestionnaireResponse
 	Screenings []Screening
 	Plans      []Plan
 	Sessions   []Session

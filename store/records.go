@@ -105,7 +105,7 @@ func (s *Store) RevokeReport(ctx context.Context, patientID, id string, now time
 }
 
 // ProgressOf reads what a patient's progress is computed from: the
-// patient, pain logs, sessions, plans and reminders. Insights and the
+// patient, pain logs, questionnaire responses, sessions, plans and reminders. Insights and the
 // clinician report need no more, so they do not read the rest.
 func (s *Store) ProgressOf(ctx context.Context, patientID string) (models.PatientRecords, error) {
 	var r models.PatientRecords
@@ -115,6 +115,9 @@ func (s *Store) ProgressOf(ctx context.Context, patientID string) (models.Patien
 	}
 	r.Patient = p
 	if err := s.readByPatient(ctx, patientID, colPainLogs, &r.PainLogs); err != nil {
+		return r, err
+	}
+	if err := s.readByPatient(ctx, patientID, colResponses, &r.Responses); err != nil {
 		return r, err
 	}
 	if err := s.readByPatient(ctx, patientID, colSessions, &r.Sessions); err != nil {
