@@ -117,28 +117,29 @@ type adherenceSummaryJSON struct {
 }
 
 type triageJSON struct {
-	ID               string               `json:"id"`
-	Name             string               `json:"name"`
-	Scope            string               `json:"scope"`
-	Attention        []string             `json:"attention"`
-	LastLogDate      *string              `json:"last_log_date"`
-	DaysSinceLog     *int                 `json:"days_since_log"`
-	LastScore        *int                 `json:"last_score"`
-	Pain             changeJSON           `json:"pain"`
-	RedFlags14d      int                  `json:"red_flags_14d"`
-	SorenessFlag     bool                 `json:"soreness_flag"`
-	ClearanceWaiting bool                 `json:"clearance_waiting"`
-	SelfAttested     bool                 `json:"clearance_self_attested"`
-	MissedSessions   int                  `json:"missed_sessions_30d"`
-	Adherence        adherenceSummaryJSON `json:"aftercare_adherence_30d"`
-	NextSessionAt    *time.Time           `json:"next_session_at"`
-	PlanStatus       *string              `json:"plan_status"`
+	ID               string                  `json:"id"`
+	Name             string                  `json:"name"`
+	Scope            string                  `json:"scope"`
+	Attention        []string                `json:"attention"`
+	LastLogDate      *string                 `json:"last_log_date"`
+	DaysSinceLog     *int                    `json:"days_since_log"`
+	LastScore        *int                    `json:"last_score"`
+	Pain             changeJSON              `json:"pain"`
+	PEG              questionnaireChangeJSON `json:"peg"`
+	RedFlags14d      int                     `json:"red_flags_14d"`
+	SorenessFlag     bool                    `json:"soreness_flag"`
+	ClearanceWaiting bool                    `json:"clearance_waiting"`
+	SelfAttested     bool                    `json:"clearance_self_attested"`
+	MissedSessions   int                     `json:"missed_sessions_30d"`
+	Adherence        adherenceSummaryJSON    `json:"aftercare_adherence_30d"`
+	NextSessionAt    *time.Time              `json:"next_session_at"`
+	PlanStatus       *string                 `json:"plan_status"`
 }
 
 func toTriage(e models.TriageEntry) triageJSON {
 	r := triageJSON{
 		ID: e.PatientID, Name: e.Name, Scope: string(e.Scope), Attention: strs(e.Attention), DaysSinceLog: e.DaysSinceLog, LastScore: e.LastScore,
-		Pain: toChange(e.Change), RedFlags14d: e.RedFlags, SorenessFlag: e.SorenessFlag, ClearanceWaiting: e.ClearanceWaiting,
+		Pain: toChange(e.Change), PEG: toQuestionnaireChange(e.PEG), RedFlags14d: e.RedFlags, SorenessFlag: e.SorenessFlag, ClearanceWaiting: e.ClearanceWaiting,
 		SelfAttested: e.SelfAttested, MissedSessions: e.MissedSessions, NextSessionAt: e.NextSession,
 		Adherence: adherenceSummaryJSON{Rate: e.Adherence.Value, Asked: e.Adherence.N, Reason: e.Adherence.Reason},
 	}

@@ -38,7 +38,7 @@ func insightsOf(recs models.PatientRecords, plan *models.Plan, from, to string, 
 	}
 	return models.ComputeInsights(models.InsightsInput{
 		From: from, To: to, Today: today, Logs: recs.PainLogs, Sessions: recs.Sessions,
-		Plan: plan, Reminders: recs.Reminders, Loc: loc,
+		Plan: plan, Reminders: recs.Reminders, Responses: recs.Responses, Loc: loc,
 	})
 }
 

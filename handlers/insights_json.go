@@ -1,6 +1,10 @@
 package handlers
 
-import "github.com/backcare/backcare/models"
+import (
+	"time"
+
+	"github.com/backcare/backcare/models"
+)
 
 // figureJSON is one figure and what it rests on; with too few data points
 // value is null and reason says why.
@@ -83,6 +87,41 @@ type insightsJSON struct {
 	StreakEnd   string            `json:"streak_end,omitempty"`
 	DaysElapsed int               `json:"days_elapsed"`
 	DaysMissed  int               `json:"days_missed"`
+	// Questionnaires: each instrument's baseline against its latest answer.
+	Questionnaires []questionnaireChangeJSON `json:"questionnaires"`
+}
+
+// scoredJSON is one answer a comparison rests on.
+type scoredJSON struct {
+	ID        string    `json:"id"`
+	Score     float64   `json:"score"`
+	LocalDate string    `json:"local_date"`
+	At        time.Time `json:"answered_at"`
+}
+
+type questionnaireChangeJSON struct {
+	Questionnaire string      `json:"questionnaire"`
+	Baseline      *scoredJSON `json:"baseline"`
+	Latest        *scoredJSON `json:"latest"`
+	N             int         `json:"n"`
+	Points        *float64    `json:"points"`
+	Percent       *float64    `json:"percent_improvement"`
+	Meaningful    bool        `json:"meaningful"`
+	Threshold     float64     `json:"meaningful_percent"`
+	Reason        string      `json:"reason,omitempty"`
+}
+
+func toScored(r *models.QuestionnaireResponse) *scoredJSON {
+	if r == nil {
+		return nil
+	}
+	return &scoredJSON{ID: r.ClientID(), Score: r.Score, LocalDate: r.LocalDate, At: r.AnsweredAt}
+}
+
+func toQuestionnaireChange(ch models.QuestionnaireChange) questionnaireChangeJSON {
+	q, _ := models.LookupQuestionnaire(ch.Questionnaire)
+	return questionnaireChangeJSON{Questionnaire: ch.Questionnaire, Baseline: toScored(ch.Baseline), Latest: toScored(ch.Latest), N: ch.N,
+		Points: ch.Points, Percent: ch.Percent, Meaningful: ch.Meaningful, Threshold: q.Meaningful.Percent, Reason: ch.Reason}
 }
 
 func toFigure(f models.Figure) figureJSON {
@@ -105,11 +144,15 @@ func toInsightsJSON(in models.Insights) insightsJSON {
 	out := insightsJSON{
 		From: in.From, To: in.To,
 		Daily: []dailyJSON{}, Weekly: []weeklyJSON{}, Sessions: []sessionPainJSON{}, Adherence: []adherenceJSON{}, Habits: []habitJSON{},
-		Change:     toChange(in.Change),
-		StreakDays: in.StreakDays, StreakEnd: in.StreakEnd, DaysElapsed: in.DaysElapsed, DaysMissed: in.DaysMissed,
+		Questionnaires: []questionnaireChangeJSON{},
+		Change:         toChange(in.Change),
+		StreakDays:     in.StreakDays, StreakEnd: in.StreakEnd, DaysElapsed: in.DaysElapsed, DaysMissed: in.DaysMissed,
 	}
 	for _, d := range in.Daily {
 		out.Daily = append(out.Daily, dailyJSON{Date: d.Date, Mean: d.Mean, Max: d.Max, N: d.N})
+	}
+	for _, q := range in.Questionnaires {
+		out.Questionnaires = append(out.Questionnaires, toQuestionnaireChange(q))
 	}
 	for _, w := range in.Weekly {
 		out.Weekly = append(out.Weekly, weeklyJSON{WeekStart: w.WeekStart, Mean: toFigure(w.Mean)})

@@ -78,3 +78,35 @@ func TestQuestionnaireResponsesThroughTheAPI(t *testing.T) {
 		t.Fatalf("the tombstone in a sync: %v", items)
 	}
 }
+
+// TestPEGTrendInInsightsAndTriage: answers before and during the plan
+// show in the patient's insights and the clinic's triage alike.
+func TestPEGTrendInInsightsAndTriage(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	token, _ := ts.register("trend@example.com", "UTC")
+	ts.do("POST", "/v1/screening", token, allNo())
+	// Answered on 2 and 9 November (before the plan of the 10th), then on the 21st.
+	for day, pain := range map[int]int{2: 8, 9: 7, 21: 4} {
+		at := time.Date(2026, 11, day, 18, 0, 0, 0, time.UTC)
+		if r := ts.do("PUT", "/v1/questionnaire-responses/"+newID(), token, pegResponse(at, pain, pain, pain)); r.status != http.StatusCreated {
+			t.Fatalf("answer of the %d: %d %s", day, r.status, r.body)
+		}
+	}
+	if r := ts.do("POST", "/v1/plans", token, map[string]any{"start_date": "2026-11-10"}); r.status != http.StatusCreated {
+		t.Fatalf("plan: %d %s", r.status, r.body)
+	}
+	qs := ts.do("GET", "/v1/insights?from=2026-11-01&to=2026-11-22", token, nil).json(t)["questionnaires"].([]any)
+	peg := qs[0].(map[string]any)
+	// Baseline 7 (the 9th, the last before the plan), latest 4: -3 points, 42.9 %.
+	if peg["questionnaire"] != "peg3" || peg["n"] != 3.0 || peg["points"] != -3.0 || peg["percent_improvement"] != 42.9 || peg["meaningful"] != true ||
+		peg["baseline"].(map[string]any)["local_date"] != "2026-11-09" || peg["meaningful_percent"] != 30.0 {
+		t.Fatalf("the PEG in insights: %v", peg)
+	}
+	cs := ts.signupClinic("trend")
+	ts.link(cs.therapist, token, "view")
+	item := ts.do("GET", "/v1/clinic/patients", cs.therapist, nil).json(t)["items"].([]any)[0].(map[string]any)
+	if tp := item["peg"].(map[string]any); tp["points"] != -3.0 || tp["meaningful"] != true {
+		t.Fatalf("the PEG in triage: %v", tp)
+	}
+}

@@ -567,7 +567,7 @@ func TestTriageClinicOf30(t *testing.T) {
 			t.Errorf("the answer has no %q", k)
 		}
 	}
-	for _, k := range []string{"id", "name", "attention", "last_log_date", "days_since_log", "last_score", "pain", "red_flags_14d", "soreness_flag",
+	for _, k := range []string{"id", "name", "attention", "last_log_date", "days_since_log", "last_score", "pain", "peg", "red_flags_14d", "soreness_flag",
 		"clearance_waiting", "clearance_self_attested", "missed_sessions_30d", "aftercare_adherence_30d", "next_session_at", "plan_status"} {
 		for _, it := range shape.Items {
 			if _, ok := it[k]; !ok {

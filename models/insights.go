@@ -98,6 +98,9 @@ type InsightsInput struct {
 	// Plan is the patient's current plan, or nil.
 	Plan      *Plan
 	Reminders []Reminder
+	// Responses are the patient's questionnaire responses (tombstones are
+	// left out here).
+	Responses []QuestionnaireResponse
 	// Loc is the patient's zone, which dates the sessions; nil means UTC,
 	// as for a patient whose zone cannot be loaded (Patient.Location).
 	Loc *time.Location
@@ -124,6 +127,9 @@ type Insights struct {
 	// Zero, with StreakEnd empty, when neither day has a log.
 	StreakDays int
 	StreakEnd  string
+	// Questionnaires has one entry per catalog instrument: its baseline
+	// against the latest answer up to To (see CompareQuestionnaire).
+	Questionnaires []QuestionnaireChange
 	// DaysElapsed counts the days from From to the earlier of To and today,
 	// and DaysMissed those of them without a log.
 	DaysElapsed int
@@ -275,6 +281,7 @@ func ComputeInsights(in InsightsInput) (Insights, error) {
 		Habits:    days.habits(asked),
 	}
 	out.StreakDays, out.StreakEnd = days.streak(today)
+	out.Questionnaires = questionnaireChanges(in)
 	for d := from; !d.After(end); d = d.AddDate(0, 0, 1) {
 		out.DaysElapsed++
 		if !days.logged(d) {
@@ -638,4 +645,25 @@ func countOf(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// questionnaireChanges compares each instrument's answers up to To: from
+// the last answer before the plan started, or without a plan from the
+// first answer in the range.
+func questionnaireChanges(in InsightsInput) []QuestionnaireChange {
+	start := ""
+	if in.Plan != nil {
+		start = in.Plan.StartDate()
+	}
+	var within []QuestionnaireResponse
+	for _, r := range in.Responses {
+		if r.LocalDate <= in.To && (start != "" || r.LocalDate >= in.From) {
+			within = append(within, r)
+		}
+	}
+	out := make([]QuestionnaireChange, len(Questionnaires))
+	for i, q := range Questionnaires {
+		out[i] = CompareQuestionnaire(q.ID, within, start)
+	}
+	return out
 }

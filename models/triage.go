@@ -49,6 +49,8 @@ type TriageInput struct {
 	Sessions  []Session
 	Plan      *Plan
 	Reminders []Reminder
+	// Responses are the patient's questionnaire responses.
+	Responses []QuestionnaireResponse
 	// Screening is the patient's latest, or nil.
 	Screening *Screening
 }
@@ -66,6 +68,8 @@ type TriageEntry struct {
 	LastScore *int
 	// Change is the last 7 days against the baseline, with the MCID verdict.
 	Change PainChange
+	// PEG is the PEG-3's baseline against its latest answer.
+	PEG QuestionnaireChange
 	// RedFlags counts the logs with a red flag in the last TriageRedFlagDays.
 	RedFlags int
 	// SorenessFlag is the soreness flag of the last completed session.
@@ -119,9 +123,14 @@ func Triage(in TriageInput, now time.Time) TriageEntry {
 	from := formatCivilDay(today.AddDate(0, 0, -(TriageRangeDays - 1)))
 	if ins, err := ComputeInsights(InsightsInput{
 		From: from, To: formatCivilDay(today), Today: formatCivilDay(today),
-		Logs: in.Logs, Sessions: in.Sessions, Plan: in.Plan, Reminders: in.Reminders, Loc: loc,
+		Logs: in.Logs, Sessions: in.Sessions, Plan: in.Plan, Reminders: in.Reminders, Responses: in.Responses, Loc: loc,
 	}); err == nil {
 		e.Change = ins.Change
+		for _, q := range ins.Questionnaires {
+			if q.Questionnaire == QuestionnairePEG3 {
+				e.PEG = q
+			}
+		}
 		if n := len(ins.Sessions); n > 0 {
 			e.SorenessFlag = ins.Sessions[n-1].Flag
 		}

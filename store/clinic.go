@@ -441,7 +441,8 @@ func (s *Store) NotesOf(ctx context.Context, patientID string, sessionIDs []stri
 // ClinicPatients reads what a clinic's triage list is computed from: its
 // active links and, for all of the linked patients at once, one read per
 // collection — the patients, their pain logs and reminders since since,
-// their sessions, open plans and screenings. Never a query per patient.
+// their sessions, open plans, screenings and questionnaire responses.
+// Never a query per patient.
 func (s *Store) ClinicPatients(ctx context.Context, clinicID string, since time.Time) ([]models.TriageInput, error) {
 	links, err := s.ActiveLinksOf(ctx, clinicID)
 	if err != nil || len(links) == 0 {
@@ -478,6 +479,7 @@ func (s *Store) triageInputs(ctx context.Context, links []models.CareLink, since
 		sessions   []models.Session
 		reminders  []models.Reminder
 		screenings []models.Screening
+		responses  []models.QuestionnaireResponse
 	)
 	byPatient := func(extra ...bson.E) bson.D {
 		return append(bson.D{{Key: "patient_id", Value: bson.D{{Key: "$in", Value: ids}}}}, extra...)
@@ -513,6 +515,8 @@ func (s *Store) triageInputs(ctx context.Context, links []models.CareLink, since
 		{colReminders, byPatient(bson.E{Key: "due_at", Value: bson.D{{Key: "$gte", Value: since}}}),
 			project("patient_id", "kind", "local_date", "status", "sent_at", "acked_at"), &reminders},
 		{colScreenings, byPatient(), nil, &screenings},
+		// Few (weekly at most), and the baseline may be before since.
+		{colResponses, byPatient(bson.E{Key: "deleted", Value: false}), nil, &responses},
 	}
 	for _, r := range reads {
 		opts := options.Find().SetBatchSize(clinicBatch)
@@ -555,6 +559,11 @@ func (s *Store) triageInputs(ctx context.Context, links []models.CareLink, since
 	for _, r := range reminders {
 		if t := in[r.PatientID]; t != nil {
 			t.Reminders = append(t.Reminders, r)
+		}
+	}
+	for _, r := range responses {
+		if t := in[r.PatientID]; t != nil {
+			t.Responses = append(t.Responses, r)
 		}
 	}
 	for _, sc := range screenings {

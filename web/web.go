@@ -183,7 +183,8 @@ func summaryOf(in models.TriageInput, loc *time.Location, now time.Time) (visit.
 	t, _ := time.Parse(time.DateOnly, today)
 	from := t.AddDate(0, 0, -(chartDays - 1)).Format(time.DateOnly)
 	ins, err := models.ComputeInsights(models.InsightsInput{
-		From: from, To: today, Today: today, Logs: in.Logs, Sessions: in.Sessions, Plan: in.Plan, Reminders: in.Reminders, Loc: in.Patient.Location(),
+		From: from, To: today, Today: today, Logs: in.Logs, Sessions: in.Sessions, Plan: in.Plan, Reminders: in.Reminders,
+		Responses: in.Responses, Loc: in.Patient.Location(),
 	})
 	if err != nil {
 		return visit.Summary{}, err
