@@ -220,6 +220,9 @@ func TestReportInABrowser(t *testing.T) {
 	// A "yes" that the patient's clinic cleared: the report names who.
 	ts.do("POST", "/v1/screening", token, allNo(models.RecentFracture))
 	ts.do("POST", "/v1/plans", token, map[string]any{"start_date": "2026-10-26"})
+	for at, pain := range map[time.Time]int{time.Date(2026, 10, 25, 18, 0, 0, 0, time.UTC): 7, time.Date(2026, 11, 20, 18, 0, 0, 0, time.UTC): 4} {
+		ts.do("PUT", "/v1/questionnaire-responses/"+newID(), token, pegResponse(at, pain, pain, pain))
+	}
 	cs := ts.signupClinic("report")
 	ts.link(cs.therapist, token, "care")
 	if r := ts.do("POST", "/v1/clinic/patients/"+pid+"/clearances", cs.therapist, map[string]any{"date": "2026-10-20", "note": "Fracture healed, GP letter seen"}); r.status != http.StatusOK {
@@ -253,6 +256,7 @@ func TestReportInABrowser(t *testing.T) {
 		"chart": `id="pain-chart"`, "a day's point": `class="day"`, "a massage day": `class="session-day"`,
 		"the baseline": `class="baseline"`, "sessions table": `id="sessions-table"`, "adherence table": `id="adherence-table"`,
 		"red flags": "leg weakness", "therapist": "Sam",
+		"the PEG's change": "Baseline 7.0 on 2026-10-25, latest 4.0 on 2026-11-20", "its verdict": "a meaningful improvement",
 		"the clinic's clearance": `class="staff-recorded"`, "who cleared": "Therapist report", "at which clinic": "Clinic report",
 	} {
 		if !strings.Contains(string(dom), want) {

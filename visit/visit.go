@@ -24,6 +24,38 @@ type Summary struct {
 	Sessions                []SessionRow
 	Adherence               []AdherenceRow
 	RedFlags                []RedFlagRow
+	// Questionnaires says each instrument's change in a sentence.
+	Questionnaires []QuestionnaireLine
+}
+
+// QuestionnaireLine is one questionnaire's baseline against its latest answer.
+type QuestionnaireLine struct {
+	Title, Text string
+	Meaningful  bool
+}
+
+// QuestionnaireText says a questionnaire's change in words.
+func QuestionnaireText(ch models.QuestionnaireChange) QuestionnaireLine {
+	q, _ := models.LookupQuestionnaire(ch.Questionnaire)
+	l := QuestionnaireLine{Title: models.Localized(q.Title, models.DefaultLocale), Meaningful: ch.Meaningful}
+	switch {
+	case ch.Points == nil && ch.Latest != nil:
+		l.Text = fmt.Sprintf("Latest score %.1f on %s; %s.", ch.Latest.Score, ch.Latest.LocalDate, ch.Reason)
+	case ch.Points == nil:
+		l.Text = "Not answered yet."
+	default:
+		verdict := fmt.Sprintf("not yet the %.0f %% improvement that counts as meaningful", q.Meaningful.Percent)
+		if ch.Meaningful {
+			verdict = fmt.Sprintf("a meaningful improvement (at least %.0f %%)", q.Meaningful.Percent)
+		}
+		change := fmt.Sprintf("%+.1f points", *ch.Points)
+		if ch.Percent != nil {
+			change += fmt.Sprintf(", %.1f %% better", *ch.Percent)
+		}
+		l.Text = fmt.Sprintf("Baseline %.1f on %s, latest %.1f on %s: %s, %s. %d answers.",
+			ch.Baseline.Score, ch.Baseline.LocalDate, ch.Latest.Score, ch.Latest.LocalDate, change, verdict, ch.N)
+	}
+	return l
 }
 
 // SessionRow is one session in the range, as the tables show it.
@@ -109,6 +141,9 @@ func Summarize(in Input, ins models.Insights, from, to string, now time.Time) Su
 		v.RedFlags = append(v.RedFlags, RedFlagRow{Date: l.LocalDate, Score: l.Score, Flags: List(l.RedFlags)})
 	}
 	v.Chart = DrawPain(from, to, ins, sessionDays)
+	for _, q := range ins.Questionnaires {
+		v.Questionnaires = append(v.Questionnaires, QuestionnaireText(q))
+	}
 	return v
 }
 

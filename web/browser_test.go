@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+	"github.com/google/uuid"
 
 	"github.com/backcare/backcare/models"
 	"github.com/backcare/backcare/web/browsertest"
@@ -77,6 +78,11 @@ func TestDashboardInABrowser(t *testing.T) {
 		"scheduled_at": siteNow.Add(-24 * time.Hour).Format(time.RFC3339), "duration_minutes": 60, "therapist": "Therapist calm"}), "yesterday's session").json(t)["id"].(string)
 	s.must(201, s.api("POST", "/v1/clinic/patients/"+drew+"/sessions", c.therapistToken, map[string]any{"scheduled_at": today(11, 30), "duration_minutes": 75}), "Drew today")
 	s.must(201, s.api("POST", "/v1/clinic/patients/"+patients["Avery Lindqvist"]+"/sessions", c.therapistToken, map[string]any{"scheduled_at": today(10, 0), "duration_minutes": 60}), "Avery today")
+	// Drew answered the PEG-3 the week before the plan and this week.
+	for at, pain := range map[time.Time]int{time.Date(2026, 10, 16, 18, 0, 0, 0, time.UTC): 7, siteNow.Add(-48 * time.Hour): 4} {
+		s.must(201, s.api("PUT", "/v1/questionnaire-responses/"+uuid.NewString(), tokens["Drew Tanaka"], map[string]any{"questionnaire": "peg3",
+			"answered_at": at.Format(time.RFC3339), "answers": map[string]any{"pain": pain, "enjoyment": pain, "activity": pain}}), "PEG answer")
+	}
 	remindersBefore := kindsOf(t, s.api("GET", "/v1/reminders?limit=200", tokens["Drew Tanaka"], nil).json(t))
 
 	ctx := browsertest.New(t, 3*time.Minute)
@@ -166,6 +172,9 @@ func TestDashboardInABrowser(t *testing.T) {
 	}
 	if v := text("#verdict"); !strings.Contains(v, "Meaningful improvement") {
 		t.Errorf("Drew's verdict: %q", v)
+	}
+	if v := text("#peg"); !strings.Contains(v, "Baseline 7.0 on 2026-10-16, latest 4.0") || !strings.Contains(v, "a meaningful improvement") {
+		t.Errorf("Drew's PEG-3: %q", v)
 	}
 	shot("patient")
 	// Printed, it is a visit summary: no navigation, no forms, no buttons.
