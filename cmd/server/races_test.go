@@ -35,6 +35,7 @@ func TestRaces(t *testing.T) {
 	}{
 		{"refresh spends a token once", raceRefresh},
 		{"pain log patches lose no change", racePainLogPatches},
+		{"a questionnaire answered offline is stored once", raceQuestionnaireRetries},
 		{"plan patches lose no change", racePlanPatches},
 		{"session patches lose no change", raceSessionPatches},
 		{"a session completes once", raceSessionCompletion},
@@ -165,6 +166,37 @@ func racePainLogPatches(t *testing.T, s *secureServer) {
 		})
 		final := expect(t, s.send("GET", "/v1/pain-logs/"+id, p.access, nil), http.StatusOK).object(t)
 		checkNoLostChange(t, round, answers, changes, final)
+	}
+}
+
+// raceQuestionnaireRetries: a phone back online sends one queued PEG-3
+// answer on four connections at once; one of them creates it, the others
+// replace it with the same answer, and the list holds it once.
+func raceQuestionnaireRetries(t *testing.T, s *secureServer) {
+	p := s.signUp(t, "Offline")
+	for range 5 {
+		id := uuid.NewString()
+		body := pegAnswers(6)
+		answers := s.race(t, 4, func(int) (string, string, string, any) {
+			return "PUT", "/v1/questionnaire-responses/" + id, p.access, body
+		})
+		created := 0
+		for _, a := range answers {
+			switch a.status {
+			case http.StatusCreated:
+				created++
+			case http.StatusOK:
+			default:
+				t.Fatalf("a retry answered %v", a)
+			}
+		}
+		if created != 1 {
+			t.Fatalf("%d of 4 retries created the response: %v", created, answers)
+		}
+	}
+	items := expect(t, s.send("GET", "/v1/questionnaire-responses?limit=50", p.access, nil), http.StatusOK).object(t)["items"].([]any)
+	if len(items) != 5 {
+		t.Fatalf("the list holds %d responses, want the 5 answered", len(items))
 	}
 }
 
