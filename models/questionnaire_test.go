@@ -147,3 +147,36 @@ func TestCatalogHoldsNoLicensedInstrument(t *testing.T) {
 		t.Errorf("a locale without a translation falls back to English: %q", got)
 	}
 }
+
+// TestInsightsCarryThePEG: the same 12 weeks through ComputeInsights,
+// with a plan that started in week 3 and a range that ends in week 10.
+func TestInsightsCarryThePEG(t *testing.T) {
+	start := time.Date(2026, 9, 7, 19, 0, 0, 0, time.UTC)
+	sums := [][3]int{{8, 8, 8}, {9, 8, 7}, {7, 7, 7}, {8, 7, 6}, {6, 6, 6}, {7, 6, 5}, {6, 6, 6}, {5, 5, 5}, {6, 5, 4}, {4, 4, 4}, {5, 4, 3}, {4, 4, 4}}
+	var responses []models.QuestionnaireResponse
+	for w, a := range sums {
+		r := models.QuestionnaireResponse{Questionnaire: "peg3", AnsweredAt: start.AddDate(0, 0, 7*w), Answers: peg(a[0], a[1], a[2])}
+		r.Finish(time.UTC)
+		responses = append(responses, r)
+	}
+	plan, err := models.NewPlan("plan1", "p1", "2026-09-21", models.DefaultCadence(time.Monday), false, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ins, err := models.ComputeInsights(models.InsightsInput{From: "2026-10-01", To: "2026-11-09", Today: "2026-11-30", Plan: &plan, Responses: responses})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Up to 9 November: week 10 (the 9th, 12/3 = 4) is the latest; the
+	// baseline is week 2 (24/3 = 8), before the plan, though before the range.
+	ch := ins.Questionnaires[0]
+	if ch.Questionnaire != "peg3" || ch.N != 10 || ch.Baseline.Score != 8 || ch.Latest.LocalDate != "2026-11-09" || *ch.Points != -4 || !ch.Meaningful {
+		t.Fatalf("the PEG in insights: n %d, baseline %+v, latest %+v", ch.N, ch.Baseline, ch.Latest)
+	}
+	// Without a plan, the range's first answer (1 October is after week 4's
+	// 28 September: week 5, 18/3 = 6) is the baseline: 6 → 4 is 33.3 %.
+	ins, _ = models.ComputeInsights(models.InsightsInput{From: "2026-10-01", To: "2026-11-09", Today: "2026-11-30", Responses: responses})
+	if ch := ins.Questionnaires[0]; ch.Baseline.LocalDate != "2026-10-05" || ch.Baseline.Score != 6 || *ch.Percent != 33.3 || !ch.Meaningful || ch.N != 6 {
+		t.Fatalf("without a plan: %+v, baseline %+v", ch, ch.Baseline)
+	}
+}
