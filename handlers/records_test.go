@@ -256,7 +256,7 @@ func TestReportInABrowser(t *testing.T) {
 		"chart": `id="pain-chart"`, "a day's point": `class="day"`, "a massage day": `class="session-day"`,
 		"the baseline": `class="baseline"`, "sessions table": `id="sessions-table"`, "adherence table": `id="adherence-table"`,
 		"red flags": "leg weakness", "therapist": "Sam",
-		"the PEG's change": "Baseline 7.0 on 2026-10-25, latest 4.0 on 2026-11-20", "its verdict": "a meaningful improvement",
+		"the PEG's change": "Baseline 7.0 on 2026-10-25, latest 4.0 on 2026-11-20", "its verdict": "A meaningful improvement",
 		"the clinic's clearance": `class="staff-recorded"`, "who cleared": "Therapist report", "at which clinic": "Clinic report",
 	} {
 		if !strings.Contains(string(dom), want) {

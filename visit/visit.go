@@ -30,8 +30,9 @@ type Summary struct {
 
 // QuestionnaireLine is one questionnaire's baseline against its latest answer.
 type QuestionnaireLine struct {
-	Title, Text string
-	Meaningful  bool
+	// Text gives the figures; Verdict, when there is a change, whether it counts.
+	Title, Text, Verdict string
+	Meaningful           bool
 }
 
 // QuestionnaireText says a questionnaire's change in words.
@@ -44,16 +45,16 @@ func QuestionnaireText(ch models.QuestionnaireChange) QuestionnaireLine {
 	case ch.Points == nil:
 		l.Text = "Not answered yet."
 	default:
-		verdict := fmt.Sprintf("not yet the %.0f %% improvement that counts as meaningful", q.Meaningful.Percent)
+		l.Verdict = fmt.Sprintf("Not yet the %.0f %% improvement that counts as meaningful.", q.Meaningful.Percent)
 		if ch.Meaningful {
-			verdict = fmt.Sprintf("a meaningful improvement (at least %.0f %%)", q.Meaningful.Percent)
+			l.Verdict = fmt.Sprintf("A meaningful improvement (at least %.0f %%).", q.Meaningful.Percent)
 		}
 		change := fmt.Sprintf("%+.1f points", *ch.Points)
 		if ch.Percent != nil {
 			change += fmt.Sprintf(", %.1f %% better", *ch.Percent)
 		}
-		l.Text = fmt.Sprintf("Baseline %.1f on %s, latest %.1f on %s: %s, %s. %d answers.",
-			ch.Baseline.Score, ch.Baseline.LocalDate, ch.Latest.Score, ch.Latest.LocalDate, change, verdict, ch.N)
+		l.Text = fmt.Sprintf("Baseline %.1f on %s, latest %.1f on %s: %s, from %d answers.",
+			ch.Baseline.Score, ch.Baseline.LocalDate, ch.Latest.Score, ch.Latest.LocalDate, change, ch.N)
 	}
 	return l
 }

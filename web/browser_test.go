@@ -173,7 +173,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	if v := text("#verdict"); !strings.Contains(v, "Meaningful improvement") {
 		t.Errorf("Drew's verdict: %q", v)
 	}
-	if v := text("#peg"); !strings.Contains(v, "Baseline 7.0 on 2026-10-16, latest 4.0") || !strings.Contains(v, "a meaningful improvement") {
+	if v := text("#peg"); !strings.Contains(v, "Baseline 7.0 on 2026-10-16, latest 4.0") || !strings.Contains(v, "A meaningful improvement") {
 		t.Errorf("Drew's PEG-3: %q", v)
 	}
 	shot("patient")
