@@ -3,6 +3,7 @@ package export
 import (
 	"cmp"
 	"encoding/csv"
+	"fmt"
 	"io"
 	"slices"
 	"strconv"
@@ -47,6 +48,57 @@ func PainLogsCSV(w io.Writer, logs []models.PainLog, loc *time.Location) error {
 			defuseFormula(l.Note),
 			joinValues(l.RedFlags),
 		}
+		if err := cw.Write(row); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// responseColumns is the header row of the questionnaire responses' CSV:
+// the response, then every item of every instrument of the catalog, in
+// catalog order, then the score.
+func responseColumns() []string {
+	cols := []string{"id", "questionnaire", "answered_at", "local_date"}
+	for _, q := range models.Questionnaires {
+		for _, it := range q.Items {
+			cols = append(cols, it.ID)
+		}
+	}
+	return append(cols, "score")
+}
+
+// QuestionnaireResponsesCSV writes the live questionnaire responses
+// (tombstones left out) as CSV with a header row, oldest first: one row
+// per response and one column per item, named by the item's id and holding
+// its answer, so that a spreadsheet can chart each question over time. One
+// table for every instrument, as CareRecordCSV is one for every kind of
+// record: a column that is not an item of the row's instrument is an empty
+// cell. id is the UUID the phone chose, answered_at RFC 3339 in UTC,
+// local_date the patient's date stored with the response, and score the
+// server's. Nothing in a row is free text, so there is no formula to
+// defuse. A response to an instrument the catalog does not have is an
+// error: its answers would have no column.
+func QuestionnaireResponsesCSV(w io.Writer, responses []models.QuestionnaireResponse) error {
+	cols := responseColumns()
+	cw := csv.NewWriter(w)
+	if err := cw.Write(cols); err != nil {
+		return err
+	}
+	for _, r := range liveResponses(responses) {
+		q, ok := models.LookupQuestionnaire(r.Questionnaire)
+		if !ok {
+			return fmt.Errorf("export: response %s answers unknown questionnaire %q", r.ID, r.Questionnaire)
+		}
+		row := make([]string, len(cols))
+		row[0], row[1], row[2], row[3] = r.ClientID(), r.Questionnaire, r.AnsweredAt.UTC().Format(time.RFC3339), r.LocalDate
+		for _, it := range q.Items {
+			if v, ok := r.Answers[it.ID]; ok {
+				row[slices.Index(cols, it.ID)] = strconv.Itoa(v)
+			}
+		}
+		row[len(row)-1] = strconv.FormatFloat(r.Score, 'f', -1, 64)
 		if err := cw.Write(row); err != nil {
 			return err
 		}

@@ -206,3 +206,68 @@ func TestCareRecordCSVEmpty(t *testing.T) {
 		t.Error("CareRecordCSV returned no error for a failing writer")
 	}
 }
+
+func TestQuestionnaireResponsesCSV(t *testing.T) {
+	in := bundleFixture(t)
+	var buf bytes.Buffer
+	if err := QuestionnaireResponsesCSV(&buf, in.Responses); err != nil {
+		t.Fatal(err)
+	}
+	got := readCSV(t, buf.Bytes())
+	want := [][]string{
+		{"id", "questionnaire", "answered_at", "local_date", "pain", "enjoyment", "activity", "score"},
+		{"44444444-4444-4444-8444-444444444444", "peg3", "2026-03-01T19:00:00Z", "2026-03-01", "7", "6", "6", "6.33"},
+		{"55555555-5555-4555-8555-555555555555", "peg3", "2026-03-08T08:00:00Z", "2026-03-08", "4", "5", "6", "5"},
+	}
+	if !slices.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("rows:\n got %q\nwant %q", got, want)
+	}
+	if bytes.Contains(buf.Bytes(), []byte("66666666-6666-4666-8666-666666666666")) {
+		t.Error("the deleted response is in the file")
+	}
+
+	t.Run("same rows whatever the store's order", func(t *testing.T) {
+		shuffled := bundleFixture(t).Responses
+		slices.Reverse(shuffled)
+		var again bytes.Buffer
+		if err := QuestionnaireResponsesCSV(&again, shuffled); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(buf.Bytes(), again.Bytes()) {
+			t.Errorf("the order of the responses changed the file:\n%s\n%s", buf.Bytes(), again.Bytes())
+		}
+	})
+	t.Run("a questionnaire not in the catalog", func(t *testing.T) {
+		responses := bundleFixture(t).Responses
+		responses[0].Questionnaire = "odi"
+		if err := QuestionnaireResponsesCSV(&bytes.Buffer{}, responses); err == nil {
+			t.Error("no error for answers that have no column")
+		}
+	})
+}
+
+func TestQuestionnaireResponsesCSVEmpty(t *testing.T) {
+	var buf bytes.Buffer
+	if err := QuestionnaireResponsesCSV(&buf, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := readCSV(t, buf.Bytes()); len(got) != 1 || got[0][0] != "id" {
+		t.Errorf("rows = %q, want the header alone", got)
+	}
+	if err := QuestionnaireResponsesCSV(failingWriter{}, nil); err == nil {
+		t.Error("QuestionnaireResponsesCSV returned no error for a failing writer")
+	}
+}
+
+// TestQuestionnaireResponseColumnsAreDistinct: an item's column is named
+// by its id alone, so an instrument added to the catalog must not reuse an
+// item id another one has, or a column of the response itself.
+func TestQuestionnaireResponseColumnsAreDistinct(t *testing.T) {
+	seen := map[string]bool{}
+	for _, c := range responseColumns() {
+		if seen[c] {
+			t.Errorf("column %q is named twice", c)
+		}
+		seen[c] = true
+	}
+}

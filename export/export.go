@@ -1,6 +1,7 @@
-// Package export turns one patient's data into files that leave BackCare: a
-// CSV of pain logs for a spreadsheet, and a FHIR R4 Bundle for a clinic's
-// record system. It is pure: the caller loads the records and sends the bytes.
+// Package export turns one patient's data into files that leave BackCare:
+// CSVs of pain logs, questionnaire responses and the clinic side for a
+// spreadsheet, and a FHIR R4 Bundle for a clinic's record system. It is
+// pure: the caller loads the records and sends the bytes.
 package export
 
 import (
@@ -23,6 +24,21 @@ func liveLogs(logs []models.PainLog) []models.PainLog {
 	}
 	slices.SortFunc(live, func(a, b models.PainLog) int {
 		return cmp.Or(a.LoggedAt.Compare(b.LoggedAt), strings.Compare(a.ID, b.ID))
+	})
+	return live
+}
+
+// liveResponses returns the questionnaire responses that are not
+// tombstones, oldest first, ties broken by id as in liveLogs.
+func liveResponses(responses []models.QuestionnaireResponse) []models.QuestionnaireResponse {
+	live := make([]models.QuestionnaireResponse, 0, len(responses))
+	for _, r := range responses {
+		if !r.Deleted {
+			live = append(live, r)
+		}
+	}
+	slices.SortFunc(live, func(a, b models.QuestionnaireResponse) int {
+		return cmp.Or(a.AnsweredAt.Compare(b.AnsweredAt), strings.Compare(a.ID, b.ID))
 	})
 	return live
 }

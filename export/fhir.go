@@ -18,8 +18,10 @@ import (
 type BundleInput struct {
 	Patient models.Patient
 	// Logs may include tombstones; they are left out.
-	Logs     []models.PainLog
-	Sessions []models.Session
+	Logs []models.PainLog
+	// Responses are the questionnaire responses; tombstones are left out.
+	Responses []models.QuestionnaireResponse
+	Sessions  []models.Session
 	// Plan is the patient's plan, or nil when there is none.
 	Plan *models.Plan
 	// CareLinks, Notes, Screenings, Clinics and Staff are the clinic side,
@@ -54,6 +56,10 @@ const (
 	massageText  = "Deep tissue massage"
 	carePlanName = "Deep tissue massage plan"
 )
+
+// surveyCategory is the category of what the patient reports: pain scores
+// and questionnaire scores.
+var surveyCategory = []codeableConcept{{Coding: []coding{{System: systemCategory, Code: "survey", Display: "Survey"}}}}
 
 // bodySites names each body area in FHIR. A SNOMED CT code is given only
 // where a body structure concept matches the area as the app means it. The
@@ -104,8 +110,11 @@ var planStatuses = map[models.PlanStatus]struct{ carePlan, activity string }{
 // joining each to their clinic; a Consent per care link (oldest first);
 // then a CarePlan for the plan, an Appointment per session (by start), a
 // Communication per session summary shared with the patient (oldest
-// first), an Observation per live pain log (oldest first) and one per
-// provider clearance (by when it was recorded). Each entry's fullUrl is
+// first), an Observation per live pain log (oldest first), a Questionnaire
+// per instrument the live questionnaire responses answer, each of these
+// responses (oldest first) as a QuestionnaireResponse followed by an
+// Observation of its score, and an Observation per provider clearance (by
+// when it was recorded). Each entry's fullUrl is
 // "urn:uuid:" and a UUID derived from our own id, which is also the
 // resource's id, so every reference resolves inside the bundle and the
 // same data always gives the same bytes.
@@ -181,6 +190,7 @@ func FHIRBundle(in BundleInput) ([]byte, error) {
 		r := rs.painLog(l)
 		entries = append(entries, bundleEntry{FullURL: r.fullURL(), Resource: observationOf(l, r, subject, loc)})
 	}
+	entries = append(entries, questionnaireEntries(rs, in.Responses, subject, in.Patient.Locale, loc)...)
 	var cleared []models.Screening
 	for _, sc := range in.Screenings {
 		if sc.Clearance != nil {
@@ -224,6 +234,27 @@ func (in BundleInput) check() error {
 	for _, l := range in.Logs {
 		if l.PatientID != in.Patient.ID {
 			return fmt.Errorf("export: pain log %s is not the patient's", l.ID)
+		}
+	}
+	for _, r := range in.Responses {
+		if r.PatientID != in.Patient.ID {
+			return fmt.Errorf("export: questionnaire response %s is not the patient's", r.ID)
+		}
+		if r.Deleted {
+			continue
+		}
+		// A response is written against the catalog's Questionnaire, every
+		// item of which is a required integer in its range: answers that do
+		// not fit would contradict the form the bundle says they answer.
+		// The problem is named in a plain error, not the check's invalid
+		// one: it is a stored record's fault, not the request's.
+		q, ok := models.LookupQuestionnaire(r.Questionnaire)
+		if !ok {
+			return fmt.Errorf("export: questionnaire response %s answers unknown questionnaire %q", r.ID, r.Questionnaire)
+		}
+		var probs models.Problems
+		if q.Check(&probs, r.Answers); len(probs) > 0 {
+			return fmt.Errorf("export: questionnaire response %s does not fit %s: %s %s", r.ID, q.ID, probs[0].Field, probs[0].Message)
 		}
 	}
 	for _, s := range in.Sessions {
@@ -283,9 +314,13 @@ func (in BundleInput) check() error {
 // resource's id and in its fullUrl.
 type record struct{ system, value string }
 
-func (r record) id() string               { return nameUUID(r.system + "/" + url.PathEscape(r.value)) }
+func (r record) id() string               { return nameUUID(r.name()) }
 func (r record) fullURL() string          { return "urn:uuid:" + r.id() }
 func (r record) identifier() []identifier { return []identifier{{System: r.system, Value: r.value}} }
+
+// name is the record's absolute URL: its system, then its value. A
+// Questionnaire's is its canonical url.
+func (r record) name() string { return r.system + "/" + url.PathEscape(r.value) }
 
 // records makes the record of each kind for one patient.
 type records struct{ base, patientID string }
@@ -329,7 +364,7 @@ func observationOf(l models.PainLog, r record, subject reference, loc *time.Loca
 		ID:           r.id(),
 		Identifier:   r.identifier(),
 		Status:       "final",
-		Category:     []codeableConcept{{Coding: []coding{{System: systemCategory, Code: "survey", Display: "Survey"}}}},
+		Category:     surveyCategory,
 		Code: codeableConcept{
 			Coding: []coding{{System: systemLOINC, Code: loincPainNRS, Display: loincPainNRSDisplay}},
 			Text:   "Pain score (0-10)",

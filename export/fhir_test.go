@@ -16,7 +16,8 @@ var exportedAt = time.Date(2026, 4, 1, 12, 0, 0, 0, time.UTC)
 
 // bundleFixture is a patient in Berlin with a plan in its initial phase, a
 // session of each status (one outside the plan, one across the switch to
-// summer time) and pain logs with one, several and no areas, one deleted.
+// summer time), pain logs with one, several and no areas, one deleted,
+// and two PEGs, after one deleted.
 // On the clinic side, the patient linked Praxis Mitte for viewing, revoked
 // that and linked it again for care; its therapist Jo Kim shared a summary
 // of the completed session and recorded a clearance, after an earlier one
@@ -55,6 +56,14 @@ func bundleFixture(t *testing.T) BundleInput {
 				ID: "p1:33333333-3333-4333-8333-333333333333", PatientID: "p1",
 				LoggedAt: time.Date(2026, 3, 5, 19, 0, 0, 0, time.UTC), LocalDate: "2026-03-05", Score: 0,
 				Areas: []models.BodyArea{"upper_back"},
+			},
+		},
+		Responses: []models.QuestionnaireResponse{
+			pegResponse(patient, "55555555-5555-4555-8555-555555555555", time.Date(2026, 3, 8, 8, 0, 0, 0, time.UTC), 4, 5, 6),
+			pegResponse(patient, "44444444-4444-4444-8444-444444444444", time.Date(2026, 3, 1, 19, 0, 0, 0, time.UTC), 7, 6, 6),
+			{
+				ID: "p1:66666666-6666-4666-8666-666666666666", PatientID: "p1", Questionnaire: models.QuestionnairePEG3,
+				AnsweredAt: time.Date(2026, 2, 25, 8, 0, 0, 0, time.UTC), Deleted: true,
 			},
 		},
 		Sessions: []models.Session{
@@ -119,6 +128,17 @@ func bundleFixture(t *testing.T) BundleInput {
 }
 
 func timePtr(t time.Time) *time.Time { return &t }
+
+// pegResponse is the patient's PEG, answered at at and scored and dated as
+// the server does it.
+func pegResponse(p models.Patient, clientID string, at time.Time, pain, enjoyment, activity int) models.QuestionnaireResponse {
+	r := models.QuestionnaireResponse{
+		ID: models.PainLogDocID(p.ID, clientID), PatientID: p.ID, Questionnaire: models.QuestionnairePEG3, AnsweredAt: at,
+		Answers: map[string]int{"pain": pain, "enjoyment": enjoyment, "activity": activity}, CreatedAt: at, UpdatedAt: at,
+	}
+	r.Finish(p.Location())
+	return r
+}
 
 // answers is a complete questionnaire with yes for the items given.
 func answers(yes ...models.Contraindication) map[models.Contraindication]bool {
@@ -195,7 +215,7 @@ func TestFHIRBundleIsValidR4(t *testing.T) {
 	}{
 		{"everything", func(*BundleInput) {}},
 		{"patient alone", func(in *BundleInput) {
-			in.Logs, in.Sessions, in.Plan = nil, nil, nil
+			in.Logs, in.Responses, in.Sessions, in.Plan = nil, nil, nil, nil
 			in.CareLinks, in.Notes, in.Screenings, in.Clinics, in.Staff = nil, nil, nil, nil, nil
 		}},
 		{"no clinic side", func(in *BundleInput) {
@@ -213,6 +233,12 @@ func TestFHIRBundleIsValidR4(t *testing.T) {
 			in.Screenings[0].Clearance.Note = "\x07"
 		}},
 		{"no plan", func(in *BundleInput) { in.Plan = nil }},
+		{"no questionnaire responses", func(in *BundleInput) { in.Responses = nil }},
+		{"only a deleted questionnaire response", func(in *BundleInput) { in.Responses = in.Responses[2:] }},
+		{"PEG of all zeros and of all tens", func(in *BundleInput) {
+			in.Responses[0] = pegResponse(in.Patient, "55555555-5555-4555-8555-555555555555", in.Responses[0].AnsweredAt, 0, 0, 0)
+			in.Responses[1] = pegResponse(in.Patient, "44444444-4444-4444-8444-444444444444", in.Responses[1].AnsweredAt, 10, 10, 10)
+		}},
 		{"plan without sessions", func(in *BundleInput) { in.Sessions = nil }},
 		{"monthly maintenance", maintenance},
 		{"notes with control characters", func(in *BundleInput) {
@@ -230,6 +256,10 @@ func TestFHIRBundleIsValidR4(t *testing.T) {
 			for i := range in.Logs {
 				in.Logs[i].PatientID = in.Patient.ID
 				in.Logs[i].ID = models.PainLogDocID(in.Patient.ID, strings.TrimPrefix(in.Logs[i].ID, "p1:"))
+			}
+			for i := range in.Responses {
+				in.Responses[i].PatientID = in.Patient.ID
+				in.Responses[i].ID = models.PainLogDocID(in.Patient.ID, strings.TrimPrefix(in.Responses[i].ID, "p1:"))
 			}
 			for i := range in.Sessions {
 				in.Sessions[i].PatientID = in.Patient.ID
@@ -267,6 +297,24 @@ func TestR4CheckerCatchesViolations(t *testing.T) {
 		}
 		t.Fatalf("no %s", kind)
 		return nil
+	}
+	fullURLOf := func(doc map[string]any, kind string) string {
+		for _, e := range doc["entry"].([]any) {
+			if e.(map[string]any)["resource"].(map[string]any)["resourceType"] == kind {
+				return e.(map[string]any)["fullUrl"].(string)
+			}
+		}
+		t.Fatalf("no %s", kind)
+		return ""
+	}
+	formItem := func(doc map[string]any, i int) map[string]any {
+		return resource(doc, "Questionnaire")["item"].([]any)[i].(map[string]any)
+	}
+	responseItem := func(doc map[string]any, i int) map[string]any {
+		return resource(doc, "QuestionnaireResponse")["item"].([]any)[i].(map[string]any)
+	}
+	responseAnswer := func(doc map[string]any) map[string]any {
+		return responseItem(doc, 0)["answer"].([]any)[0].(map[string]any)
 	}
 	tests := []struct {
 		name    string
@@ -363,6 +411,71 @@ func TestR4CheckerCatchesViolations(t *testing.T) {
 		{"clearance without performer", func(d map[string]any) { delete(clearance(t, d), "performer") }},
 		{"clearance issued without zone", func(d map[string]any) { clearance(t, d)["issued"] = "2026-03-03T10:00:00" }},
 		{"clearance with a second value", func(d map[string]any) { clearance(t, d)["valueString"] = "cleared" }},
+		{"questionnaire without status", func(d map[string]any) { delete(resource(d, "Questionnaire"), "status") }},
+		{"questionnaire url not absolute", func(d map[string]any) { resource(d, "Questionnaire")["url"] = "questionnaires/peg3" }},
+		{"questionnaire without items", func(d map[string]any) { delete(resource(d, "Questionnaire"), "item") }},
+		{"questionnaire item type", func(d map[string]any) { formItem(d, 0)["type"] = "number" }},
+		{"questionnaire linkId twice", func(d map[string]any) { formItem(d, 1)["linkId"] = "pain" }},
+		{"integer item without its range", func(d map[string]any) { delete(formItem(d, 0), "extension") }},
+		{"integer item's range as decimals", func(d map[string]any) {
+			for _, e := range formItem(d, 0)["extension"].([]any) {
+				m := e.(map[string]any)
+				m["valueDecimal"] = m["valueInteger"]
+				delete(m, "valueInteger")
+			}
+		}},
+		{"integer item's range reversed", func(d map[string]any) {
+			formItem(d, 0)["extension"].([]any)[0].(map[string]any)["valueInteger"] = json.Number("11")
+		}},
+		{"extension without url", func(d map[string]any) { delete(formItem(d, 0)["extension"].([]any)[0].(map[string]any), "url") }},
+		{"extension with a value and extensions", func(d map[string]any) {
+			e := formItem(d, 0)["extension"].([]any)[0].(map[string]any)
+			e["extension"] = []any{map[string]any{"url": "http://example.org/x", "valueString": "x"}}
+		}},
+		{"response status", func(d map[string]any) { resource(d, "QuestionnaireResponse")["status"] = "final" }},
+		{"response to no questionnaire of the bundle", func(d map[string]any) {
+			resource(d, "QuestionnaireResponse")["questionnaire"] = "https://elsewhere.example/questionnaires/peg3"
+		}},
+		{"response subject is the questionnaire", func(d map[string]any) {
+			resource(d, "QuestionnaireResponse")["subject"] = map[string]any{"reference": fullURLOf(d, "Questionnaire")}
+		}},
+		{"response source is a clinic", func(d map[string]any) {
+			resource(d, "QuestionnaireResponse")["source"] = map[string]any{"reference": fullURLOf(d, "Organization")}
+		}},
+		{"response authored not a date", func(d map[string]any) { resource(d, "QuestionnaireResponse")["authored"] = "Sunday" }},
+		{"response identifier as a list", func(d map[string]any) {
+			r := resource(d, "QuestionnaireResponse")
+			r["identifier"] = []any{r["identifier"]}
+		}},
+		{"response item not in the form", func(d map[string]any) { responseItem(d, 0)["linkId"] = "sleep" }},
+		{"response item answered twice", func(d map[string]any) { responseItem(d, 1)["linkId"] = "pain" }},
+		{"response leaves a required item unanswered", func(d map[string]any) {
+			r := resource(d, "QuestionnaireResponse")
+			r["item"] = r["item"].([]any)[:2]
+		}},
+		{"response item with answers and items", func(d map[string]any) {
+			responseItem(d, 0)["item"] = []any{map[string]any{"linkId": "nested"}}
+		}},
+		{"response text not the form's", func(d map[string]any) { responseItem(d, 0)["text"] = "How bad is it?" }},
+		{"answer out of range", func(d map[string]any) { responseAnswer(d)["valueInteger"] = json.Number("11") }},
+		{"answer as decimal", func(d map[string]any) { responseAnswer(d)["valueInteger"] = json.Number("6.5") }},
+		{"answer with two values", func(d map[string]any) { responseAnswer(d)["valueString"] = "six" }},
+		{"score without derivedFrom", func(d map[string]any) { delete(pegScore(t, d), "derivedFrom") }},
+		{"score derived from a pain score", func(d map[string]any) {
+			pegScore(t, d)["derivedFrom"] = []any{map[string]any{"reference": fullURLOf(d, "Observation")}}
+		}},
+		{"score derived from an appointment", func(d map[string]any) {
+			o := pegScore(t, d)
+			o["derivedFrom"] = append(o["derivedFrom"].([]any), map[string]any{"reference": fullURLOf(d, "Appointment")})
+		}},
+		{"score without UCUM", func(d map[string]any) { delete(pegScore(t, d)["valueQuantity"].(map[string]any), "system") }},
+		{"score in another unit", func(d map[string]any) { pegScore(t, d)["valueQuantity"].(map[string]any)["code"] = "%" }},
+		{"score above the items' range", func(d map[string]any) {
+			pegScore(t, d)["valueQuantity"].(map[string]any)["value"] = json.Number("10.5")
+		}},
+		{"score as text", func(d map[string]any) { pegScore(t, d)["valueQuantity"].(map[string]any)["value"] = "6.33" }},
+		{"score with a second value", func(d map[string]any) { pegScore(t, d)["valueInteger"] = json.Number("6") }},
+		{"score not a survey", func(d map[string]any) { delete(pegScore(t, d), "category") }},
 		{"empty string", func(d map[string]any) { resource(d, "Appointment")["comment"] = "" }},
 		{"empty array", func(d map[string]any) { resource(d, "Observation")["note"] = []any{} }},
 		{"control character", func(d map[string]any) { resource(d, "Appointment")["description"] = "massage\x07" }},
@@ -383,6 +496,19 @@ func TestR4CheckerCatchesViolations(t *testing.T) {
 			}
 		})
 	}
+}
+
+// pegScore returns the bundle's first Observation of a PEG score.
+func pegScore(t *testing.T, doc map[string]any) map[string]any {
+	t.Helper()
+	for _, e := range doc["entry"].([]any) {
+		r := e.(map[string]any)["resource"].(map[string]any)
+		if r["resourceType"] == "Observation" && hasCoding(r["code"], systemLOINC, "91147-9") {
+			return r
+		}
+	}
+	t.Fatal("no PEG score")
+	return nil
 }
 
 // clearance returns the bundle's last Observation, a clearance.
@@ -408,6 +534,7 @@ func TestFHIRBundleIsReproducible(t *testing.T) {
 
 	shuffled := bundleFixture(t)
 	slices.Reverse(shuffled.Logs)
+	slices.Reverse(shuffled.Responses)
 	slices.Reverse(shuffled.Sessions)
 	slices.Reverse(shuffled.CareLinks)
 	slices.Reverse(shuffled.Screenings)
@@ -424,6 +551,7 @@ func TestFHIRBundleIsReproducible(t *testing.T) {
 	}
 	shuffled = bundleFixture(t)
 	slices.Reverse(shuffled.Logs)
+	slices.Reverse(shuffled.Responses)
 	slices.Reverse(shuffled.Sessions)
 	slices.Reverse(shuffled.CareLinks)
 	slices.Reverse(shuffled.Screenings)
@@ -459,12 +587,14 @@ func TestFHIRBundleEntries(t *testing.T) {
 	want := []string{
 		"Patient", "Organization", "Practitioner", "PractitionerRole", "Consent", "Consent",
 		"CarePlan", "Appointment", "Appointment", "Appointment", "Appointment", "Communication",
-		"Observation", "Observation", "Observation", "Observation", "Observation",
+		"Observation", "Observation", "Observation",
+		"Questionnaire", "QuestionnaireResponse", "Observation", "QuestionnaireResponse", "Observation",
+		"Observation", "Observation",
 	}
 	if !slices.Equal(kinds, want) {
 		t.Errorf("entries = %v, want %v", kinds, want)
 	}
-	for _, secret := range []string{"anna@example.com", "jo@praxis.example", "argon2id", "00000000-0000-4000-8000-000000000000"} {
+	for _, secret := range []string{"anna@example.com", "jo@praxis.example", "argon2id", "00000000-0000-4000-8000-000000000000", "66666666-6666-4666-8666-666666666666"} {
 		if bytes.Contains(data, []byte(secret)) {
 			t.Errorf("the bundle contains %q", secret)
 		}
@@ -557,6 +687,99 @@ func TestFHIRBundleObservations(t *testing.T) {
 	if !bytes.Contains(data, []byte(`Tom & Jerry <3`)) {
 		t.Error("the note is HTML-escaped in the file")
 	}
+}
+
+func TestFHIRBundleQuestionnaireResponses(t *testing.T) {
+	data := mustBundle(t, bundleFixture(t))
+	forms, formURLs := resourcesOf[questionnaire](t, data, "Questionnaire")
+	responses, responseURLs := resourcesOf[questionnaireResponse](t, data, "QuestionnaireResponse")
+	all, _ := resourcesOf[scoreObservation](t, data, "Observation")
+	_, patientURLs := resourcesOf[patientResource](t, data, "Patient")
+	var scores []scoreObservation
+	for _, o := range all {
+		if len(o.Code.Coding) > 0 && o.Code.Coding[0].Code == "91147-9" {
+			scores = append(scores, o)
+		}
+	}
+	if len(forms) != 1 || len(responses) != 2 || len(scores) != 2 {
+		t.Fatalf("%d questionnaires, %d responses, %d scores, want 1, 2 and 2 (the deleted response left out)", len(forms), len(responses), len(scores))
+	}
+
+	form := forms[0]
+	if form.URL != "https://api.backcare.example/questionnaires/peg3" || "urn:uuid:"+form.ID != formURLs[0] || form.Status != "active" ||
+		!slices.Equal(form.Identifier, []identifier{{System: "https://api.backcare.example/questionnaires", Value: "peg3"}}) ||
+		!slices.Equal(form.Code, []coding{{System: systemLOINC, Code: "91148-7", Display: "Pain intensity, Enjoyment of life, General activity scale [PEG]"}}) {
+		t.Errorf("questionnaire = %+v", form)
+	}
+	type item struct {
+		linkID, code, kind string
+		min, max           int
+		required           bool
+	}
+	var items []item
+	for _, it := range form.Item {
+		if len(it.Code) != 1 || len(it.Extension) != 2 || it.Extension[0].URL != extensionMinValue || it.Extension[1].URL != extensionMaxValue {
+			t.Fatalf("item %s: code %+v, extensions %+v", it.LinkID, it.Code, it.Extension)
+		}
+		items = append(items, item{it.LinkID, it.Code[0].Code, it.Type, it.Extension[0].ValueInteger, it.Extension[1].ValueInteger, it.Required})
+	}
+	want := []item{
+		{"pain", "75893-8", "integer", 0, 10, true},
+		{"enjoyment", "91145-3", "integer", 0, 10, true},
+		{"activity", "91146-1", "integer", 0, 10, true},
+	}
+	if !slices.Equal(items, want) {
+		t.Errorf("items =\n%+v\nwant\n%+v", items, want)
+	}
+
+	type answered struct {
+		id, authored string
+		answers      []int
+	}
+	var got []answered
+	for _, r := range responses {
+		var answers []int
+		for _, it := range r.Item {
+			answers = append(answers, it.Answer[0].ValueInteger)
+		}
+		got = append(got, answered{r.Identifier.Value, r.Authored, answers})
+		if r.Questionnaire != form.URL || r.Status != "completed" || r.Subject.Reference != patientURLs[0] ||
+			r.Author.Reference != patientURLs[0] || r.Source.Reference != patientURLs[0] {
+			t.Errorf("response %s: %+v", r.Identifier.Value, r)
+		}
+	}
+	wantAnswered := []answered{
+		{"44444444-4444-4444-8444-444444444444", "2026-03-01T20:00:00+01:00", []int{7, 6, 6}},
+		{"55555555-5555-4555-8555-555555555555", "2026-03-08T09:00:00+01:00", []int{4, 5, 6}},
+	}
+	if !slices.EqualFunc(got, wantAnswered, func(a, b answered) bool {
+		return a.id == b.id && a.authored == b.authored && slices.Equal(a.answers, b.answers)
+	}) {
+		t.Errorf("responses =\n%+v\nwant the live ones oldest first\n%+v", got, wantAnswered)
+	}
+
+	for i, o := range scores {
+		wantValue := []float64{6.33, 5}[i]
+		if o.ValueQuantity != (quantity{Value: wantValue, Unit: "{score}", System: "http://unitsofmeasure.org", Code: "{score}"}) {
+			t.Errorf("score %d: valueQuantity %+v, want %v {score}", i, o.ValueQuantity, wantValue)
+		}
+		if len(o.DerivedFrom) != 1 || o.DerivedFrom[0].Reference != responseURLs[i] {
+			t.Errorf("score %d: derivedFrom %+v, want the response %s", i, o.DerivedFrom, responseURLs[i])
+		}
+		if o.Code.Coding[0].Display != "Mean score [PEG]" || o.EffectiveDateTime != responses[i].Authored || o.Status != "final" ||
+			o.Subject.Reference != patientURLs[0] || o.Identifier[0].Value != responses[i].Identifier.Value {
+			t.Errorf("score %d: %+v", i, o)
+		}
+	}
+
+	t.Run("a deleted response alone makes no questionnaire", func(t *testing.T) {
+		in := bundleFixture(t)
+		in.Responses = in.Responses[2:]
+		data := mustBundle(t, in)
+		if forms, _ := resourcesOf[questionnaire](t, data, "Questionnaire"); len(forms) != 0 {
+			t.Errorf("questionnaires = %+v, want none", forms)
+		}
+	})
 }
 
 func TestFHIRBundleAppointments(t *testing.T) {
@@ -866,6 +1089,12 @@ func TestFHIRBundleRefuses(t *testing.T) {
 		{"unknown care link status", func(in *BundleInput) { in.CareLinks[0].Status = "paused" }},
 		{"unknown care link scope", func(in *BundleInput) { in.CareLinks[0].Scope = "admin" }},
 		{"clearance without a date", func(in *BundleInput) { in.Screenings[1].Clearance.Date = "" }},
+		{"another patient's questionnaire response", func(in *BundleInput) { in.Responses[0].PatientID = "p2" }},
+		{"another patient's deleted questionnaire response", func(in *BundleInput) { in.Responses[2].PatientID = "p2" }},
+		{"a response to a questionnaire not in the catalog", func(in *BundleInput) { in.Responses[0].Questionnaire = "odi" }},
+		{"a response with an item unanswered", func(in *BundleInput) { delete(in.Responses[0].Answers, "activity") }},
+		{"a response with an answer out of range", func(in *BundleInput) { in.Responses[1].Answers["pain"] = 11 }},
+		{"a response with an answer to no item", func(in *BundleInput) { in.Responses[1].Answers["sleep"] = 3 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

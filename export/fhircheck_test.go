@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/url"
 	"reflect"
 	"regexp"
@@ -38,6 +39,9 @@ var (
 	consentStates        = []string{"draft", "proposed", "active", "rejected", "inactive", "entered-in-error"}
 	provisionTypes       = []string{"deny", "permit"}
 	eventStatuses        = []string{"preparation", "in-progress", "not-done", "on-hold", "stopped", "completed", "entered-in-error", "unknown"}
+	publicationStatuses  = []string{"draft", "active", "retired", "unknown"}
+	responseStatuses     = []string{"in-progress", "completed", "amended", "entered-in-error", "stopped"}
+	itemTypes            = []string{"group", "display", "boolean", "decimal", "integer", "date", "dateTime", "time", "string", "text", "url", "choice", "open-choice", "attachment", "reference", "quantity"}
 )
 
 // The kinds of resource each reference may name, from the R4 definitions
@@ -47,17 +51,31 @@ var (
 	consentPerformers     = []string{"Organization", "Patient", "Practitioner", "RelatedPerson", "PractitionerRole"}
 	consentActors         = []string{"Device", "Group", "CareTeam", "Organization", "Patient", "Practitioner", "RelatedPerson", "PractitionerRole"}
 	communicationParties  = []string{"Device", "Organization", "Patient", "Practitioner", "PractitionerRole", "RelatedPerson", "HealthcareService"}
+	responseAuthors       = []string{"Device", "Practitioner", "PractitionerRole", "Patient", "RelatedPerson", "Organization"}
+	responseSources       = []string{"Patient", "Practitioner", "PractitionerRole", "RelatedPerson"}
+	derivedFromKinds      = []string{"DocumentReference", "ImagingStudy", "Media", "QuestionnaireResponse", "Observation", "MolecularSequence"}
+)
+
+// The R4 core extensions that give an integer question its range.
+const (
+	minValueURL = "http://hl7.org/fhir/StructureDefinition/minValue"
+	maxValueURL = "http://hl7.org/fhir/StructureDefinition/maxValue"
 )
 
 // clearanceCode is the text the checker knows a clearance Observation by:
-// the bundle's Observations are pain scores or clearances, nothing else.
+// the bundle's Observations are pain scores, questionnaire scores or
+// clearances, nothing else.
 const clearanceCode = "Provider clearance for deep tissue massage"
 
 // r4Checker collects every violation rather than stopping at the first.
 type r4Checker struct {
 	problems []string
-	// kinds maps each entry's fullUrl to its resourceType.
-	kinds map[string]string
+	// kinds maps each entry's fullUrl to its resourceType, and resources
+	// to the resource.
+	kinds     map[string]string
+	resources map[string]map[string]any
+	// forms maps each Questionnaire's canonical url to the Questionnaire.
+	forms map[string]map[string]any
 }
 
 func (c *r4Checker) fail(path, format string, args ...any) {
@@ -82,7 +100,7 @@ func checkR4Bundle(data []byte) (map[string]any, []string) {
 	if err != nil {
 		return nil, []string{"not JSON: " + err.Error()}
 	}
-	c := &r4Checker{kinds: map[string]string{}}
+	c := &r4Checker{kinds: map[string]string{}, resources: map[string]map[string]any{}, forms: map[string]map[string]any{}}
 	c.walk("Bundle", doc)
 	c.wantValue("Bundle.resourceType", doc["resourceType"], "Bundle")
 	c.wantValue("Bundle.type", doc["type"], "collection")
@@ -111,7 +129,13 @@ func checkR4Bundle(data []byte) (map[string]any, []string) {
 		if kind == "" {
 			c.fail(path+".resource.resourceType", "is missing")
 		}
-		c.kinds[fullURL] = kind
+		c.kinds[fullURL], c.resources[fullURL] = kind, res
+		if u, ok := res["url"].(string); ok && kind == "Questionnaire" {
+			if _, dup := c.forms[u]; dup {
+				c.fail(path+".resource.url", "%q names two Questionnaires", u)
+			}
+			c.forms[u] = res
+		}
 		if id, ok := res["id"].(string); ok {
 			if !reID.MatchString(id) {
 				c.fail(path+".resource.id", "%q is not a FHIR id", id)
@@ -144,6 +168,10 @@ func checkR4Bundle(data []byte) (map[string]any, []string) {
 			c.consent(paths[i], res)
 		case "Communication":
 			c.communication(paths[i], res)
+		case "Questionnaire":
+			c.questionnaire(paths[i], res)
+		case "QuestionnaireResponse":
+			c.questionnaireResponse(paths[i], res)
 		default:
 			c.fail(paths[i], "unexpected resourceType %v", kind)
 		}
@@ -191,6 +219,33 @@ func (c *r4Checker) walk(path string, v any) {
 		if s, ok := v["code"].(string); ok && !reCode.MatchString(s) {
 			c.fail(path+".code", "%q is not a FHIR code", s)
 		}
+		extensions, _ := v["extension"].([]any)
+		for i, e := range extensions {
+			c.extension(fmt.Sprintf("%s.extension[%d]", path, i), e)
+		}
+	}
+}
+
+// extension checks an Extension: an absolute url, and either one value or
+// nested extensions, not both (ext-1).
+func (c *r4Checker) extension(path string, v any) {
+	m, _ := v.(map[string]any)
+	s, _ := m["url"].(string)
+	if u, err := url.Parse(s); err != nil || !u.IsAbs() {
+		c.fail(path+".url", "%q is not an absolute URI", s)
+	}
+	values := 0
+	for k := range m {
+		if strings.HasPrefix(k, "value") {
+			values++
+		}
+	}
+	_, nested := m["extension"]
+	switch {
+	case values > 1:
+		c.fail(path, "has %d values, want at most 1", values)
+	case (values == 1) == nested:
+		c.fail(path, "has both a value and extensions, or neither (ext-1)")
 	}
 }
 
@@ -233,10 +288,12 @@ func (c *r4Checker) observation(path string, o map[string]any) {
 	switch {
 	case hasCoding(code, "http://loinc.org", "72514-3"):
 		c.painScore(path, o)
+	case hasCoding(code, "http://loinc.org", "91147-9"):
+		c.questionnaireScore(path, o)
 	case code["text"] == clearanceCode && code["coding"] == nil:
 		c.clearance(path, o)
 	default:
-		c.fail(path+".code", "%v is neither the pain score's LOINC 72514-3 nor a clearance", o["code"])
+		c.fail(path+".code", "%v is neither the pain score's LOINC 72514-3, the PEG's 91147-9 nor a clearance", o["code"])
 	}
 }
 
@@ -259,13 +316,226 @@ func (c *r4Checker) clearance(path string, o map[string]any) {
 	}
 }
 
-func (c *r4Checker) painScore(path string, o map[string]any) {
+// questionnaireScore checks a questionnaire's score: a survey whose value
+// is a decimal Quantity in UCUM's {score}, derived from a
+// QuestionnaireResponse of the bundle, and within the range of that
+// response's items (a mean cannot leave it).
+func (c *r4Checker) questionnaireScore(path string, o map[string]any) {
+	c.survey(path, o)
+	q, ok := o["valueQuantity"].(map[string]any)
+	if !ok {
+		c.fail(path+".valueQuantity", "is missing")
+		return
+	}
+	c.wantValue(path+".valueQuantity.system", q["system"], "http://unitsofmeasure.org")
+	c.wantValue(path+".valueQuantity.code", q["code"], "{score}")
+	n, _ := q["value"].(json.Number)
+	value, err := n.Float64()
+	if err != nil {
+		c.fail(path+".valueQuantity.value", "%v is not a decimal", q["value"])
+	}
+	derived, _ := o["derivedFrom"].([]any)
+	var response map[string]any
+	for i, d := range derived {
+		c.refersToOneOf(fmt.Sprintf("%s.derivedFrom[%d]", path, i), d, derivedFromKinds)
+		m, _ := d.(map[string]any)
+		if ref, _ := m["reference"].(string); c.kinds[ref] == "QuestionnaireResponse" {
+			response = c.resources[ref]
+		}
+	}
+	if response == nil {
+		c.fail(path+".derivedFrom", "names no QuestionnaireResponse the score is derived from")
+		return
+	}
+	form, _ := response["questionnaire"].(string)
+	items, _ := c.forms[form]["item"].([]any)
+	lowest, highest := math.Inf(1), math.Inf(-1)
+	for _, it := range items {
+		m, _ := it.(map[string]any)
+		if lo, ok := integerExtension(m, minValueURL); ok {
+			lowest = min(lowest, float64(lo))
+		}
+		if hi, ok := integerExtension(m, maxValueURL); ok {
+			highest = max(highest, float64(hi))
+		}
+	}
+	if err == nil && lowest <= highest && (value < lowest || value > highest) {
+		c.fail(path+".valueQuantity.value", "%v is outside the items' range %v to %v", value, lowest, highest)
+	}
+}
+
+// questionnaire checks a form: its status and canonical url, and its
+// items: each with a linkId no other has (que-2) and a known type; an
+// integer item with its range in minValue and maxValue extensions of the
+// item's own type, the lower bound not above the upper.
+func (c *r4Checker) questionnaire(path string, q map[string]any) {
+	c.oneOf(path+".status", q["status"], publicationStatuses)
+	s, _ := q["url"].(string)
+	if u, err := url.Parse(s); err != nil || !u.IsAbs() {
+		c.fail(path+".url", "%q is not an absolute URI", s)
+	}
+	items, _ := q["item"].([]any)
+	if len(items) == 0 {
+		c.fail(path+".item", "is empty: the form asks nothing")
+	}
+	seen := map[string]bool{}
+	for i, it := range items {
+		ip := fmt.Sprintf("%s.item[%d]", path, i)
+		m, _ := it.(map[string]any)
+		id, _ := m["linkId"].(string)
+		if id == "" {
+			c.fail(ip+".linkId", "is required")
+		}
+		if seen[id] {
+			c.fail(ip+".linkId", "%q is used twice (que-2)", id)
+		}
+		seen[id] = true
+		c.oneOf(ip+".type", m["type"], itemTypes)
+		c.boolean(ip+".required", m, "required")
+		if m["type"] != "integer" {
+			continue
+		}
+		lowest, hasMin := integerExtension(m, minValueURL)
+		highest, hasMax := integerExtension(m, maxValueURL)
+		switch {
+		case !hasMin || !hasMax:
+			c.fail(ip+".extension", "does not give the range: want minValue and maxValue with a valueInteger")
+		case lowest > highest:
+			c.fail(ip+".extension", "minValue %d is above maxValue %d", lowest, highest)
+		}
+	}
+}
+
+// questionnaireResponse checks an answered form: its status, subject,
+// authored time, author and source, that its identifier is one (0..1 in
+// R4), and that it answers a Questionnaire of the bundle: every item one
+// of the form's, once (qrs-2), with answers or items but not both
+// (qrs-1), each answer one value of the item's type and range, its text
+// the form's, and, once completed, every required item answered.
+func (c *r4Checker) questionnaireResponse(path string, r map[string]any) {
+	c.oneOf(path+".status", r["status"], responseStatuses)
+	c.refersTo(path+".subject", r["subject"], "Patient")
+	if a, ok := r["authored"]; ok {
+		c.instantLike(path+".authored", a, reDateTime)
+	}
+	if a, ok := r["author"]; ok {
+		c.refersToOneOf(path+".author", a, responseAuthors)
+	}
+	if s, ok := r["source"]; ok {
+		c.refersToOneOf(path+".source", s, responseSources)
+	}
+	if id, ok := r["identifier"]; ok {
+		if _, single := id.(map[string]any); !single {
+			c.fail(path+".identifier", "must be a single Identifier (0..1 in R4)")
+		}
+	}
+	canonical, _ := r["questionnaire"].(string)
+	form, ok := c.forms[canonical]
+	if !ok {
+		c.fail(path+".questionnaire", "%q is the url of no Questionnaire in the bundle", canonical)
+		return
+	}
+	defs := map[string]map[string]any{}
+	formItems, _ := form["item"].([]any)
+	for _, it := range formItems {
+		m, _ := it.(map[string]any)
+		id, _ := m["linkId"].(string)
+		defs[id] = m
+	}
+	answered := map[string]bool{}
+	items, _ := r["item"].([]any)
+	for i, it := range items {
+		ip := fmt.Sprintf("%s.item[%d]", path, i)
+		m, _ := it.(map[string]any)
+		id, _ := m["linkId"].(string)
+		def, ok := defs[id]
+		if !ok {
+			c.fail(ip+".linkId", "%q is no item of %s", id, canonical)
+			continue
+		}
+		if answered[id] {
+			c.fail(ip+".linkId", "%q is answered twice (qrs-2)", id)
+		}
+		answers, _ := m["answer"].([]any)
+		if _, nested := m["item"]; nested && len(answers) > 0 {
+			c.fail(ip, "has both answers and items (qrs-1)")
+		}
+		if text, ok := m["text"]; ok && text != def["text"] {
+			c.fail(ip+".text", "%v is not the form's %v", text, def["text"])
+		}
+		answered[id] = len(answers) > 0
+		for j, a := range answers {
+			c.answer(fmt.Sprintf("%s.answer[%d]", ip, j), a, def)
+		}
+	}
+	if r["status"] != "completed" {
+		return
+	}
+	for id, def := range defs {
+		if def["required"] == true && !answered[id] {
+			c.fail(path+".item", "leaves the required item %q unanswered", id)
+		}
+	}
+}
+
+// answer checks one answer against its item: one value, and for an
+// integer item a whole number within the item's range.
+func (c *r4Checker) answer(path string, v any, def map[string]any) {
+	m, _ := v.(map[string]any)
+	values := 0
+	for k := range m {
+		if strings.HasPrefix(k, "value") {
+			values++
+		}
+	}
+	if values != 1 {
+		c.fail(path, "has %d values, want 1", values)
+	}
+	if def["type"] != "integer" {
+		return
+	}
+	n, ok := m["valueInteger"].(json.Number)
+	got, err := n.Int64()
+	if !ok || err != nil {
+		c.fail(path+".valueInteger", "%v is not a whole number, as the integer item needs", m["valueInteger"])
+		return
+	}
+	lowest, hasMin := integerExtension(def, minValueURL)
+	highest, hasMax := integerExtension(def, maxValueURL)
+	if hasMin && hasMax && (got < lowest || got > highest) {
+		c.fail(path+".valueInteger", "%d is outside the item's range %d to %d", got, lowest, highest)
+	}
+}
+
+// integerExtension returns the valueInteger of m's extension extensionURL,
+// and whether there is one.
+func integerExtension(m map[string]any, extensionURL string) (int64, bool) {
+	extensions, _ := m["extension"].([]any)
+	for _, e := range extensions {
+		em, _ := e.(map[string]any)
+		if em["url"] != extensionURL {
+			continue
+		}
+		n, ok := em["valueInteger"].(json.Number)
+		v, err := n.Int64()
+		return v, ok && err == nil
+	}
+	return 0, false
+}
+
+// survey checks that an Observation is categorised as what the patient
+// reported.
+func (c *r4Checker) survey(path string, o map[string]any) {
 	categories, _ := o["category"].([]any)
 	if !slices.ContainsFunc(categories, func(cat any) bool {
 		return hasCoding(cat, "http://terminology.hl7.org/CodeSystem/observation-category", "survey")
 	}) {
 		c.fail(path+".category", "is not survey")
 	}
+}
+
+func (c *r4Checker) painScore(path string, o map[string]any) {
+	c.survey(path, o)
 	if n, ok := o["valueInteger"].(json.Number); !ok {
 		c.fail(path+".valueInteger", "is missing or not a number")
 	} else if v, err := n.Int64(); err != nil || v < 0 || v > 10 {

@@ -235,3 +235,84 @@ type clearanceObservation struct {
 	Note              []annotation           `json:"note"`
 	Component         []observationComponent `json:"component,omitempty"`
 }
+
+// questionnaire is a Questionnaire: the form a response answers, as the
+// catalog defines it.
+type questionnaire struct {
+	ResourceType string              `json:"resourceType"`
+	ID           string              `json:"id"`
+	URL          string              `json:"url"`
+	Identifier   []identifier        `json:"identifier"`
+	Title        string              `json:"title"`
+	Status       string              `json:"status"`
+	SubjectType  []string            `json:"subjectType"`
+	Description  string              `json:"description,omitempty"`
+	Copyright    string              `json:"copyright,omitempty"`
+	Code         []coding            `json:"code"`
+	Item         []questionnaireItem `json:"item"`
+}
+
+// questionnaireItem is a question. R4 has no element for an integer
+// question's range: the minValue and maxValue extensions carry it.
+type questionnaireItem struct {
+	Extension []extension `json:"extension"`
+	LinkID    string      `json:"linkId"`
+	Code      []coding    `json:"code"`
+	Text      string      `json:"text"`
+	Type      string      `json:"type"`
+	Required  bool        `json:"required"`
+}
+
+// extension is an Extension with an integer value, the only kind written.
+type extension struct {
+	URL          string `json:"url"`
+	ValueInteger int    `json:"valueInteger"`
+}
+
+// questionnaireResponse is a completed questionnaire. Its identifier is a
+// single Identifier (0..1 in R4), not a list.
+type questionnaireResponse struct {
+	ResourceType  string         `json:"resourceType"`
+	ID            string         `json:"id"`
+	Identifier    identifier     `json:"identifier"`
+	Questionnaire string         `json:"questionnaire"`
+	Status        string         `json:"status"`
+	Subject       reference      `json:"subject"`
+	Authored      string         `json:"authored"`
+	Author        reference      `json:"author"`
+	Source        reference      `json:"source"`
+	Item          []responseItem `json:"item"`
+}
+
+type responseItem struct {
+	LinkID string           `json:"linkId"`
+	Text   string           `json:"text"`
+	Answer []responseAnswer `json:"answer"`
+}
+
+type responseAnswer struct {
+	ValueInteger int `json:"valueInteger"`
+}
+
+// scoreObservation is a questionnaire's score as an Observation derived
+// from the response: a decimal, unlike the pain scores' integers.
+type scoreObservation struct {
+	ResourceType      string            `json:"resourceType"`
+	ID                string            `json:"id"`
+	Identifier        []identifier      `json:"identifier"`
+	Status            string            `json:"status"`
+	Category          []codeableConcept `json:"category"`
+	Code              codeableConcept   `json:"code"`
+	Subject           reference         `json:"subject"`
+	EffectiveDateTime string            `json:"effectiveDateTime"`
+	Performer         []reference       `json:"performer"`
+	ValueQuantity     quantity          `json:"valueQuantity"`
+	DerivedFrom       []reference       `json:"derivedFrom"`
+}
+
+type quantity struct {
+	Value  float64 `json:"value"`
+	Unit   string  `json:"unit"`
+	System string  `json:"system"`
+	Code   string  `json:"code"`
+}

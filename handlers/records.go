@@ -35,8 +35,9 @@ func appendAudit(c *fiber.Ctx, s auditStore, e models.AuditEntry) error {
 }
 
 // handleExport answers json (everything held about the patient), csv (the
-// pain logs), care-csv (the clinic side: care links, shared session notes
-// and clearances) or fhir (a FHIR R4 Bundle): the format given, or without
+// pain logs), questionnaires-csv (the questionnaire responses), care-csv
+// (the clinic side: care links, shared session notes and clearances) or
+// fhir (a FHIR R4 Bundle): the format given, or without
 // one the one asked for with ?format=. Each format has a route of its own,
 // so that the spec gives each operation one media type and a client
 // generated from it types each answer right; ?format= stays for the apps
@@ -71,6 +72,13 @@ func handleExport(s recordStore, baseURL string, now func() time.Time, only stri
 			}
 			c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
 			return c.Send(buf.Bytes())
+		case "questionnaires-csv":
+			var buf bytes.Buffer
+			if err := export.QuestionnaireResponsesCSV(&buf, recs.Responses); err != nil {
+				return err
+			}
+			c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+			return c.Send(buf.Bytes())
 		case "care-csv":
 			var buf bytes.Buffer
 			if err := export.CareRecordCSV(&buf, recs); err != nil {
@@ -80,7 +88,7 @@ func handleExport(s recordStore, baseURL string, now func() time.Time, only stri
 			return c.Send(buf.Bytes())
 		case "fhir":
 			b, err := export.FHIRBundle(export.BundleInput{
-				Patient: recs.Patient, Logs: recs.PainLogs, Sessions: recs.Sessions, Plan: plan,
+				Patient: recs.Patient, Logs: recs.PainLogs, Responses: recs.Responses, Sessions: recs.Sessions, Plan: plan,
 				CareLinks: recs.CareLinks, Notes: recs.Notes, Screenings: recs.Screenings, Clinics: recs.Clinics, Staff: recs.Staff,
 				Generated: t, BaseURL: baseURL,
 			})
@@ -94,7 +102,7 @@ func handleExport(s recordStore, baseURL string, now func() time.Time, only stri
 	}
 }
 
-var extension = map[string]string{"json": "json", "csv": "csv", "care-csv": "care.csv", "fhir": "fhir.json"}
+var extension = map[string]string{"json": "json", "csv": "csv", "questionnaires-csv": "questionnaires.csv", "care-csv": "care.csv", "fhir": "fhir.json"}
 
 // handleErase deletes everything held about the patient after they enter
 // their password again. It is idempotent: once erased the patient is gone,
@@ -195,25 +203,29 @@ type clearanceExportJSON struct {
 // shown. Staff appear by id and name only: their email and password hash
 // are the clinic's, not the patient's.
 type exportJSON struct {
-	ExportedAt  time.Time              `json:"exported_at"`
-	Profile     profileResponse        `json:"profile"`
-	PainLogs    []painLogResponse      `json:"pain_logs"`
-	Screenings  []screeningExportJSON  `json:"screenings"`
-	Plans       []planResponse         `json:"plans"`
-	Sessions    []sessionResponse      `json:"sessions"`
-	Reminders   []reminderResponse     `json:"reminders"`
-	Devices     []deviceResponse       `json:"devices"`
-	Reports     []reportMetaJSON       `json:"reports"`
-	CareLinks   []careLinkExportJSON   `json:"care_links"`
-	SharedNotes []sharedNoteExportJSON `json:"shared_notes"`
-	Audit       []auditJSON            `json:"audit"`
+	ExportedAt time.Time         `json:"exported_at"`
+	Profile    profileResponse   `json:"profile"`
+	PainLogs   []painLogResponse `json:"pain_logs"`
+	// QuestionnaireResponses are the live ones: a deleted response is
+	// answers the patient took back, and its tombstone is only there for
+	// the phones' sync.
+	QuestionnaireResponses []responseJSON         `json:"questionnaire_responses"`
+	Screenings             []screeningExportJSON  `json:"screenings"`
+	Plans                  []planResponse         `json:"plans"`
+	Sessions               []sessionResponse      `json:"sessions"`
+	Reminders              []reminderResponse     `json:"reminders"`
+	Devices                []deviceResponse       `json:"devices"`
+	Reports                []reportMetaJSON       `json:"reports"`
+	CareLinks              []careLinkExportJSON   `json:"care_links"`
+	SharedNotes            []sharedNoteExportJSON `json:"shared_notes"`
+	Audit                  []auditJSON            `json:"audit"`
 }
 
 func toExportJSON(r models.PatientRecords, now time.Time) exportJSON {
 	loc := r.Patient.Location()
 	out := exportJSON{
 		ExportedAt: now, Profile: toProfile(r.Patient),
-		PainLogs: []painLogResponse{}, Screenings: []screeningExportJSON{}, Plans: []planResponse{}, Sessions: []sessionResponse{},
+		PainLogs: []painLogResponse{}, QuestionnaireResponses: []responseJSON{}, Screenings: []screeningExportJSON{}, Plans: []planResponse{}, Sessions: []sessionResponse{},
 		Reminders: []reminderResponse{}, Devices: []deviceResponse{}, Reports: []reportMetaJSON{},
 		CareLinks: []careLinkExportJSON{}, SharedNotes: []sharedNoteExportJSON{}, Audit: []auditJSON{},
 	}
@@ -227,6 +239,11 @@ func toExportJSON(r models.PatientRecords, now time.Time) exportJSON {
 	}
 	for _, l := range r.PainLogs {
 		out.PainLogs = append(out.PainLogs, toPainLog(l))
+	}
+	for _, resp := range r.Responses {
+		if !resp.Deleted {
+			out.QuestionnaireResponses = append(out.QuestionnaireResponses, toResponse(resp))
+		}
 	}
 	for _, sc := range r.Screenings {
 		latest := *toScreening(sc, nil, now).Latest

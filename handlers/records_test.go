@@ -2,16 +2,21 @@ package handlers
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/backcare/backcare/models"
@@ -135,6 +140,125 @@ func TestExportHoldsEverything(t *testing.T) {
 	// written once it has been read.
 	if exports != 3 {
 		t.Fatalf("%d export audit entries, want 3 (json, csv, fhir)", exports)
+	}
+}
+
+// TestExportHoldsQuestionnaireResponses: the live PEGs are in the JSON,
+// the CSV and the FHIR export, each with its score, and the deleted one is
+// in none of them.
+func TestExportHoldsQuestionnaireResponses(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	token, _ := ts.register("pegx@example.com", "Europe/Berlin")
+	first, second, deleted := newID(), newID(), newID()
+	for id, body := range map[string]map[string]any{
+		first:   pegResponse(testNow.Add(-48*time.Hour), 7, 6, 6),
+		second:  pegResponse(testNow.Add(-time.Hour), 4, 5, 6),
+		deleted: pegResponse(testNow.Add(-72*time.Hour), 1, 1, 1),
+	} {
+		if r := ts.do("PUT", "/v1/questionnaire-responses/"+id, token, body); r.status != http.StatusCreated {
+			t.Fatalf("PUT %s: %d %s", id, r.status, r.body)
+		}
+	}
+	if r := ts.do("DELETE", "/v1/questionnaire-responses/"+deleted, token, nil); r.status != http.StatusNoContent {
+		t.Fatalf("delete: %d", r.status)
+	}
+
+	r := ts.do("GET", "/v1/me/export", token, nil)
+	if strings.Contains(string(r.body), deleted) {
+		t.Error("the JSON export holds the deleted response")
+	}
+	var ex struct {
+		Responses []struct {
+			ID            string         `json:"id"`
+			Questionnaire string         `json:"questionnaire"`
+			AnsweredAt    time.Time      `json:"answered_at"`
+			LocalDate     string         `json:"local_date"`
+			Answers       map[string]int `json:"answers"`
+			Score         float64        `json:"score"`
+		} `json:"questionnaire_responses"`
+	}
+	if err := json.Unmarshal(r.body, &ex); err != nil {
+		t.Fatal(err)
+	}
+	scores := map[string]float64{}
+	for _, resp := range ex.Responses {
+		scores[resp.ID] = resp.Score
+		if resp.Questionnaire != "peg3" || resp.AnsweredAt.IsZero() || resp.LocalDate == "" || len(resp.Answers) != 3 {
+			t.Errorf("response in the JSON export: %+v", resp)
+		}
+	}
+	if len(scores) != 2 || scores[first] != 6.33 || scores[second] != 5 {
+		t.Errorf("JSON export scores %v, want %s 6.33 and %s 5", scores, first, second)
+	}
+
+	fhir := ts.do("GET", "/v1/me/export/fhir", token, nil)
+	if strings.Contains(string(fhir.body), deleted) {
+		t.Error("the FHIR bundle holds the deleted response")
+	}
+	var bundle struct {
+		Entry []struct {
+			FullURL  string         `json:"fullUrl"`
+			Resource map[string]any `json:"resource"`
+		} `json:"entry"`
+	}
+	if err := json.Unmarshal(fhir.body, &bundle); err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	responses := map[string]string{} // fullUrl → client id
+	var derived []string
+	var values []float64
+	for _, e := range bundle.Entry {
+		res := e.Resource
+		kinds[res["resourceType"].(string)]++
+		switch res["resourceType"] {
+		case "QuestionnaireResponse":
+			responses[e.FullURL] = res["identifier"].(map[string]any)["value"].(string)
+		case "Observation":
+			code := res["code"].(map[string]any)["coding"].([]any)[0].(map[string]any)
+			if code["code"] != "91147-9" {
+				t.Errorf("an Observation other than a PEG score: %v", code)
+				continue
+			}
+			values = append(values, res["valueQuantity"].(map[string]any)["value"].(float64))
+			derived = append(derived, res["derivedFrom"].([]any)[0].(map[string]any)["reference"].(string))
+		}
+	}
+	if kinds["Questionnaire"] != 1 || kinds["QuestionnaireResponse"] != 2 || kinds["Observation"] != 2 {
+		t.Fatalf("bundle resources %v, want a Questionnaire and two responses with their scores", kinds)
+	}
+	if !slices.Equal(values, []float64{6.33, 5}) || responses[derived[0]] != first || responses[derived[1]] != second {
+		t.Errorf("scores %v derived from %v, want 6.33 from %s and 5 from %s (responses %v)", values, derived, first, second, responses)
+	}
+
+	// The CSV's route is not in the route table yet: served through the
+	// export handler directly.
+	app := fiber.New()
+	app.Get("/questionnaires.csv", func(c *fiber.Ctx) error {
+		c.Locals(localPatientID, patientOf(t, ts, token))
+		return c.Next()
+	}, handleExport(ts.store, "https://api.backcare.test", func() time.Time { return ts.now }, "questionnaires-csv"))
+	res, err := app.Test(httptest.NewRequest("GET", "/questionnaires.csv", nil), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/csv") ||
+		!strings.Contains(res.Header.Get("Content-Disposition"), `.questionnaires.csv"`) {
+		t.Fatalf("questionnaires csv: %d %v %s", res.StatusCode, res.Header, body)
+	}
+	rows, err := csv.NewReader(strings.NewReader(string(body))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{
+		{"id", "questionnaire", "answered_at", "local_date", "pain", "enjoyment", "activity", "score"},
+		{first, "peg3", testNow.Add(-48 * time.Hour).Format(time.RFC3339), "2026-11-20", "7", "6", "6", "6.33"},
+		{second, "peg3", testNow.Add(-time.Hour).Format(time.RFC3339), "2026-11-22", "4", "5", "6", "5"},
+	}
+	if !slices.EqualFunc(rows, want, slices.Equal) {
+		t.Errorf("rows:\n got %q\nwant %q", rows, want)
 	}
 }
 
