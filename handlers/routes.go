@@ -70,6 +70,7 @@ func routes(d Deps) []route {
 		{fiber.MethodGet, "/v1/me/export/csv", policyPatient, noQuery(handleExport(s, d.BaseURL, now, "csv"))},
 		{fiber.MethodGet, "/v1/me/export/fhir", policyPatient, noQuery(handleExport(s, d.BaseURL, now, "fhir"))},
 		{fiber.MethodGet, "/v1/me/export/care-csv", policyPatient, noQuery(handleExport(s, d.BaseURL, now, "care-csv"))},
+		{fiber.MethodGet, "/v1/me/export/questionnaires-csv", policyPatient, noQuery(handleExport(s, d.BaseURL, now, "questionnaires-csv"))},
 		{fiber.MethodPost, "/v1/me/password", policyPatient, noQuery(handleChangePassword(s, d.Signer, d.PasswordParams, now))},
 
 		{fiber.MethodPost, "/v1/devices", policyPatient,
