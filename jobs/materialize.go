@@ -15,6 +15,8 @@ type MaterializeStore interface {
 	PatientsByID(ctx context.Context, ids []string) (map[string]models.Patient, error)
 	OpenPlansOf(ctx context.Context, patientIDs []string) (map[string]models.Plan, error)
 	SessionsOf(ctx context.Context, patientIDs []string, since time.Time) (map[string][]models.Session, error)
+	LastQuestionnaireAnswers(ctx context.Context, questionnaire string, patientIDs []string, since time.Time) (map[string]time.Time, error)
+	SkipAnsweredQuestionnaireReminders(ctx context.Context, until map[string]time.Time, now time.Time) (int64, error)
 	UpsertReminders(ctx context.Context, rs []models.Reminder) (int64, error)
 	DeletePendingFrom(ctx context.Context, patientID string, from time.Time) error
 }
@@ -113,7 +115,8 @@ func (m *Materializer) Replan(ctx context.Context, patientID string, now time.Ti
 }
 
 // plan writes the occurrences of a batch of patients: one read of their
-// plans, one of their sessions, one bulk write.
+// plans, one of their sessions, one of their recent questionnaire answers,
+// one bulk write.
 func (m *Materializer) plan(ctx context.Context, patients []models.Patient, now time.Time) (int64, error) {
 	ids := make([]string, len(patients))
 	for i, p := range patients {
@@ -127,10 +130,19 @@ func (m *Materializer) plan(ctx context.Context, patients []models.Patient, now 
 	if err != nil {
 		return 0, err
 	}
+	// Only an answer in the last QuestionnaireAnswerWindow covers an
+	// occurrence due from now on.
+	answers, err := m.cfg.Store.LastQuestionnaireAnswers(ctx, models.QuestionnairePEG3, ids, now.Add(-models.QuestionnaireAnswerWindow))
+	if err != nil {
+		return 0, err
+	}
+	if err := m.skipAnswered(ctx, answers, now); err != nil {
+		return 0, err
+	}
 	until := now.Add(m.cfg.Horizon)
 	var rs []models.Reminder
 	for _, p := range patients {
-		rs = append(rs, occurrencesOf(p, plans, sessions[p.ID], now, until)...)
+		rs = append(rs, occurrencesOf(p, plans, sessions[p.ID], answers[p.ID], now, until)...)
 	}
 	for i := range rs {
 		rs[i].CreatedAt, rs[i].UpdatedAt = now, now
@@ -142,10 +154,33 @@ func (m *Materializer) plan(ctx context.Context, patients []models.Patient, now 
 	return n, nil
 }
 
+// skipAnswered skips the questionnaire_due occurrences planned before an
+// answer came that now covers them. The dispatcher does not look at answers,
+// so this, every run, is what keeps them from being sent; one due before the
+// next run may still go.
+func (m *Materializer) skipAnswered(ctx context.Context, answers map[string]time.Time, now time.Time) error {
+	until := make(map[string]time.Time, len(answers))
+	for id, at := range answers {
+		until[id] = at.Add(models.QuestionnaireAnswerWindow)
+	}
+	n, err := m.cfg.Store.SkipAnsweredQuestionnaireReminders(ctx, until, now)
+	switch {
+	case models.IsStale(err):
+		// Another writer held some; the next run skips them.
+		m.cfg.Logger.Warn("questionnaire reminders: some answered ones were being written by another", "error", err)
+	case err != nil:
+		return fmt.Errorf("skip answered questionnaire reminders: %w", err)
+	case n > 0:
+		m.cfg.Logger.Info("questionnaire reminders skipped: already answered", "skipped", n)
+	}
+	return nil
+}
+
 // occurrencesOf is one patient's occurrences due before until: the daily
-// routine, the reminders before each scheduled session, and the aftercare
-// of sessions that ended recently.
-func occurrencesOf(p models.Patient, plans map[string]models.Plan, sessions []models.Session, now, until time.Time) []models.Reminder {
+// routine, the reminders before each scheduled session, the aftercare of
+// sessions that ended recently, and the questionnaire (lastAnswer is the
+// patient's latest recent answer, zero when there is none).
+func occurrencesOf(p models.Patient, plans map[string]models.Plan, sessions []models.Session, lastAnswer, now, until time.Time) []models.Reminder {
 	var plan *models.Plan
 	var next models.NextSession
 	status := models.PlanStatus("")
@@ -154,6 +189,7 @@ func occurrencesOf(p models.Patient, plans map[string]models.Plan, sessions []mo
 		next = pl.NextSession(sessions, now, p.Location())
 	}
 	out := models.DailyReminders(p, plan, next, now, until)
+	out = append(out, models.QuestionnaireReminders(p, status, sessions, lastAnswer, now, until)...)
 	for _, s := range sessions {
 		switch {
 		case s.Status == models.SessionScheduled && s.ScheduledAt.After(now) && s.ScheduledAt.Before(until.Add(24*time.Hour)):

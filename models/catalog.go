@@ -18,6 +18,9 @@ const (
 	KindSessionUpcoming ReminderKind = "session_upcoming"
 	KindBookNextSession ReminderKind = "book_next_session"
 	KindWeeklySummary   ReminderKind = "weekly_summary"
+	// KindQuestionnaireDue asks the patient to answer the PEG-3: weekly,
+	// and the day before a session, unless a recent answer covers it.
+	KindQuestionnaireDue ReminderKind = "questionnaire_due"
 	// KindCareUpdate tells the patient their clinic changed their plan or
 	// booked a session: a one-off, sent as soon as quiet hours allow.
 	KindCareUpdate ReminderKind = "care_update"
@@ -49,6 +52,9 @@ var Catalog = []KindInfo{
 	{Kind: KindSessionUpcoming},
 	{Kind: KindBookNextSession, DefaultTime: "10:00"},
 	{Kind: KindWeeklySummary, DefaultTime: "18:00", Weekly: true, DefaultWeekday: time.Sunday},
+	// Sunday morning: the PEG asks about the past week, and the weekly
+	// summary comes that evening.
+	{Kind: KindQuestionnaireDue, DefaultTime: "10:00", Weekly: true, DefaultWeekday: time.Sunday},
 	{Kind: KindCareUpdate},
 }
 

@@ -50,6 +50,9 @@ var reminderLife = map[ReminderKind]time.Duration{
 	KindTakeItEasy:      12 * time.Hour,
 	KindSorenessCheckin: 12 * time.Hour,
 	KindWeeklySummary:   24 * time.Hour,
+	// A day to find three minutes for it; the one before a session ends
+	// sooner, at the session's start (see QuestionnaireReminders).
+	KindQuestionnaireDue: 24 * time.Hour,
 	// Booking takes a phone call or two: two days to get round to it.
 	KindBookNextSession: 48 * time.Hour,
 	// A clinic's notice is worth a day: after that the app shows it anyway.
@@ -74,7 +77,9 @@ func CareNotice(p Patient, variant, sourceID string, now time.Time) *Reminder {
 }
 
 // expiryFor returns when an occurrence of kind and variant due at due stops
-// being worth sending: the one place each kind's useful life is decided.
+// being worth sending: the one place each kind's useful life is decided,
+// but for a questionnaire_due before a session, which also ends at the
+// session's start, a time this does not know.
 func expiryFor(kind ReminderKind, variant string, due time.Time, loc *time.Location) time.Time {
 	switch {
 	case kind == KindDailyCheckin || kind == KindStretching || kind == KindHeatIce:
@@ -100,12 +105,7 @@ func expiryFor(kind ReminderKind, variant string, due time.Time, loc *time.Locat
 // every session reminder; with no plan, an active one or a completed one (a
 // booking after the treatment ended is still an appointment) they are made.
 func SessionReminders(p Patient, s Session, planStatus PlanStatus, now time.Time) []Reminder {
-	if s.Status != SessionScheduled {
-		return nil
-	}
-	switch planStatus {
-	case "", PlanActive, PlanCompleted:
-	default:
+	if s.Status != SessionScheduled || holdsBack(planStatus) {
 		return nil
 	}
 	loc := p.Location()
@@ -205,10 +205,7 @@ func DailyReminders(p Patient, plan *Plan, next NextSession, from, to time.Time)
 	}
 	last := civilDay(to, loc)
 	for day := civilDay(from, loc); !day.After(last); day = day.AddDate(0, 0, 1) {
-		// A date the zone skips altogether (30 December 2011 in Pacific/Apia)
-		// gets nothing: moved forward by the gap, its occurrences would land
-		// on the next date's, at the same instants.
-		if civilDay(wallClockAt(day, 0, loc), loc).After(day) {
+		if zoneSkips(day, loc) {
 			continue
 		}
 		date := formatCivilDay(day)
@@ -231,6 +228,23 @@ func DailyReminders(p Patient, plan *Plan, next NextSession, from, to time.Time)
 	}
 	sortReminders(out)
 	return out
+}
+
+// holdsBack reports whether a plan in status holds back the reminders
+// around sessions (see SessionReminders): it needs clearance or is paused.
+func holdsBack(status PlanStatus) bool {
+	switch status {
+	case "", PlanActive, PlanCompleted:
+		return false
+	}
+	return true
+}
+
+// zoneSkips reports whether loc skips day altogether (30 December 2011 in
+// Pacific/Apia). Such a date gets no occurrences: moved forward by the gap,
+// they would land on the next date's, at the same instants.
+func zoneSkips(day time.Time, loc *time.Location) bool {
+	return civilDay(wallClockAt(day, 0, loc), loc).After(day)
 }
 
 // occurrence completes r, whose identity and due time are set: pending,

@@ -68,6 +68,10 @@ var texts = map[string]map[textKey]text{
 			"Your weekly summary is ready",
 			"See how your week went.",
 		},
+		{models.KindQuestionnaireDue, ""}: {
+			"A quick check-in",
+			"Three short questions about your week help your care team see how you are doing.",
+		},
 		{models.KindCareUpdate, models.VariantCarePlan}: {
 			"Your care plan was updated",
 			"Your clinic updated your care plan. Open the app to see it.",

@@ -509,6 +509,22 @@ func exercises() []exercise {
 			}
 			return s.DeleteQuestionnaireResponse(ctx, pid, "q", t0)
 		}},
+		{"LastQuestionnaireAnswers", func(ctx context.Context, s *Store) error {
+			_, err := s.LastQuestionnaireAnswers(ctx, models.QuestionnairePEG3, []string{pid}, t0.Add(-time.Hour))
+			return err
+		}},
+		{"SkipAnsweredQuestionnaireReminders", func(ctx context.Context, s *Store) error {
+			r := reminder("questionnaire", t0)
+			r.Kind, r.Source, r.SourceID = models.KindQuestionnaireDue, models.SourceDaily, ""
+			if _, err := s.UpsertReminders(ctx, []models.Reminder{r}); err != nil {
+				return err
+			}
+			n, err := s.SkipAnsweredQuestionnaireReminders(ctx, map[string]time.Time{pid: t0.Add(time.Hour), "p2": t0}, t0)
+			if err == nil && n != 1 {
+				err = fmt.Errorf("SkipAnsweredQuestionnaireReminders skipped %d reminders, want 1", n)
+			}
+			return err
+		}},
 		{"CreateScreening", func(ctx context.Context, s *Store) error { return s.CreateScreening(ctx, screening) }},
 		{"LatestScreening", func(ctx context.Context, s *Store) error { _, err := s.LatestScreening(ctx, pid); return err }},
 		{"SaveClearance", func(ctx context.Context, s *Store) error {
