@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/backcare/backcare/models"
 )
 
 func TestQuestionnaireCatalog(t *testing.T) {
@@ -108,5 +110,47 @@ func TestPEGTrendInInsightsAndTriage(t *testing.T) {
 	item := ts.do("GET", "/v1/clinic/patients", cs.therapist, nil).json(t)["items"].([]any)[0].(map[string]any)
 	if tp := item["peg"].(map[string]any); tp["points"] != -3.0 || tp["meaningful"] != true {
 		t.Fatalf("the PEG in triage: %v", tp)
+	}
+}
+
+// TestAnsweringSkipsTheQuestionnaireReminder: the PEG-3 reminder planned
+// for the day before a session goes once the patient answers today, and
+// comes back when the answer is deleted.
+func TestAnsweringSkipsTheQuestionnaireReminder(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	token, _ := ts.register("asked@example.com", "UTC")
+	ts.do("POST", "/v1/screening", token, allNo())
+	ts.do("POST", "/v1/plans", token, map[string]any{})
+	// A session on Wednesday: the PEG-3 is asked on Tuesday.
+	if r := ts.do("POST", "/v1/sessions", token, map[string]any{"scheduled_at": "2026-11-25T10:00:00Z"}); r.status != http.StatusCreated {
+		t.Fatalf("session: %d %s", r.status, r.body)
+	}
+	// due counts the pending PEG-3 reminders of the next 5 days, which an
+	// answer now covers; the one a week on is asked again.
+	due := func() int {
+		n := 0
+		for _, it := range ts.do("GET", "/v1/reminders?limit=200", token, nil).json(t)["items"].([]any) {
+			r := it.(map[string]any)
+			at, _ := time.Parse(time.RFC3339, r["due_at"].(string))
+			if r["kind"] == "questionnaire_due" && r["status"] == "pending" && at.Before(testNow.Add(models.QuestionnaireAnswerWindow)) {
+				n++
+			}
+		}
+		return n
+	}
+	if due() == 0 {
+		t.Fatal("no questionnaire reminder is planned the day before the session")
+	}
+	id := newID()
+	if r := ts.do("PUT", "/v1/questionnaire-responses/"+id, token, pegResponse(testNow.Add(-time.Minute), 5, 5, 5)); r.status != http.StatusCreated {
+		t.Fatalf("answer: %d %s", r.status, r.body)
+	}
+	if n := due(); n != 0 {
+		t.Fatalf("%d questionnaire reminders still pending right after an answer", n)
+	}
+	ts.do("DELETE", "/v1/questionnaire-responses/"+id, token, nil)
+	if due() == 0 {
+		t.Fatal("the deleted answer still holds the reminder back")
 	}
 }

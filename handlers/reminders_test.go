@@ -198,11 +198,12 @@ func TestRemindersAPI(t *testing.T) {
 			slices.Sort(out)
 			return out
 		}
-		if got := kinds("pending"); !slices.Equal(got, []string{"hydration_before", "session_upcoming", "session_upcoming"}) {
+		// The day before it, the PEG-3 is asked too.
+		if got := kinds("pending"); !slices.Equal(got, []string{"hydration_before", "questionnaire_due", "session_upcoming", "session_upcoming"}) {
 			t.Fatalf("booking planned %v", got)
 		}
 		ts.do("PATCH", "/v1/sessions/"+id, token, map[string]any{"action": "cancel"})
-		if got := kinds("cancelled"); len(got) != 3 || len(kinds("pending")) != 0 {
+		if got := kinds("cancelled"); len(got) != 4 || len(kinds("pending")) != 0 {
 			t.Fatalf("after cancelling: cancelled %v, pending %v", got, kinds("pending"))
 		}
 	})

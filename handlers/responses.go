@@ -69,8 +69,10 @@ func toResponse(r models.QuestionnaireResponse) responseJSON {
 
 // handlePutResponse stores a completed questionnaire under the phone's
 // UUID: a retry of the same id makes one response, which the retry
-// replaces. The score is the server's, from the answers.
-func handlePutResponse(s responseStore, now func() time.Time) fiber.Handler {
+// replaces. The score is the server's, from the answers. The patient's
+// reminders are re-planned at once, so that a questionnaire reminder the
+// answer makes pointless is not sent.
+func handlePutResponse(s responseStore, rp replanner, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		id, err := clientID(c)
 		if err != nil {
@@ -98,6 +100,7 @@ func handlePutResponse(s responseStore, now func() time.Time) fiber.Handler {
 		if err != nil {
 			return err
 		}
+		rp.after(c, p.ID, t)
 		if created {
 			c.Status(fiber.StatusCreated)
 		}
@@ -121,15 +124,19 @@ func handleGetResponse(s responseStore) fiber.Handler {
 	}
 }
 
-func handleDeleteResponse(s responseStore, now func() time.Time) fiber.Handler {
+// handleDeleteResponse deletes a response; the reminders are re-planned,
+// since the answer no longer covers the week.
+func handleDeleteResponse(s responseStore, rp replanner, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		id, err := clientID(c)
 		if err != nil {
 			return models.Errorf(models.ErrNotFound, "questionnaire response not found")
 		}
-		if err := s.DeleteQuestionnaireResponse(c.UserContext(), patientID(c), id, stamp(now)); err != nil {
+		t := stamp(now)
+		if err := s.DeleteQuestionnaireResponse(c.UserContext(), patientID(c), id, t); err != nil {
 			return err
 		}
+		rp.after(c, patientID(c), t)
 		return c.SendStatus(fiber.StatusNoContent)
 	}
 }

@@ -85,9 +85,9 @@ func routes(d Deps) []route {
 		{fiber.MethodDelete, "/v1/pain-logs/:id", policyPatient, noQuery(handleDeletePainLog(s, now))},
 
 		{fiber.MethodGet, "/v1/questionnaire-responses", policyPatient, handleListResponses(s)},
-		{fiber.MethodPut, "/v1/questionnaire-responses/:id", policyPatient, noQuery(handlePutResponse(s, now))},
+		{fiber.MethodPut, "/v1/questionnaire-responses/:id", policyPatient, noQuery(handlePutResponse(s, rp, now))},
 		{fiber.MethodGet, "/v1/questionnaire-responses/:id", policyPatient, noQuery(handleGetResponse(s))},
-		{fiber.MethodDelete, "/v1/questionnaire-responses/:id", policyPatient, noQuery(handleDeleteResponse(s, now))},
+		{fiber.MethodDelete, "/v1/questionnaire-responses/:id", policyPatient, noQuery(handleDeleteResponse(s, rp, now))},
 
 		{fiber.MethodPost, "/v1/screening", policyPatient, noQuery(handlePostScreening(s, rp, now))},
 		{fiber.MethodGet, "/v1/screening", policyPatient, noQuery(handleGetScreening(s, now))},
