@@ -156,6 +156,9 @@ func TestDashboardInABrowser(t *testing.T) {
 	if names[0] != "Avery Lindqvist" || !strings.Contains(text("#patient-count"), "5 linked patients") {
 		t.Errorf("the red flag first and the count: %v, %q", names, text("#patient-count"))
 	}
+	if got := text("#rest-table"); !strings.Contains(got, "PEG-3 7.0 → 4.0: meaningful") {
+		t.Errorf("Drew's PEG-3 in the list: %q", got)
+	}
 	if got := text("#rest-table"); !strings.Contains(got, "Drew Tanaka") || !strings.Contains(got, "Emery Walsh") {
 		t.Errorf("the patients needing nothing: %q", got)
 	}

@@ -24,6 +24,8 @@ type patientRow struct {
 	NextSession, Plan    string
 	Adherence, Missed    string
 	ClearanceSelfAttests bool
+	// PEG is the PEG-3's change in a few words; empty without one.
+	PEG string
 }
 
 func rowOf(e models.TriageEntry, loc *time.Location) patientRow {
@@ -51,6 +53,13 @@ func rowOf(e models.TriageEntry, loc *time.Location) patientRow {
 	}
 	if e.MissedSessions > 0 {
 		r.Missed = fmt.Sprintf("%d missed in 30 days", e.MissedSessions)
+	}
+	if ch := e.PEG; ch.Points != nil {
+		verdict := "not yet meaningful"
+		if ch.Meaningful {
+			verdict = "meaningful"
+		}
+		r.PEG = fmt.Sprintf("PEG-3 %.1f → %.1f: %s", ch.Baseline.Score, ch.Latest.Score, verdict)
 	}
 	return r
 }
