@@ -8,37 +8,36 @@ import (
 	"cmp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/backcare/backcare/models"
 )
 
-// liveLogs returns the logs that are not tombstones, oldest first. Ties are
-// broken by id, so the same logs always export in the same order whatever
-// order the store returned them in.
+// liveLogs returns the logs that are not tombstones, oldest first.
 func liveLogs(logs []models.PainLog) []models.PainLog {
-	live := make([]models.PainLog, 0, len(logs))
-	for _, l := range logs {
-		if !l.Deleted {
-			live = append(live, l)
-		}
-	}
-	slices.SortFunc(live, func(a, b models.PainLog) int {
-		return cmp.Or(a.LoggedAt.Compare(b.LoggedAt), strings.Compare(a.ID, b.ID))
-	})
-	return live
+	return live(logs, func(l models.PainLog) (bool, time.Time, string) { return l.Deleted, l.LoggedAt, l.ID })
 }
 
 // liveResponses returns the questionnaire responses that are not
-// tombstones, oldest first, ties broken by id as in liveLogs.
+// tombstones, oldest first.
 func liveResponses(responses []models.QuestionnaireResponse) []models.QuestionnaireResponse {
-	live := make([]models.QuestionnaireResponse, 0, len(responses))
-	for _, r := range responses {
-		if !r.Deleted {
-			live = append(live, r)
+	return live(responses, func(r models.QuestionnaireResponse) (bool, time.Time, string) { return r.Deleted, r.AnsweredAt, r.ID })
+}
+
+// live returns the entries of a diary that are not tombstones, by time.
+// Ties are broken by id, so the same entries always export in the same
+// order whatever order the store returned them in.
+func live[T any](entries []T, key func(T) (deleted bool, at time.Time, id string)) []T {
+	out := make([]T, 0, len(entries))
+	for _, e := range entries {
+		if deleted, _, _ := key(e); !deleted {
+			out = append(out, e)
 		}
 	}
-	slices.SortFunc(live, func(a, b models.QuestionnaireResponse) int {
-		return cmp.Or(a.AnsweredAt.Compare(b.AnsweredAt), strings.Compare(a.ID, b.ID))
+	slices.SortFunc(out, func(a, b T) int {
+		_, atA, idA := key(a)
+		_, atB, idB := key(b)
+		return cmp.Or(atA.Compare(atB), strings.Compare(idA, idB))
 	})
-	return live
+	return out
 }

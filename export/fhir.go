@@ -360,19 +360,11 @@ func patientOf(p models.Patient, r record) patientResource {
 // patient logged without inventing codes for them.
 func observationOf(l models.PainLog, r record, subject reference, loc *time.Location) observation {
 	o := observation{
-		ResourceType: "Observation",
-		ID:           r.id(),
-		Identifier:   r.identifier(),
-		Status:       "final",
-		Category:     surveyCategory,
-		Code: codeableConcept{
+		observationHead: surveyHead(r, codeableConcept{
 			Coding: []coding{{System: systemLOINC, Code: loincPainNRS, Display: loincPainNRSDisplay}},
 			Text:   "Pain score (0-10)",
-		},
-		Subject:           subject,
-		EffectiveDateTime: l.LoggedAt.In(loc).Format(time.RFC3339),
-		Performer:         []reference{subject},
-		ValueInteger:      l.Score,
+		}, subject, l.LoggedAt.In(loc)),
+		ValueInteger: l.Score,
 	}
 	if note := fhirText(l.Note); note != "" {
 		o.Note = []annotation{{Text: note}}
@@ -563,4 +555,11 @@ func phaseActivity(c models.Cadence, phase models.PlanPhase, status string) care
 		ScheduledTiming: timing{Repeat: repeat},
 		Description:     description,
 	}}
+}
+
+// surveyHead starts a final survey Observation of the patient's own report
+// at at: they are its subject and its performer.
+func surveyHead(r record, code codeableConcept, subject reference, at time.Time) observationHead {
+	return observationHead{ResourceType: "Observation", ID: r.id(), Identifier: r.identifier(), Status: "final", Category: surveyCategory,
+		Code: code, Subject: subject, EffectiveDateTime: at.Format(time.RFC3339), Performer: []reference{subject}}
 }

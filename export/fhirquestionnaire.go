@@ -128,16 +128,9 @@ func responseOf(resp models.QuestionnaireResponse, q models.Instrument, r record
 // one the app showed.
 func scoreOf(resp models.QuestionnaireResponse, q models.Instrument, r record, subject, response reference, loc *time.Location) scoreObservation {
 	return scoreObservation{
-		ResourceType:      "Observation",
-		ID:                r.id(),
-		Identifier:        r.identifier(),
-		Status:            "final",
-		Category:          surveyCategory,
-		Code:              codeableConcept{Coding: []coding{{System: systemLOINC, Code: q.ScoreCode, Display: q.ScoreDisplay}}},
-		Subject:           subject,
-		EffectiveDateTime: resp.AnsweredAt.In(loc).Format(time.RFC3339),
-		Performer:         []reference{subject},
-		ValueQuantity:     quantity{Value: resp.Score, Unit: unitScore, System: systemUCUM, Code: unitScore},
-		DerivedFrom:       []reference{response},
+		observationHead: surveyHead(r, codeableConcept{Coding: []coding{{System: systemLOINC, Code: q.ScoreCode, Display: q.ScoreDisplay}}},
+			subject, resp.AnsweredAt.In(loc)),
+		ValueQuantity: quantity{Value: resp.Score, Unit: unitScore, System: systemUCUM, Code: unitScore},
+		DerivedFrom:   []reference{response},
 	}
 }

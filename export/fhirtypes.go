@@ -60,20 +60,25 @@ type communication struct {
 	Preferred bool            `json:"preferred"`
 }
 
+// observationHead is what every Observation of the bundle starts with.
+type observationHead struct {
+	ResourceType      string            `json:"resourceType"`
+	ID                string            `json:"id"`
+	Identifier        []identifier      `json:"identifier"`
+	Status            string            `json:"status"`
+	Category          []codeableConcept `json:"category"`
+	Code              codeableConcept   `json:"code"`
+	Subject           reference         `json:"subject"`
+	EffectiveDateTime string            `json:"effectiveDateTime"`
+	Performer         []reference       `json:"performer"`
+}
+
 type observation struct {
-	ResourceType      string                 `json:"resourceType"`
-	ID                string                 `json:"id"`
-	Identifier        []identifier           `json:"identifier"`
-	Status            string                 `json:"status"`
-	Category          []codeableConcept      `json:"category"`
-	Code              codeableConcept        `json:"code"`
-	Subject           reference              `json:"subject"`
-	EffectiveDateTime string                 `json:"effectiveDateTime"`
-	Performer         []reference            `json:"performer"`
-	ValueInteger      int                    `json:"valueInteger"`
-	Note              []annotation           `json:"note,omitempty"`
-	BodySite          *codeableConcept       `json:"bodySite,omitempty"`
-	Component         []observationComponent `json:"component,omitempty"`
+	observationHead
+	ValueInteger int                    `json:"valueInteger"`
+	Note         []annotation           `json:"note,omitempty"`
+	BodySite     *codeableConcept       `json:"bodySite,omitempty"`
+	Component    []observationComponent `json:"component,omitempty"`
 }
 
 type observationComponent struct {
@@ -297,17 +302,9 @@ type responseAnswer struct {
 // scoreObservation is a questionnaire's score as an Observation derived
 // from the response: a decimal, unlike the pain scores' integers.
 type scoreObservation struct {
-	ResourceType      string            `json:"resourceType"`
-	ID                string            `json:"id"`
-	Identifier        []identifier      `json:"identifier"`
-	Status            string            `json:"status"`
-	Category          []codeableConcept `json:"category"`
-	Code              codeableConcept   `json:"code"`
-	Subject           reference         `json:"subject"`
-	EffectiveDateTime string            `json:"effectiveDateTime"`
-	Performer         []reference       `json:"performer"`
-	ValueQuantity     quantity          `json:"valueQuantity"`
-	DerivedFrom       []reference       `json:"derivedFrom"`
+	observationHead
+	ValueQuantity quantity    `json:"valueQuantity"`
+	DerivedFrom   []reference `json:"derivedFrom"`
 }
 
 type quantity struct {
