@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"maps"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -34,6 +35,12 @@ func (s *Store) PutQuestionnaireResponse(ctx context.Context, r models.Questionn
 		}
 		if old.Deleted {
 			return r, false, models.Errorf(models.ErrConflict, "this questionnaire response was deleted; answer again with a new id")
+		}
+		// A retry of the same answer finds it stored: nothing to replace.
+		// Retries racing each other then all succeed, instead of losing
+		// to one another's identical writes.
+		if sameAnswer(old, r) {
+			return old, false, nil
 		}
 		r.CreatedAt, r.Version = old.CreatedAt, old.Version+1
 		err = s.replaceAt(ctx, colResponses, r.ID, old.Version, bson.E{Key: "deleted", Value: false}, r,
@@ -101,4 +108,10 @@ func (s *Store) QuestionnaireResponseChanges(ctx context.Context, q models.SyncQ
 	sort := bson.D{{Key: "updated_at", Value: 1}, {Key: "_id", Value: 1}}
 	return pageOf(ctx, s.db.Collection(colResponses), changesFilter(q), sort, q.Limit,
 		func(r models.QuestionnaireResponse) (time.Time, string) { return r.UpdatedAt, r.ID })
+}
+
+// sameAnswer reports whether a and b hold the same answer to the same
+// questionnaire at the same time.
+func sameAnswer(a, b models.QuestionnaireResponse) bool {
+	return a.Questionnaire == b.Questionnaire && a.AnsweredAt.Equal(b.AnsweredAt) && maps.Equal(a.Answers, b.Answers)
 }
