@@ -18,7 +18,9 @@ import (
 // validation and audit, as the signed-in staff member, and never leaves
 // the process. Its access token is minted for that one request.
 type apiClient struct {
-	app    *fiber.App
+	// api is the app's request handler, taken once its routes are all
+	// added: asking the app for it on every call would take the app's lock.
+	api    fasthttp.RequestHandler
 	signer *auth.Signer
 	now    func() time.Time
 }
@@ -72,7 +74,7 @@ func (a apiClient) call(c *fiber.Ctx, staffID, method, path string, body any, if
 	}
 	var rc fasthttp.RequestCtx
 	rc.Init(req, remoteAddr(c), nil)
-	a.app.Handler()(&rc)
+	a.api(&rc)
 	reply.status = rc.Response.StatusCode()
 	reply.body = append([]byte(nil), rc.Response.Body()...)
 	reply.etag = string(rc.Response.Header.Peek(fiber.HeaderETag))

@@ -68,7 +68,7 @@ func Mount(app *fiber.App, d Deps) {
 	w := &dashboard{
 		store: d.Store, logger: d.Logger, now: d.Now, pages: parsePages(),
 		cookies: newCookies(d.BaseURL),
-		api:     apiClient{app: app, signer: d.Signer, now: d.Now},
+		api:     apiClient{signer: d.Signer, now: d.Now},
 	}
 	static, _ := fs.Sub(staticFiles, "static")
 	app.Get("/clinic/static/:file", serveStatic(static))
@@ -83,6 +83,7 @@ func Mount(app *fiber.App, d Deps) {
 		app.Add(r.method, r.path, append(handlers, w.render(r.page))...)
 	}
 	app.All("/clinic/*", w.headers, w.render(func(c *fiber.Ctx) error { return errNotFound }))
+	w.api.api = app.Handler()
 }
 
 type page func(c *fiber.Ctx) error

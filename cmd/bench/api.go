@@ -435,7 +435,7 @@ func (s *serverProcess) stop() {
 // signIn signs one seeded patient in through the API.
 func signIn(ctx context.Context, client *http.Client, baseURL, email string) error {
 	body := fmt.Appendf(nil, `{"email":%q,"password":%q}`, email, benchPassword)
-	if err := send(ctx, client, http.MethodPost, baseURL+"/v1/auth/login", "", body); err != nil {
+	if err := exchange(ctx, client, http.MethodPost, baseURL+"/v1/auth/login", "", body, nil); err != nil {
 		return fmt.Errorf("sign in a seeded patient: %w", err)
 	}
 	return nil

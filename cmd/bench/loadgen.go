@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -61,7 +62,7 @@ func drive(ctx context.Context, client *http.Client, baseURL string, call loadCa
 			for n := 0; n == 0 || time.Now().Before(deadline) && ctx.Err() == nil; n++ {
 				method, path, token, body := call.next(w, n)
 				t := time.Now()
-				err := send(ctx, client, method, baseURL+path, token, body)
+				err := exchange(ctx, client, method, baseURL+path, token, body, nil)
 				latencies = append(latencies, time.Since(t))
 				if err != nil {
 					errs++
@@ -86,8 +87,9 @@ func drive(ctx context.Context, client *http.Client, baseURL string, call loadCa
 	return res
 }
 
-// send makes one request and reads the whole answer; anything but 2xx is an error.
-func send(ctx context.Context, client *http.Client, method, url, token string, body []byte) error {
+// exchange makes one request and reads the whole answer; anything but 2xx
+// is an error. A 2xx answer is decoded into out unless out is nil.
+func exchange(ctx context.Context, client *http.Client, method, url, token string, body []byte, out any) error {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -109,9 +111,12 @@ func send(ctx context.Context, client *http.Client, method, url, token string, b
 	answer, readErr := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s: %d %s", method, req.URL.Path, resp.StatusCode, bytes.TrimSpace(answer[:min(len(answer), 200)]))
+		return fmt.Errorf("%s %s: %d %s", method, req.URL.Path, resp.StatusCode, bytes.TrimSpace(answer[:min(len(answer), 300)]))
 	}
-	return readErr
+	if readErr != nil || out == nil {
+		return readErr
+	}
+	return json.Unmarshal(answer, out)
 }
 
 // throughput is the result's requests per second.

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	mrand "math/rand/v2"
 	"net/http"
@@ -359,33 +357,6 @@ func (c *triageClinic) triage(ctx context.Context, client *http.Client, baseURL 
 		return fmt.Errorf("triage of a clinic of %d patients listed %d (%d on the page)", c.patients, page.Total, len(page.Items))
 	}
 	return nil
-}
-
-// exchange makes one request and decodes its 2xx answer into out.
-func exchange(ctx context.Context, client *http.Client, method, url, token string, body []byte, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	answer, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s: %d %s", method, req.URL.Path, resp.StatusCode, bytes.TrimSpace(answer[:min(len(answer), 300)]))
-	}
-	return json.Unmarshal(answer, out)
 }
 
 // singleHost is the host:port of a mongodb:// URI naming one host, which
