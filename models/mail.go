@@ -37,6 +37,49 @@ type Mail struct {
 	HTML    string   `bson:"html"`
 
 	CreatedAt time.Time `bson:"created_at"`
+
+	// The outbox's bookkeeping (see store/outbox.go and jobs.Outbox).
+	Status MailStatus `bson:"status"`
+	// Attempts counts the sends that reached no verdict or a temporary one.
+	Attempts int `bson:"attempts,omitempty"`
+	// NextAttemptAt is when a pending mail is due to be sent (again).
+	NextAttemptAt time.Time  `bson:"next_attempt_at"`
+	LeaseToken    string     `bson:"lease_token,omitempty"`
+	LeaseUntil    *time.Time `bson:"lease_until,omitempty"`
+	SentAt        *time.Time `bson:"sent_at,omitempty"`
+	// FinishedAt is when the mail was sent or given up; the cleanup job
+	// deletes it a week later.
+	FinishedAt *time.Time `bson:"finished_at,omitempty"`
+	LastError  string     `bson:"last_error,omitempty"`
+	// Version counts the mail's changes, for the write markers that let one
+	// outbox job at a time claim it.
+	Version int64 `bson:"version,omitempty"`
+}
+
+// MailStatus is where a mail is in the outbox.
+type MailStatus string
+
+// A mail is pending until an outbox job claims it (sending); it ends sent,
+// or failed when the server refused it for good or the retries ran out.
+const (
+	MailPending MailStatus = "pending"
+	MailSending MailStatus = "sending"
+	MailSent    MailStatus = "sent"
+	MailFailed  MailStatus = "failed"
+)
+
+// MailOutcome is what one send (or a hand-back) did to a claimed mail.
+type MailOutcome struct {
+	ID string
+	// Version is the mail's version as its outbox job claimed it.
+	Version int64
+	Status  MailStatus
+	// NextAttemptAt is when a mail put back to pending is due again.
+	NextAttemptAt time.Time
+	// Attempted counts the send as an attempt; a mail handed back unsent
+	// is not.
+	Attempted bool
+	LastError string
 }
 
 // Validate refuses a mail whose header fields could carry more headers:
