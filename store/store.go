@@ -30,6 +30,7 @@ const (
 	colDispatchState = "dispatch_state"
 	colReports       = "reports"
 	colAudit         = "audit"
+	colMail          = "mail_outbox"
 )
 
 // Limits for clients of the embedded engine (store/embedded). FerretDB 1.24
@@ -159,6 +160,10 @@ var indexes = map[string][]index{
 	},
 	colMarkers: {
 		{name: "at", keys: bson.D{{Key: "at", Value: 1}}},
+	},
+	colMail: {
+		{name: "status_next_attempt", keys: bson.D{{Key: "status", Value: 1}, {Key: "next_attempt_at", Value: 1}}},
+		{name: "finished", keys: bson.D{{Key: "finished_at", Value: 1}}},
 	},
 	colClinics: {},
 	colStaff: {
