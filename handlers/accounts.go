@@ -25,6 +25,8 @@ type accountStore interface {
 	RevokePatientRefreshTokens(ctx context.Context, patientID string, now time.Time) error
 	PatientByID(ctx context.Context, id string) (models.Patient, error)
 	SetPassword(ctx context.Context, patientID, hash string, now time.Time) error
+	VerifyPatientEmail(ctx context.Context, patientID, email string, now time.Time) error
+	UpdateProfile(ctx context.Context, p models.Patient) error
 	auditStore
 }
 
@@ -56,7 +58,7 @@ type tokenResponse struct {
 	ExpiresIn    int    `json:"expires_in"`
 }
 
-func handleRegister(s accountStore, signer *auth.Signer, params auth.Params, limit *routeLimiter, rp replanner, logger *slog.Logger, now func() time.Time) fiber.Handler {
+func handleRegister(s accountStore, tokens tokenStore, m mailer, signer *auth.Signer, pw passwords, limit *routeLimiter, rp replanner, logger *slog.Logger, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req registerRequest
 		if err := decodeBody(c, &req); err != nil {
@@ -79,7 +81,7 @@ func handleRegister(s accountStore, signer *auth.Signer, params auth.Params, lim
 		if err := probs.Err(); err != nil {
 			return err
 		}
-		hash, err := auth.HashPassword(req.Password, params)
+		hash, err := pw.hash(req.Password)
 		if err != nil {
 			return err
 		}
@@ -89,6 +91,11 @@ func handleRegister(s accountStore, signer *auth.Signer, params auth.Params, lim
 		}
 		logger.InfoContext(c.UserContext(), "patient registered", "request_id", requestID(c), "patient_id", p.ID)
 		rp.after(c, p.ID, p.CreatedAt)
+		// The account is made; a verification mail that cannot be queued
+		// now is asked for again from the app (POST /v1/me/verify-email).
+		if err := startVerification(c.UserContext(), tokens, m, patientSignIn(s), toAccount(p), p.Email, p.CreatedAt); err != nil {
+			logger.WarnContext(c.UserContext(), "verification mail not queued", "request_id", requestID(c), "patient_id", p.ID, "error", err)
+		}
 		tokens, err := startSession(c.UserContext(), s, signer, p.ID, models.AudiencePatient, uuid.NewString(), stamp(now))
 		if err != nil {
 			return err
@@ -98,39 +105,76 @@ func handleRegister(s accountStore, signer *auth.Signer, params auth.Params, lim
 	}
 }
 
-// signInKind is what sign-in needs to know of one kind of account: patients
-// and clinic staff sign in the same way, under their own token audience.
+// account is what sign-in, password resets and address verification need
+// of an account of either kind.
+type account struct {
+	ID, Email, Name, Locale, PasswordHash string
+	// Active is false for a deactivated staff member, who cannot sign in
+	// nor be mailed a reset.
+	Active bool
+	// Verified is true once the holder proved they read Email's mail.
+	Verified bool
+}
+
+// signInKind is what the account routes need to know of one kind of
+// account: patients and clinic staff sign in, reset their passwords and
+// verify their addresses the same way, under their own token audience.
 type signInKind struct {
 	audience string
-	// find returns the account with the (normalized) email: its id, its
-	// password hash, and whether it may sign in; ErrNotFound when none.
-	find func(ctx context.Context, email string) (id, hash string, active bool, err error)
-	// failureKey is the account's key in the failed sign-in counter.
+	// find returns the account with the (normalized) email, or
+	// ErrNotFound when none; byID, the account with id.
+	find func(ctx context.Context, email string) (account, error)
+	byID func(ctx context.Context, id string) (account, error)
+	// failureKey is the account's key in the failed sign-in counter and
+	// the per-account rate limits.
 	failureKey func(email string) string
-	// audit records a sign-in event of the account.
+	// audit records an event of the account.
 	audit func(c *fiber.Ctx, now time.Time, id, action, outcome string) error
+	// setPassword stores a new password hash; signOut revokes every
+	// sign-in of the account.
+	setPassword func(ctx context.Context, id, hash string, now time.Time) error
+	signOut     func(ctx context.Context, id string, now time.Time) error
+	// verified records that the account's holder reads the mail of email
+	// and makes it the account's address.
+	verified func(ctx context.Context, id, email string, now time.Time) error
+	// pages is the path under the base URL of the pages mailed links open:
+	// the phone app's for patients, the dashboard's for staff.
+	pages string
+}
+
+func toAccount(p models.Patient) account {
+	return account{ID: p.ID, Email: p.Email, Name: p.Name, Locale: p.Locale, PasswordHash: p.PasswordHash, Active: true,
+		Verified: p.EmailVerifiedAt != nil}
 }
 
 // patientSignIn is sign-in to the phone app.
 func patientSignIn(s accountStore) signInKind {
 	return signInKind{
 		audience: models.AudiencePatient,
-		find: func(ctx context.Context, email string) (string, string, bool, error) {
+		find: func(ctx context.Context, email string) (account, error) {
 			p, err := s.PatientByEmail(ctx, email)
-			return p.ID, p.PasswordHash, err == nil, err
+			return toAccount(p), err
+		},
+		byID: func(ctx context.Context, id string) (account, error) {
+			p, err := s.PatientByID(ctx, id)
+			return toAccount(p), err
 		},
 		failureKey: func(email string) string { return email },
 		audit: func(c *fiber.Ctx, now time.Time, id, action, outcome string) error {
 			return auditAccount(c, s, now, id, action, outcome)
 		},
+		setPassword: s.SetPassword,
+		signOut:     s.RevokePatientRefreshTokens,
+		verified:    s.VerifyPatientEmail,
+		pages:       "",
 	}
 }
 
-func handleLogin(s accountStore, kind signInKind, signer *auth.Signer, params auth.Params, limit *routeLimiter, logger *slog.Logger, now func() time.Time) fiber.Handler {
+func handleLogin(s accountStore, kind signInKind, signer *auth.Signer, pw passwords, limit *routeLimiter, logger *slog.Logger, now func() time.Time) fiber.Handler {
 	// An unknown email is checked against this hash, made with the costs of
 	// new accounts' hashes, so that it costs the same time as a wrong
 	// password and the two cannot be told apart.
-	dummyHash, _ := auth.HashPassword(uuid.NewString(), params)
+	dummyHash := pw.dummy()
 	return func(c *fiber.Ctx) error {
 		var req loginRequest
 		if err := decodeBody(c, &req); err != nil {
@@ -159,19 +203,20 @@ func handleLogin(s accountStore, kind signInKind, signer *auth.Signer, params au
 		if failures >= maxLoginFailures {
 			return tooManyLogins(windowEnd.Sub(t))
 		}
-		id, hash, active, err := kind.find(ctx, email)
+		acct, err := kind.find(ctx, email)
 		found := err == nil
 		if err != nil && models.ErrorCode(err) != models.ErrNotFound {
 			return err
 		}
+		id, hash := acct.ID, acct.PasswordHash
 		if !found {
 			hash = dummyHash
 		}
-		ok, err := auth.CheckPassword(req.Password, hash)
+		ok, err := pw.check(req.Password, hash)
 		if err != nil {
 			return err
 		}
-		if !found || !ok || !active {
+		if !found || !ok || !acct.Active {
 			n, err := s.RecordLoginFailure(ctx, key, t)
 			if err != nil {
 				return err
@@ -285,7 +330,7 @@ type passwordChangeRequest struct {
 // signed in by someone else is signed out; this phone gets a new sign-in.
 // Wrong current passwords count as failed sign-ins, so this route cannot
 // be used to guess around the sign-in limit.
-func handleChangePassword(s accountStore, signer *auth.Signer, params auth.Params, now func() time.Time) fiber.Handler {
+func handleChangePassword(s accountStore, signer *auth.Signer, pw passwords, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req passwordChangeRequest
 		if err := decodeBody(c, &req); err != nil {
@@ -306,31 +351,10 @@ func handleChangePassword(s accountStore, signer *auth.Signer, params auth.Param
 		if err != nil {
 			return err
 		}
-		failures, windowEnd, err := s.LoginFailures(ctx, p.Email, t)
-		if err != nil {
+		if err := confirmPassword(c, s, pw, p, req.CurrentPassword, models.AuditPasswordChange, t); err != nil {
 			return err
 		}
-		if failures >= maxLoginFailures {
-			return tooManyLogins(windowEnd.Sub(t))
-		}
-		ok, err := auth.CheckPassword(req.CurrentPassword, p.PasswordHash)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			n, err := s.RecordLoginFailure(ctx, p.Email, t)
-			if err != nil {
-				return err
-			}
-			if err := auditAccount(c, s, t, p.ID, models.AuditPasswordChange, "failed"); err != nil {
-				return err
-			}
-			if n >= maxLoginFailures {
-				return tooManyLogins(windowEnd.Sub(t))
-			}
-			return models.Errorf(models.ErrUnauthorized, "the current password is wrong; nothing was changed")
-		}
-		hash, err := auth.HashPassword(req.NewPassword, params)
+		hash, err := pw.hash(req.NewPassword)
 		if err != nil {
 			return err
 		}
@@ -349,6 +373,38 @@ func handleChangePassword(s accountStore, signer *auth.Signer, params auth.Param
 		}
 		return c.JSON(tokens)
 	}
+}
+
+// confirmPassword checks the patient's current password before a change
+// of action that needs it. Wrong ones count as failed sign-ins, so that the
+// routes asking for it cannot be used to guess around the sign-in limit.
+func confirmPassword(c *fiber.Ctx, s accountStore, pw passwords, p models.Patient, current, action string, now time.Time) error {
+	ctx := c.UserContext()
+	failures, windowEnd, err := s.LoginFailures(ctx, p.Email, now)
+	if err != nil {
+		return err
+	}
+	if failures >= maxLoginFailures {
+		return tooManyLogins(windowEnd.Sub(now))
+	}
+	ok, err := pw.check(current, p.PasswordHash)
+	if err != nil {
+		return err
+	}
+	if ok {
+		return nil
+	}
+	n, err := s.RecordLoginFailure(ctx, p.Email, now)
+	if err != nil {
+		return err
+	}
+	if err := auditAccount(c, s, now, p.ID, action, "failed"); err != nil {
+		return err
+	}
+	if n >= maxLoginFailures {
+		return tooManyLogins(windowEnd.Sub(now))
+	}
+	return models.Errorf(models.ErrUnauthorized, "the current password is wrong; nothing was changed")
 }
 
 // auditAccount records an account event by the patient: ids and outcome only.

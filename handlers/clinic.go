@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/backcare/backcare/auth"
+	"github.com/backcare/backcare/mail"
 	"github.com/backcare/backcare/models"
 )
 
@@ -26,9 +27,12 @@ type clinicStore interface {
 	CreateInvitation(ctx context.Context, inv models.Invitation) error
 	InvitationsOf(ctx context.Context, clinicID string) ([]models.Invitation, error)
 	InvitationByTokenHash(ctx context.Context, hash string) (models.Invitation, error)
+	Invitation(ctx context.Context, clinicID, id string) (models.Invitation, error)
+	EnqueueMail(ctx context.Context, m models.Mail, now time.Time) error
 	RevokeInvitation(ctx context.Context, clinicID, id string, now time.Time) (bool, error)
 	AcceptInvitation(ctx context.Context, inv models.Invitation, st models.Staff, now time.Time) error
 	SignOutStaff(ctx context.Context, staffID string, now time.Time) error
+	ChangeStaff(ctx context.Context, id string, change func(*models.Staff)) error
 }
 
 const localStaff = "staff"
@@ -69,13 +73,22 @@ func requireStaff(s clinicStore, signer *auth.Signer, now func() time.Time, owne
 	}
 }
 
+func staffAccount(st models.Staff) account {
+	return account{ID: st.ID, Email: st.Email, Name: st.Name, Locale: models.DefaultLocale, PasswordHash: st.PasswordHash, Active: st.Active,
+		Verified: st.EmailVerifiedAt != nil}
+}
+
 // staffSignIn is sign-in to the clinic API: a deactivated account cannot.
 func staffSignIn(s clinicStore, audit auditStore) signInKind {
 	return signInKind{
 		audience: models.AudienceStaff,
-		find: func(ctx context.Context, email string) (string, string, bool, error) {
+		find: func(ctx context.Context, email string) (account, error) {
 			st, err := s.StaffByEmail(ctx, email)
-			return st.ID, st.PasswordHash, err == nil && st.Active, err
+			return staffAccount(st), err
+		},
+		byID: func(ctx context.Context, id string) (account, error) {
+			st, err := s.StaffByID(ctx, id)
+			return staffAccount(st), err
 		},
 		// Staff and patients are counted apart: one person may be both.
 		failureKey: func(email string) string { return "staff:" + email },
@@ -83,6 +96,16 @@ func staffSignIn(s clinicStore, audit auditStore) signInKind {
 			return appendAudit(c, audit, models.AuditEntry{At: now, Subject: "staff:" + id, Actor: "staff:" + id,
 				ActorKind: models.ActorStaff, Action: action, Outcome: outcome})
 		},
+		setPassword: func(ctx context.Context, id, hash string, now time.Time) error {
+			return s.ChangeStaff(ctx, id, func(st *models.Staff) { st.PasswordHash, st.UpdatedAt = hash, now })
+		},
+		signOut: s.SignOutStaff,
+		// A staff member's address does not change; verifying it records
+		// that it reads its mail.
+		verified: func(ctx context.Context, id, _ string, now time.Time) error {
+			return s.ChangeStaff(ctx, id, func(st *models.Staff) { st.EmailVerifiedAt, st.UpdatedAt = &now, now })
+		},
+		pages: "/clinic",
 	}
 }
 
@@ -123,7 +146,7 @@ func toStaff(st models.Staff) staffJSON {
 
 // newStaff returns a staff account from what its owner typed, with the
 // password hashed, or the fields at fault.
-func newStaff(clinicID, email, name, password string, role models.Role, params auth.Params, now time.Time) (models.Staff, error) {
+func newStaff(clinicID, email, name, password string, role models.Role, pw passwords, now time.Time) (models.Staff, error) {
 	st := models.Staff{ID: uuid.NewString(), ClinicID: clinicID, Email: models.NormalizeEmail(email), Name: strings.TrimSpace(name),
 		Role: role, Active: true, CreatedAt: now, UpdatedAt: now}
 	var probs models.Problems
@@ -134,7 +157,7 @@ func newStaff(clinicID, email, name, password string, role models.Role, params a
 	if err := probs.Err(); err != nil {
 		return st, err
 	}
-	hash, err := auth.HashPassword(password, params)
+	hash, err := pw.hash(password)
 	st.PasswordHash = hash
 	return st, err
 }
@@ -153,7 +176,7 @@ func (r clinicSignupRequest) clinic(now time.Time) (models.Clinic, error) {
 	return c, probs.Err()
 }
 
-func handleClinicSignup(s clinicStore, accounts accountStore, signer *auth.Signer, params auth.Params, limit *routeLimiter, logger *slog.Logger, now func() time.Time) fiber.Handler {
+func handleClinicSignup(s clinicStore, accounts accountStore, tokens tokenStore, m mailer, signer *auth.Signer, pw passwords, limit *routeLimiter, logger *slog.Logger, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req clinicSignupRequest
 		if err := decodeBody(c, &req); err != nil {
@@ -169,7 +192,7 @@ func handleClinicSignup(s clinicStore, accounts accountStore, signer *auth.Signe
 		if err != nil {
 			return err
 		}
-		owner, err := newStaff(clinic.ID, req.Email, req.Name, req.Password, models.RoleOwner, params, t)
+		owner, err := newStaff(clinic.ID, req.Email, req.Name, req.Password, models.RoleOwner, pw, t)
 		if err != nil {
 			return err
 		}
@@ -177,6 +200,9 @@ func handleClinicSignup(s clinicStore, accounts accountStore, signer *auth.Signe
 			return err
 		}
 		logger.InfoContext(c.UserContext(), "clinic signed up", "request_id", requestID(c), "clinic_id", clinic.ID, "staff_id", owner.ID)
+		if err := startVerification(c.UserContext(), tokens, m, staffSignIn(s, tokens), staffAccount(owner), owner.Email, t); err != nil {
+			logger.WarnContext(c.UserContext(), "verification mail not queued", "request_id", requestID(c), "staff_id", owner.ID, "error", err)
+		}
 		tokens, err := startSession(c.UserContext(), accounts, signer, owner.ID, models.AudienceStaff, uuid.NewString(), t)
 		if err != nil {
 			return err
@@ -378,31 +404,72 @@ func (r invitationRequest) validate() (string, models.Role, error) {
 	return email, models.RoleTherapist, probs.Err()
 }
 
-func handleCreateInvitation(s clinicStore, now func() time.Time) fiber.Handler {
+func handleCreateInvitation(s clinicStore, m mailer, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req invitationRequest
 		if err := decodeBody(c, &req); err != nil {
 			return err
 		}
 		owner, _ := staffOf(c)
-		t := stamp(now)
 		email, role, err := req.validate()
 		if err != nil {
 			return err
 		}
-		token, hash, err := auth.NewOpaqueToken()
+		return invite(c, s, m, owner, email, role, stamp(now))
+	}
+}
+
+// invite makes an invitation and mails its link to the invitee. The token
+// is in the answer too, once, for an owner who would rather pass it on.
+func invite(c *fiber.Ctx, s clinicStore, m mailer, owner models.Staff, email string, role models.Role, t time.Time) error {
+	ctx := c.UserContext()
+	clinic, err := s.Clinic(ctx, owner.ClinicID)
+	if err != nil {
+		return err
+	}
+	token, hash, err := auth.NewOpaqueToken()
+	if err != nil {
+		return err
+	}
+	inv := models.Invitation{ID: uuid.NewString(), ClinicID: owner.ClinicID, Email: email, Role: role,
+		TokenHash: hash, InvitedBy: owner.ID, CreatedAt: t, ExpiresAt: t.Add(models.InvitationTTL)}
+	if err := s.CreateInvitation(ctx, inv); err != nil {
+		return err
+	}
+	data := mail.Data{Link: m.baseURL + "/clinic/invitation#" + token, Clinic: clinic.Name, Inviter: owner.Name, ValidFor: models.InvitationTTL}
+	if err := m.send(ctx, models.MailStaffInvitation, account{Email: email, Locale: models.DefaultLocale}, data, t); err != nil {
+		return err
+	}
+	out := toInvitation(inv, t)
+	out.Token = token
+	c.Status(fiber.StatusCreated)
+	return c.JSON(out)
+}
+
+// handleResendInvitation replaces a pending or expired invitation by a new
+// one to the same address, mailed again: the old link stops working.
+func handleResendInvitation(s clinicStore, m mailer, now func() time.Time) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		owner, _ := staffOf(c)
+		if _, err := uuid.Parse(c.Params("id")); err != nil {
+			return models.Errorf(models.ErrNotFound, "invitation not found")
+		}
+		t := stamp(now)
+		inv, err := s.Invitation(c.UserContext(), owner.ClinicID, c.Params("id"))
 		if err != nil {
 			return err
 		}
-		inv := models.Invitation{ID: uuid.NewString(), ClinicID: owner.ClinicID, Email: email, Role: role,
-			TokenHash: hash, InvitedBy: owner.ID, CreatedAt: t, ExpiresAt: t.Add(models.InvitationTTL)}
-		if err := s.CreateInvitation(c.UserContext(), inv); err != nil {
+		if state := inv.State(t); state == "accepted" || state == "revoked" {
+			return models.Errorf(models.ErrConflict, "the invitation was %s; make a new one to invite again", state)
+		}
+		replaced, err := s.RevokeInvitation(c.UserContext(), owner.ClinicID, inv.ID, t)
+		if err != nil {
 			return err
 		}
-		out := toInvitation(inv, t)
-		out.Token = token
-		c.Status(fiber.StatusCreated)
-		return c.JSON(out)
+		if !replaced {
+			return models.Errorf(models.ErrConflict, "the invitation was accepted or revoked meanwhile")
+		}
+		return invite(c, s, m, owner, inv.Email, inv.Role, t)
 	}
 }
 
@@ -455,7 +522,7 @@ func (r acceptInvitationRequest) validate() error {
 
 // handleAcceptInvitation makes the invitee's staff account and signs them
 // in. The token is the credential, and it works once.
-func handleAcceptInvitation(s clinicStore, accounts accountStore, signer *auth.Signer, params auth.Params, now func() time.Time) fiber.Handler {
+func handleAcceptInvitation(s clinicStore, accounts accountStore, signer *auth.Signer, pw passwords, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req acceptInvitationRequest
 		if err := decodeBody(c, &req); err != nil {
@@ -475,10 +542,12 @@ func handleAcceptInvitation(s clinicStore, accounts accountStore, signer *auth.S
 		case inv.State(t) != "pending":
 			return bad
 		}
-		st, err := newStaff(inv.ClinicID, inv.Email, req.Name, req.Password, inv.Role, params, t)
+		st, err := newStaff(inv.ClinicID, inv.Email, req.Name, req.Password, inv.Role, pw, t)
 		if err != nil {
 			return err
 		}
+		// The token came by mail to the invited address.
+		st.EmailVerifiedAt = &t
 		if err := s.AcceptInvitation(c.UserContext(), inv, st, t); err != nil {
 			return err
 		}

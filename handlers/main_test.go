@@ -208,6 +208,8 @@ func (ts *testServer) register(email, timezone string) (access, refresh string) 
 	if r.status != http.StatusCreated {
 		ts.t.Fatalf("register %s: %d %s", email, r.status, r.body)
 	}
+	// Sharing and joining a clinic need a verified address.
+	ts.verifyEmail(strings.ToLower(email))
 	m := r.json(ts.t)
 	return m["access_token"].(string), m["refresh_token"].(string)
 }

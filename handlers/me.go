@@ -7,6 +7,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/backcare/backcare/mail"
 	"github.com/backcare/backcare/models"
 )
 
@@ -34,8 +35,12 @@ type profileResponse struct {
 	Locale              string                    `json:"locale"`
 	QuietHours          quietHoursJSON            `json:"quiet_hours"`
 	ReminderPreferences map[string]preferenceJSON `json:"reminder_preferences"`
-	CreatedAt           time.Time                 `json:"created_at"`
-	UpdatedAt           time.Time                 `json:"updated_at"`
+	// EmailVerified is whether the patient proved they read Email's mail;
+	// PendingEmail is the address a change waits to be verified for.
+	EmailVerified bool      `json:"email_verified"`
+	PendingEmail  string    `json:"pending_email,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 // preferencePatch changes some of one kind's settings.
@@ -51,6 +56,10 @@ type patchMeRequest struct {
 	Locale              *string                    `json:"locale"`
 	QuietHours          *quietHoursJSON            `json:"quiet_hours"`
 	ReminderPreferences map[string]preferencePatch `json:"reminder_preferences"`
+	// Email changes the address, once the new one is verified; it needs
+	// the current password.
+	Email           *string `json:"email"`
+	CurrentPassword *string `json:"current_password"`
 }
 
 func toProfile(p models.Patient) profileResponse {
@@ -66,32 +75,80 @@ func toProfile(p models.Patient) profileResponse {
 		ID: p.ID, Email: p.Email, Name: p.Name, Timezone: p.Timezone, Locale: p.Locale,
 		QuietHours:          quietHoursJSON{Start: p.QuietHours.Start, End: p.QuietHours.End},
 		ReminderPreferences: prefs,
+		EmailVerified:       p.EmailVerifiedAt != nil,
 		CreatedAt:           p.CreatedAt, UpdatedAt: p.UpdatedAt,
 	}
 }
 
-func handleGetMe(s profileStore) fiber.Handler {
+func handleGetMe(s accountStore, tokens tokenStore, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		p, err := s.PatientByID(c.UserContext(), patientID(c))
 		if err != nil {
 			return err
 		}
-		return c.JSON(toProfile(p))
+		return profileWithPending(c, tokens, p, stamp(now))
 	}
 }
 
-func handlePatchMe(s profileStore, rp replanner, now func() time.Time) fiber.Handler {
+// profileWithPending answers the profile with the address a change waits
+// to be verified for.
+func profileWithPending(c *fiber.Ctx, tokens tokenStore, p models.Patient, now time.Time) error {
+	pending, _, err := addressState(c.UserContext(), tokens, models.AudiencePatient, toAccount(p), now)
+	if err != nil {
+		return err
+	}
+	out := toProfile(p)
+	out.PendingEmail = pending
+	return c.JSON(out)
+}
+
+// emailChange is the new address a PATCH asks for, checked, or "" when it
+// asks for none (or for the address the patient has).
+func (r patchMeRequest) emailChange(current string) (string, error) {
+	if r.Email == nil {
+		if r.CurrentPassword != nil {
+			return "", invalid("current_password", "is only needed to change the email")
+		}
+		return "", nil
+	}
+	email, err := models.ValidateEmail(*r.Email)
+	if err != nil {
+		return "", invalid("email", "%s", err)
+	}
+	if r.CurrentPassword == nil || *r.CurrentPassword == "" {
+		return "", invalid("current_password", "is required to change the email")
+	}
+	if email == current {
+		return "", nil
+	}
+	return email, nil
+}
+
+func handlePatchMe(s accountStore, tokens tokenStore, pw passwords, m mailer, rp replanner, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req patchMeRequest
 		if err := decodeBody(c, &req); err != nil {
 			return err
 		}
+		ctx, t := c.UserContext(), stamp(now)
+		p, err := s.PatientByID(ctx, patientID(c))
+		if err != nil {
+			return err
+		}
+		newEmail, err := req.emailChange(p.Email)
+		if err != nil {
+			return err
+		}
+		if req.CurrentPassword != nil {
+			if err := confirmPassword(c, s, pw, p, *req.CurrentPassword, models.AuditEmailChange, t); err != nil {
+				return err
+			}
+		}
 		// Two changes at once (quiet hours from one screen, a reminder
 		// preference from another) both apply: see edit.
-		var p models.Patient
-		err := edit(c, nil, func() error {
+		err = edit(c, nil, func() error {
 			var err error
-			if p, err = s.PatientByID(c.UserContext(), patientID(c)); err != nil {
+			if p, err = s.PatientByID(ctx, patientID(c)); err != nil {
 				return err
 			}
 			var probs models.Problems
@@ -100,15 +157,37 @@ func handlePatchMe(s profileStore, rp replanner, now func() time.Time) fiber.Han
 			if err := probs.Err(); err != nil {
 				return err
 			}
-			p.UpdatedAt = stamp(now)
-			return s.UpdateProfile(c.UserContext(), p)
+			p.UpdatedAt = t
+			return s.UpdateProfile(ctx, p)
 		})
 		if err != nil {
 			return err
 		}
 		rp.after(c, p.ID, p.UpdatedAt)
-		return c.JSON(toProfile(p))
+		if newEmail != "" {
+			if err := changeEmail(c, s, tokens, m, p, newEmail, t); err != nil {
+				return err
+			}
+		}
+		return profileWithPending(c, tokens, p, t)
 	}
+}
+
+// changeEmail starts a change of the patient's address: the new address
+// gets a link, and the change is made when it is opened; the old address
+// is told at once, so that a change the patient did not make is noticed
+// while the old address still signs in.
+func changeEmail(c *fiber.Ctx, s accountStore, tokens tokenStore, m mailer, p models.Patient, email string, now time.Time) error {
+	ctx := c.UserContext()
+	kind := patientSignIn(s)
+	acct := toAccount(p)
+	if err := startVerification(ctx, tokens, m, kind, acct, email, now); err != nil {
+		return err
+	}
+	if err := m.send(ctx, models.MailEmailChanged, acct, mail.Data{NewAddress: mail.MaskAddress(email), Link: m.baseURL + "/reset"}, now); err != nil {
+		return err
+	}
+	return auditAccount(c, s, now, p.ID, models.AuditEmailChange, "requested")
 }
 
 // applyProfilePatch changes the fields req names; what is wrong with the

@@ -31,6 +31,7 @@ var statusOf = map[string]int{
 	models.ErrPreconditionFailed: http.StatusPreconditionFailed,
 	models.ErrUnauthorized:       http.StatusUnauthorized,
 	models.ErrForbidden:          http.StatusForbidden,
+	models.ErrEmailUnverified:    http.StatusForbidden,
 	models.ErrRateLimited:        http.StatusTooManyRequests,
 	models.ErrUnavailable:        http.StatusServiceUnavailable,
 	models.ErrInternal:           http.StatusInternalServerError,

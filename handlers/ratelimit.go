@@ -33,6 +33,13 @@ type RateLimits struct {
 	// LinkCode limits the tries at link codes, right or wrong, per address
 	// and per account, beside each code's own limit of wrong tries.
 	LinkCode RouteLimits
+	// Mail limits the requests that send a mail (a password reset, a
+	// verification sent again), per address and per recipient, so that
+	// nobody's inbox can be flooded through BackCare.
+	Mail RouteLimits
+	// ResetConfirm limits the tries at a reset's link or code, beside each
+	// reset's own limit of wrong codes.
+	ResetConfirm RouteLimits
 }
 
 // DefaultRateLimits leave a phone far below them: it signs in rarely,
@@ -40,11 +47,13 @@ type RateLimits struct {
 // limits are a few times the per-account ones because a clinic's Wi-Fi or a
 // mobile carrier puts many patients behind one address.
 var DefaultRateLimits = RateLimits{
-	Register: RouteLimits{PerIP: RateLimit{30, time.Hour}, PerAccount: RateLimit{5, time.Hour}},
-	Login:    RouteLimits{PerIP: RateLimit{100, 15 * time.Minute}, PerAccount: RateLimit{20, 15 * time.Minute}},
-	Refresh:  RouteLimits{PerIP: RateLimit{300, 15 * time.Minute}, PerAccount: RateLimit{30, 15 * time.Minute}},
-	Device:   RouteLimits{PerIP: RateLimit{120, 15 * time.Minute}, PerAccount: RateLimit{20, 15 * time.Minute}},
-	LinkCode: RouteLimits{PerIP: RateLimit{60, 15 * time.Minute}, PerAccount: RateLimit{20, 15 * time.Minute}},
+	Register:     RouteLimits{PerIP: RateLimit{30, time.Hour}, PerAccount: RateLimit{5, time.Hour}},
+	Login:        RouteLimits{PerIP: RateLimit{100, 15 * time.Minute}, PerAccount: RateLimit{20, 15 * time.Minute}},
+	Refresh:      RouteLimits{PerIP: RateLimit{300, 15 * time.Minute}, PerAccount: RateLimit{30, 15 * time.Minute}},
+	Device:       RouteLimits{PerIP: RateLimit{120, 15 * time.Minute}, PerAccount: RateLimit{20, 15 * time.Minute}},
+	LinkCode:     RouteLimits{PerIP: RateLimit{60, 15 * time.Minute}, PerAccount: RateLimit{20, 15 * time.Minute}},
+	Mail:         RouteLimits{PerIP: RateLimit{30, time.Hour}, PerAccount: RateLimit{5, time.Hour}},
+	ResetConfirm: RouteLimits{PerIP: RateLimit{60, 15 * time.Minute}, PerAccount: RateLimit{10, 15 * time.Minute}},
 }
 
 // maxLimiterKeys bounds the limiter's memory. A flood of distinct keys
@@ -115,13 +124,21 @@ type routeLimiter struct {
 	clientIP func(c *fiber.Ctx) string
 }
 
-// newRouteLimiters returns a limiter per limited route over one table.
-func newRouteLimiters(l RateLimits, trusted []netip.Prefix, now func() time.Time) (register, login, refresh, device, linkCode *routeLimiter) {
+// routeLimiters are the limited routes' limiters, over one table of counts.
+type routeLimiters struct {
+	register, login, refresh, device, codes, mail, resetConfirm *routeLimiter
+}
+
+func newRouteLimiters(l RateLimits, trusted []netip.Prefix, now func() time.Time) routeLimiters {
 	counts, clientIP := newLimiter(now), clientIPFunc(trusted)
 	limiterOf := func(route string, rl RouteLimits) *routeLimiter {
 		return &routeLimiter{route: route, limits: rl, counts: counts, clientIP: clientIP}
 	}
-	return limiterOf("register", l.Register), limiterOf("login", l.Login), limiterOf("refresh", l.Refresh), limiterOf("device", l.Device), limiterOf("link_code", l.LinkCode)
+	return routeLimiters{
+		register: limiterOf("register", l.Register), login: limiterOf("login", l.Login), refresh: limiterOf("refresh", l.Refresh),
+		device: limiterOf("device", l.Device), codes: limiterOf("link_code", l.LinkCode),
+		mail: limiterOf("mail", l.Mail), resetConfirm: limiterOf("reset_confirm", l.ResetConfirm),
+	}
 }
 
 // byAccount counts a request against the account's limit on the route.

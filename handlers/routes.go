@@ -47,7 +47,11 @@ func routes(d Deps) []route {
 		d.PasswordParams = auth.DefaultParams
 	}
 	rp := replanner{planner: d.Planner, logger: d.Logger}
-	register, login, refresh, device, codes := newRouteLimiters(d.RateLimits, d.TrustedProxies, now)
+	pw := passwords{params: d.PasswordParams, work: d.passwordWork}
+	limits := newRouteLimiters(d.RateLimits, d.TrustedProxies, now)
+	register, login, refresh, device, codes := limits.register, limits.login, limits.refresh, limits.device, limits.codes
+	patients, staff := patientSignIn(s), staffSignIn(s, s)
+	m := mailer{store: s, baseURL: d.BaseURL}
 	return []route{
 		{fiber.MethodGet, "/healthz", policyPublic, handleHealthz()},
 		{fiber.MethodGet, "/readyz", policyPublic, handleReadyz(s)},
@@ -56,22 +60,30 @@ func routes(d Deps) []route {
 		{fiber.MethodGet, "/v1/questionnaires", policyPublic, handleListQuestionnaires()},
 
 		{fiber.MethodPost, "/v1/auth/register", policyPublicNoStore,
-			register.byIP(noQuery(handleRegister(s, d.Signer, d.PasswordParams, register, rp, d.Logger, now)))},
+			register.byIP(noQuery(handleRegister(s, s, m, d.Signer, pw, register, rp, d.Logger, now)))},
 		{fiber.MethodPost, "/v1/auth/login", policyPublicNoStore,
-			login.byIP(noQuery(handleLogin(s, patientSignIn(s), d.Signer, d.PasswordParams, login, d.Logger, now)))},
+			login.byIP(noQuery(handleLogin(s, patients, d.Signer, pw, login, d.Logger, now)))},
 		{fiber.MethodPost, "/v1/auth/refresh", policyPublicNoStore,
 			refresh.byIP(noQuery(handleRefresh(s, d.Signer, models.AudiencePatient, refresh, now)))},
 		{fiber.MethodPost, "/v1/auth/logout", policyPublicNoStore, noQuery(handleLogout(s, models.AudiencePatient, now))},
+		{fiber.MethodPost, "/v1/auth/password-reset", policyPublicNoStore,
+			limits.mail.byIP(noQuery(handleRequestReset(s, patients, pw, limits.mail, m, d.Logger, now)))},
+		{fiber.MethodPost, "/v1/auth/password-reset/confirm", policyPublicNoStore,
+			limits.resetConfirm.byIP(noQuery(handleConfirmReset(s, patients, pw, limits.resetConfirm, m, d.Logger, now)))},
+		// One route verifies both kinds of account: the token says whose.
+		{fiber.MethodPost, "/v1/auth/verify-email", policyPublicNoStore,
+			limits.resetConfirm.byIP(noQuery(handleVerifyEmail(s, []signInKind{patients, staff}, now)))},
 
-		{fiber.MethodGet, "/v1/me", policyPatient, noQuery(handleGetMe(s))},
-		{fiber.MethodPatch, "/v1/me", policyPatient, noQuery(handlePatchMe(s, rp, now))},
+		{fiber.MethodGet, "/v1/me", policyPatient, noQuery(handleGetMe(s, s, now))},
+		{fiber.MethodPatch, "/v1/me", policyPatient, noQuery(handlePatchMe(s, s, pw, m, rp, now))},
 		{fiber.MethodDelete, "/v1/me", policyPatient, noQuery(handleErase(s, now))},
 		{fiber.MethodGet, "/v1/me/export", policyPatient, handleExport(s, d.BaseURL, now, "")},
 		{fiber.MethodGet, "/v1/me/export/csv", policyPatient, noQuery(handleExport(s, d.BaseURL, now, "csv"))},
 		{fiber.MethodGet, "/v1/me/export/fhir", policyPatient, noQuery(handleExport(s, d.BaseURL, now, "fhir"))},
 		{fiber.MethodGet, "/v1/me/export/care-csv", policyPatient, noQuery(handleExport(s, d.BaseURL, now, "care-csv"))},
 		{fiber.MethodGet, "/v1/me/export/questionnaires-csv", policyPatient, noQuery(handleExport(s, d.BaseURL, now, "questionnaires-csv"))},
-		{fiber.MethodPost, "/v1/me/password", policyPatient, noQuery(handleChangePassword(s, d.Signer, d.PasswordParams, now))},
+		{fiber.MethodPost, "/v1/me/password", policyPatient, noQuery(handleChangePassword(s, d.Signer, pw, now))},
+		{fiber.MethodPost, "/v1/me/verify-email", policyPatient, limits.mail.byIP(noQuery(handleResendVerification(s, patients, limits.mail, m, now)))},
 
 		{fiber.MethodPost, "/v1/devices", policyPatient,
 			device.byIP(noQuery(handleRegisterDevice(s, device, d.Logger, now)))},
@@ -108,37 +120,43 @@ func routes(d Deps) []route {
 		{fiber.MethodPost, "/v1/reminders/:id/snooze", policyPatient, noQuery(handleSnoozeReminder(s, now))},
 
 		{fiber.MethodGet, "/v1/insights", policyPatient, handleInsights(s, now)},
-		{fiber.MethodPost, "/v1/reports", policyPatient, noQuery(handleCreateReport(s, now))},
+		{fiber.MethodPost, "/v1/reports", policyPatient, noQuery(requireVerifiedEmail(s, handleCreateReport(s, now)))},
 		{fiber.MethodDelete, "/v1/reports/:id", policyPatient, noQuery(handleRevokeReport(s, now))},
 		// The share link: its token is the credential, so it needs no sign-in.
 		// It reads no query but ignores one: a messenger may append its own.
 		{fiber.MethodGet, "/r/:token", policyPublicNoStore, handleReportPage(s, now)},
 
 		{fiber.MethodPost, "/v1/care-team/preview", policyPatient, codes.byIP(noQuery(handlePreviewCareTeam(s, codes, now)))},
-		{fiber.MethodPost, "/v1/care-team", policyPatient, codes.byIP(noQuery(handleJoinCareTeam(s, codes, now)))},
-		{fiber.MethodPost, "/v1/care-team/codes", policyPatient, codes.byIP(noQuery(handleCreateCode(s, models.CodeFromPatient, codes, now)))},
+		{fiber.MethodPost, "/v1/care-team", policyPatient, codes.byIP(noQuery(requireVerifiedEmail(s, handleJoinCareTeam(s, codes, now))))},
+		{fiber.MethodPost, "/v1/care-team/codes", policyPatient, codes.byIP(noQuery(requireVerifiedEmail(s, handleCreateCode(s, models.CodeFromPatient, codes, now))))},
 		{fiber.MethodGet, "/v1/care-team", policyPatient, noQuery(handleListCareTeam(s))},
 		{fiber.MethodDelete, "/v1/care-team/:id", policyPatient, noQuery(handleLeaveCareTeam(s, now))},
 		{fiber.MethodGet, "/v1/me/access-log", policyPatient, handleAccessLog(s, s)},
 
 		{fiber.MethodPost, "/v1/clinic/signup", policyPublicNoStore,
-			register.byIP(noQuery(handleClinicSignup(s, s, d.Signer, d.PasswordParams, register, d.Logger, now)))},
+			register.byIP(noQuery(handleClinicSignup(s, s, s, m, d.Signer, pw, register, d.Logger, now)))},
 		{fiber.MethodPost, "/v1/clinic/auth/login", policyPublicNoStore,
-			login.byIP(noQuery(handleLogin(s, staffSignIn(s, s), d.Signer, d.PasswordParams, login, d.Logger, now)))},
+			login.byIP(noQuery(handleLogin(s, staff, d.Signer, pw, login, d.Logger, now)))},
 		{fiber.MethodPost, "/v1/clinic/auth/refresh", policyPublicNoStore,
 			refresh.byIP(noQuery(handleRefresh(s, d.Signer, models.AudienceStaff, refresh, now)))},
 		{fiber.MethodPost, "/v1/clinic/auth/logout", policyPublicNoStore, noQuery(handleLogout(s, models.AudienceStaff, now))},
+		{fiber.MethodPost, "/v1/clinic/auth/password-reset", policyPublicNoStore,
+			limits.mail.byIP(noQuery(handleRequestReset(s, staff, pw, limits.mail, m, d.Logger, now)))},
+		{fiber.MethodPost, "/v1/clinic/auth/password-reset/confirm", policyPublicNoStore,
+			limits.resetConfirm.byIP(noQuery(handleConfirmReset(s, staff, pw, limits.resetConfirm, m, d.Logger, now)))},
 		{fiber.MethodPost, "/v1/clinic/invitations/accept", policyPublicNoStore,
-			register.byIP(noQuery(handleAcceptInvitation(s, s, d.Signer, d.PasswordParams, now)))},
+			register.byIP(noQuery(handleAcceptInvitation(s, s, d.Signer, pw, now)))},
 
 		{fiber.MethodGet, "/v1/clinic", policyStaff, noQuery(handleGetClinic(s))},
 		{fiber.MethodPatch, "/v1/clinic", policyOwner, noQuery(handlePatchClinic(s, now))},
 		{fiber.MethodGet, "/v1/clinic/me", policyStaff, noQuery(handleGetStaffMe())},
+		{fiber.MethodPost, "/v1/clinic/me/verify-email", policyStaff, limits.mail.byIP(noQuery(handleResendVerification(s, staff, limits.mail, m, now)))},
 		{fiber.MethodGet, "/v1/clinic/staff", policyStaff, noQuery(handleListStaff(s))},
 		{fiber.MethodPatch, "/v1/clinic/staff/:id", policyOwner, noQuery(handlePatchStaff(s, now))},
-		{fiber.MethodPost, "/v1/clinic/invitations", policyOwner, noQuery(handleCreateInvitation(s, now))},
+		{fiber.MethodPost, "/v1/clinic/invitations", policyOwner, noQuery(handleCreateInvitation(s, m, now))},
 		{fiber.MethodGet, "/v1/clinic/invitations", policyOwner, noQuery(handleListInvitations(s, now))},
 		{fiber.MethodDelete, "/v1/clinic/invitations/:id", policyOwner, noQuery(handleRevokeInvitation(s, now))},
+		{fiber.MethodPost, "/v1/clinic/invitations/:id/resend", policyOwner, noQuery(handleResendInvitation(s, m, now))},
 		{fiber.MethodPost, "/v1/clinic/link-codes", policyStaff, codes.byIP(noQuery(handleCreateCode(s, models.CodeFromClinic, codes, now)))},
 		{fiber.MethodPost, "/v1/clinic/link-codes/redeem", policyStaff, codes.byIP(noQuery(handleRedeemPatientCode(s, codes, now)))},
 

@@ -30,6 +30,7 @@ type Store interface {
 	clinicStore
 	linkStore
 	clinicCareStore
+	tokenStore
 	Ping(ctx context.Context) error
 }
 
@@ -57,6 +58,9 @@ type Deps struct {
 	CORSOrigins []string
 	// RateLimits default to DefaultRateLimits.
 	RateLimits RateLimits
+
+	// passwordWork counts argon2id computations (see passwords).
+	passwordWork prometheus.Counter
 }
 
 // BodyLimit is the largest request body accepted; the largest real one, a
@@ -71,6 +75,7 @@ func NewServer(d Deps) *fiber.App {
 	if d.RateLimits == (RateLimits{}) {
 		d.RateLimits = DefaultRateLimits
 	}
+	d.passwordWork = newPasswordWork(d.Registry)
 	onError := errorHandler(d.Logger)
 	app := fiber.New(fiber.Config{
 		AppName:               "backcare",

@@ -74,8 +74,12 @@ type Staff struct {
 	Role         Role       `bson:"role"`
 	Active       bool       `bson:"active"`
 	Deactivated  *time.Time `bson:"deactivated_at,omitempty"`
-	CreatedAt    time.Time  `bson:"created_at"`
-	UpdatedAt    time.Time  `bson:"updated_at"`
+	// EmailVerifiedAt is when the staff member proved they read the mail
+	// of Email: accepting a mailed invitation, or the owner's sign-up
+	// verification.
+	EmailVerifiedAt *time.Time `bson:"email_verified_at,omitempty"`
+	CreatedAt       time.Time  `bson:"created_at"`
+	UpdatedAt       time.Time  `bson:"updated_at"`
 	// Version: see PainLog.Version.
 	Version int64 `bson:"version,omitempty"`
 }

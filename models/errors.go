@@ -23,7 +23,10 @@ const (
 	// ErrUnavailable: a dependency (the database) cannot be reached right
 	// now; the caller should retry after RetryAfter.
 	ErrUnavailable = "unavailable"
-	ErrInternal    = "internal"
+	// ErrEmailUnverified: the action needs an address the account has
+	// verified (sharing a report, joining a clinic); answered 403.
+	ErrEmailUnverified = "email_unverified"
+	ErrInternal        = "internal"
 )
 
 // FieldError names one field of a request and what is wrong with it.

@@ -24,6 +24,10 @@ type Patient struct {
 	Preferences  map[ReminderKind]ReminderPreference `bson:"preferences"`
 	CreatedAt    time.Time                           `bson:"created_at"`
 	UpdatedAt    time.Time                           `bson:"updated_at"`
+	// EmailVerifiedAt is when the patient last proved they read the mail
+	// of Email; nil until then. Sharing a report and joining a clinic
+	// need it.
+	EmailVerifiedAt *time.Time `bson:"email_verified_at,omitempty"`
 	// Version: see PainLog.Version.
 	Version int64 `bson:"version,omitempty"`
 }

@@ -13,6 +13,13 @@ const (
 	AuditReportRead     = "report_read"
 	AuditReportCreate   = "report_create"
 	AuditReportRevoke   = "report_revoke"
+	// AuditPasswordReset is recorded when a reset is mailed ("requested")
+	// and when it sets the password ("ok").
+	AuditPasswordReset = "password_reset"
+	// AuditEmailVerify is recorded when an address is verified, and
+	// AuditEmailChange when a change of address is asked for.
+	AuditEmailVerify = "email_verify"
+	AuditEmailChange = "email_change"
 	// Care-team actions: the patient links or unlinks a clinic.
 	AuditCareLink   = "care_link"
 	AuditCareRevoke = "care_revoke"

@@ -184,6 +184,13 @@ func (s *Store) AcceptInvitation(ctx context.Context, inv models.Invitation, st 
 	return nil
 }
 
+// Invitation returns the clinic's invitation with id.
+func (s *Store) Invitation(ctx context.Context, clinicID, id string) (models.Invitation, error) {
+	var inv models.Invitation
+	err := s.db.Collection(colInvitations).FindOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "clinic_id", Value: clinicID}}).Decode(&inv)
+	return inv, mapErr(err, "invitation")
+}
+
 // InvitationByTokenHash returns the invitation with token hash.
 func (s *Store) InvitationByTokenHash(ctx context.Context, hash string) (models.Invitation, error) {
 	var inv models.Invitation

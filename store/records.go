@@ -232,6 +232,9 @@ func (s *Store) ErasePatient(ctx context.Context, p models.Patient, now time.Tim
 	if _, err := s.db.Collection(colLoginAttempts).DeleteMany(ctx, bson.D{{Key: "email", Value: p.Email}}); err != nil {
 		return mapErr(err, colLoginAttempts)
 	}
+	if err := s.DeleteAccountTokens(ctx, models.AudiencePatient, p.ID); err != nil {
+		return err
+	}
 	// The write markers of the patient's pain logs and profile carry the
 	// patient's id in theirs ("pain_logs/<patient id>:<uuid>/…"): a range
 	// of _id each, so that they go now rather than with the day's cleanup.
