@@ -49,7 +49,9 @@ var resetAccepted = acceptedResponse{Status: "accepted",
 // mailer composes the account mails and queues them in the outbox; the
 // outbox job sends them, so that no request waits on a mail server.
 type mailer struct {
-	store   interface{ EnqueueMail(context.Context, models.Mail, time.Time) error }
+	store interface {
+		EnqueueMail(context.Context, models.Mail, time.Time) error
+	}
 	baseURL string
 }
 
