@@ -16,6 +16,7 @@ type CleanupStore interface {
 	DeleteOldMarkers(ctx context.Context, now time.Time) (int64, error)
 	DeleteStaleDevices(ctx context.Context, seenBefore time.Time, limit int) (int64, error)
 	DeleteExpiredClinicTokens(ctx context.Context, now time.Time) (int64, error)
+	DeleteOldMails(ctx context.Context, now time.Time) (int64, error)
 }
 
 // StaleDeviceAge is how long a device may go without its app registering
@@ -37,8 +38,9 @@ type CleanupConfig struct {
 // Cleanup deletes what has expired and protects nothing any more: spent or
 // expired refresh tokens, finished sign-in failure windows, write markers
 // a day old (whose writes are long done), devices not seen for
-// StaleDeviceAge, and the clinic side's expired link codes and staff
-// invitations (hashes of codes nobody can redeem any more). The engines we
+// StaleDeviceAge, the clinic side's expired link codes and staff
+// invitations (hashes of codes nobody can redeem any more), and mails sent
+// or given up a week ago (store.MailRetention). The engines we
 // support do not all have TTL indexes, so this is a job.
 type Cleanup struct {
 	cfg CleanupConfig
@@ -62,16 +64,19 @@ func (j *Cleanup) RunOnce(ctx context.Context, now time.Time) error {
 	markers, errMarkers := j.cfg.Store.DeleteOldMarkers(ctx, now)
 	devices, errDevices := j.deleteStaleDevices(ctx, now.Add(-StaleDeviceAge))
 	clinicTokens, errClinicTokens := j.cfg.Store.DeleteExpiredClinicTokens(ctx, now)
+	mails, errMails := j.cfg.Store.DeleteOldMails(ctx, now)
 	j.cfg.Metrics.count("refresh_tokens", tokens)
 	j.cfg.Metrics.count("login_windows", windows)
 	j.cfg.Metrics.count("write_markers", markers)
 	j.cfg.Metrics.count("stale_devices", devices)
 	j.cfg.Metrics.count("clinic_tokens", clinicTokens)
-	if tokens+windows+markers+devices+clinicTokens > 0 {
+	j.cfg.Metrics.count("mails", mails)
+	if tokens+windows+markers+devices+clinicTokens+mails > 0 {
 		j.cfg.Logger.Info("cleanup", "refresh_tokens_deleted", tokens, "login_windows_deleted", windows,
-			"write_markers_deleted", markers, "stale_devices_deleted", devices, "clinic_tokens_deleted", clinicTokens)
+			"write_markers_deleted", markers, "stale_devices_deleted", devices, "clinic_tokens_deleted", clinicTokens,
+			"mails_deleted", mails)
 	}
-	return errors.Join(errTokens, errWindows, errMarkers, errDevices, errClinicTokens)
+	return errors.Join(errTokens, errWindows, errMarkers, errDevices, errClinicTokens, errMails)
 }
 
 // deleteStaleDevices removes stale devices a batch at a time until a batch
@@ -96,7 +101,7 @@ type CleanupMetrics struct {
 func NewCleanupMetrics(reg prometheus.Registerer) *CleanupMetrics {
 	m := &CleanupMetrics{deleted: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "backcare_cleanup_deleted_total",
-		Help: "Documents the cleanup job removed, by what they were (refresh_tokens, login_windows, write_markers, stale_devices, clinic_tokens: expired link codes and staff invitations).",
+		Help: "Documents the cleanup job removed, by what they were (refresh_tokens, login_windows, write_markers, stale_devices, clinic_tokens: expired link codes and staff invitations, mails: sent or given up a week ago).",
 	}, []string{"what"})}
 	reg.MustRegister(m.deleted)
 	return m

@@ -159,9 +159,10 @@ func mailOutcomeUpdate(o models.MailOutcome, now time.Time) bson.D {
 	default:
 		set = append(set, bson.E{Key: "next_attempt_at", Value: o.NextAttemptAt})
 	}
-	if o.LastError != "" {
+	switch {
+	case o.LastError != "":
 		set = append(set, bson.E{Key: "last_error", Value: o.LastError})
-	} else {
+	case o.Status == models.MailSent:
 		unset = append(unset, bson.E{Key: "last_error", Value: ""})
 	}
 	inc := bson.D{{Key: "version", Value: 1}}

@@ -59,8 +59,10 @@ type Server struct {
 	serverTLS *tls.Config
 	roots     *x509.CertPool
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// srv serves on ln while the server is up.
 	srv      *smtp.Server
+	ln       net.Listener
 	refusal  *smtp.SMTPError
 	received []Message
 	auths    int
@@ -123,10 +125,13 @@ func (s *Server) refuse(e *smtp.SMTPError) {
 // Down closes the listener and every connection: the server is away.
 func (s *Server) Down() {
 	s.mu.Lock()
-	srv := s.srv
-	s.srv = nil
+	srv, ln := s.srv, s.ln
+	s.srv, s.ln = nil, nil
 	s.mu.Unlock()
 	if srv != nil {
+		// The listener is closed here too: go-smtp closes only those its
+		// Serve has registered, which it may not have done yet.
+		_ = ln.Close()
 		_ = srv.Close()
 	}
 }
@@ -170,7 +175,7 @@ func (s *Server) serve(ln net.Listener) {
 		ln = tls.NewListener(ln, s.serverTLS)
 	}
 	s.mu.Lock()
-	s.srv = srv
+	s.srv, s.ln = srv, ln
 	s.mu.Unlock()
 	go func() { _ = srv.Serve(ln) }()
 }
