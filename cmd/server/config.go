@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	netmail "net/mail"
 	"net/netip"
 	"net/url"
 	"os"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/backcare/backcare/auth"
 	"github.com/backcare/backcare/handlers"
+	"github.com/backcare/backcare/mail"
 )
 
 // config is everything read from the environment, validated at start.
@@ -49,6 +51,14 @@ type config struct {
 	// MetricsAddr is where /metrics is served, apart from the API so that
 	// the public port never shows it; empty when METRICS_ADDR=off.
 	MetricsAddr string
+	// SMTPURL names the mail server (its password included); without it
+	// mails go to the log (mail.Dev). SMTP is SMTPURL read.
+	SMTPURL string
+	SMTP    mail.Server
+	// MailFrom is the sender of every mail; required with SMTP_URL.
+	MailFrom *netmail.Address
+	// MailInterval is how often the outbox sends queued mails.
+	MailInterval time.Duration
 }
 
 // loadConfig reads the environment; see the README's configuration table.
@@ -116,10 +126,46 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, cfg.loadMail(getenv)...)
 	if cfg.Database == "" || strings.ContainsAny(cfg.Database, `/\. "$`) {
 		errs = append(errs, fmt.Errorf("MONGODB_DATABASE %q is not a valid database name", cfg.Database))
 	}
 	return cfg, errors.Join(errs...)
+}
+
+// loadMail reads SMTP_URL, MAIL_FROM and MAIL_INTERVAL. Its errors never
+// repeat SMTP_URL, which holds the mail server's password.
+func (c *config) loadMail(getenv func(string) string) []error {
+	var errs []error
+	c.SMTPURL = getenv("SMTP_URL")
+	if c.SMTPURL != "" {
+		var err error
+		if c.SMTP, err = mail.ParseSMTPURL(c.SMTPURL); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if from := getenv("MAIL_FROM"); from != "" {
+		var err error
+		if c.MailFrom, err = mail.ParseFrom(from); err != nil {
+			errs = append(errs, err)
+		}
+	} else if c.SMTPURL != "" {
+		errs = append(errs, errors.New(`MAIL_FROM is required with SMTP_URL: the sender of every mail, such as "BackCare <no-reply@clinic.example>"`))
+	}
+	interval, err := time.ParseDuration(orDefault(getenv("MAIL_INTERVAL"), "5s"))
+	if err != nil || interval < time.Second || interval > time.Hour {
+		errs = append(errs, fmt.Errorf("MAIL_INTERVAL must be a duration from 1s to 1h, got %q", getenv("MAIL_INTERVAL")))
+	}
+	c.MailInterval = interval
+	return errs
+}
+
+// mailTarget says where mails go, without the password.
+func (c config) mailTarget() string {
+	if c.SMTPURL == "" {
+		return "development mailer (mails are logged, not sent)"
+	}
+	return maskURI(c.SMTPURL) + " from " + c.MailFrom.String()
 }
 
 // defaultMetricsAddr is loopback: the metrics tell anyone who reads them
@@ -197,6 +243,8 @@ func (c config) LogValue() slog.Value {
 		slog.String("trusted_proxies", listOrNone(c.TrustedProxies)),
 		slog.String("cors_allowed_origins", listOrNone(c.CORSOrigins)),
 		slog.String("metrics_addr", cmp.Or(c.MetricsAddr, "off")),
+		slog.String("mail", c.mailTarget()),
+		slog.String("mail_interval", c.MailInterval.String()),
 	)
 }
 

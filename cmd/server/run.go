@@ -23,6 +23,7 @@ import (
 	"github.com/backcare/backcare/auth"
 	"github.com/backcare/backcare/handlers"
 	"github.com/backcare/backcare/jobs"
+	"github.com/backcare/backcare/mail"
 	"github.com/backcare/backcare/models"
 	"github.com/backcare/backcare/notifications"
 	"github.com/backcare/backcare/notifications/fcmfake"
@@ -125,21 +126,32 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	dispatcher := jobs.NewDispatcher(jobs.DispatchConfig{
 		Store: st, Sender: sender, Logger: logger, Metrics: jobs.NewDispatchMetrics(registry), Now: now,
 	})
+	// Requests only queue mails (store.EnqueueMail); this job sends them.
+	outbox := jobs.NewOutbox(jobs.OutboxConfig{
+		Store: st, Mailer: mailer(cfg, logger), Logger: logger, Metrics: jobs.NewOutboxMetrics(registry), Now: now,
+	})
 	scheduler := jobs.NewScheduler(logger, now, time.Minute)
-	specs := map[string]jobs.Job{
-		"0 */10 * * * *": jobs.NewCleanup(jobs.CleanupConfig{Store: st, Logger: logger, Metrics: jobs.NewCleanupMetrics(registry)}),
-		"0 */30 * * * *": materializer,
-		"@every " + cfg.DispatchInterval.String(): dispatcher,
+	// A list, not a map by spec: two jobs may share one (MAIL_INTERVAL and
+	// DISPATCH_INTERVAL both 10s).
+	type scheduled struct {
+		spec string
+		job  jobs.Job
+	}
+	specs := []scheduled{
+		{"0 */10 * * * *", jobs.NewCleanup(jobs.CleanupConfig{Store: st, Logger: logger, Metrics: jobs.NewCleanupMetrics(registry)})},
+		{"0 */30 * * * *", materializer},
+		{"@every " + cfg.DispatchInterval.String(), dispatcher},
+		{"@every " + cfg.MailInterval.String(), outbox},
 	}
 	// On the embedded engine, a warning at start and every day once the
 	// data outgrows what that engine serves well.
 	var sizeWatch *jobs.SizeWatch
 	if engine != nil {
 		sizeWatch = jobs.NewSizeWatch(jobs.SizeWatchConfig{Store: st, Logger: logger})
-		specs["0 0 4 * * *"] = sizeWatch
+		specs = append(specs, scheduled{"0 0 4 * * *", sizeWatch})
 	}
-	for spec, job := range specs {
-		if err := scheduler.Add(spec, job); err != nil {
+	for _, s := range specs {
+		if err := scheduler.Add(s.spec, s.job); err != nil {
 			return err
 		}
 	}
@@ -306,6 +318,15 @@ func checkHealth(ctx context.Context, port int) error {
 		return fmt.Errorf("health check: status %d", resp.StatusCode)
 	}
 	return nil
+}
+
+// mailer returns the SMTP mailer with SMTP_URL, or else the development
+// mailer, which logs each mail (its links included) instead of sending it.
+func mailer(cfg config, logger *slog.Logger) mail.Mailer {
+	if cfg.SMTPURL == "" {
+		return mail.NewDev(logger)
+	}
+	return mail.NewSMTP(mail.SMTPConfig{Server: cfg.SMTP, From: cfg.MailFrom})
 }
 
 // pushSender returns the FCM sender: real FCM with credentials, the given
