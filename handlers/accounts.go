@@ -163,10 +163,16 @@ func patientSignIn(s accountStore) signInKind {
 		audit: func(c *fiber.Ctx, now time.Time, id, action, outcome string) error {
 			return auditAccount(c, s, now, id, action, outcome)
 		},
-		setPassword: s.SetPassword,
-		signOut:     s.RevokePatientRefreshTokens,
-		verified:    s.VerifyPatientEmail,
-		pages:       "",
+		setPassword: func(ctx context.Context, id, hash string, now time.Time) error {
+			return s.SetPassword(ctx, id, hash, now)
+		},
+		signOut: func(ctx context.Context, id string, now time.Time) error {
+			return s.RevokePatientRefreshTokens(ctx, id, now)
+		},
+		verified: func(ctx context.Context, id, email string, now time.Time) error {
+			return s.VerifyPatientEmail(ctx, id, email, now)
+		},
+		pages: "",
 	}
 }
 

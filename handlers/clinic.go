@@ -99,7 +99,9 @@ func staffSignIn(s clinicStore, audit auditStore) signInKind {
 		setPassword: func(ctx context.Context, id, hash string, now time.Time) error {
 			return s.ChangeStaff(ctx, id, func(st *models.Staff) { st.PasswordHash, st.UpdatedAt = hash, now })
 		},
-		signOut: s.SignOutStaff,
+		signOut: func(ctx context.Context, id string, now time.Time) error {
+			return s.SignOutStaff(ctx, id, now)
+		},
 		// A staff member's address does not change; verifying it records
 		// that it reads its mail.
 		verified: func(ctx context.Context, id, _ string, now time.Time) error {

@@ -68,6 +68,14 @@ var requestBodies = []bodyCase{
 	}),
 	body[loginRequest](nil),
 	body[refreshRequest](nil),
+	body(func(r resetRequest) error {
+		if _, err := models.ValidateEmail(r.Email); err != nil {
+			return invalid("email", "%s", err)
+		}
+		return nil
+	}),
+	body(resetConfirmRequest.validate),
+	body[verifyRequest](nil),
 	body(func(r passwordChangeRequest) error {
 		if err := models.ValidatePassword(r.NewPassword); err != nil {
 			return invalid("new_password", "%s", err)
@@ -80,6 +88,9 @@ var requestBodies = []bodyCase{
 		var probs models.Problems
 		applyProfilePatch(&p, r, &probs)
 		probs.Merge(p.Validate())
+		if _, err := r.emailChange(p.Email); err != nil {
+			probs.Merge(err)
+		}
 		return probs.Err()
 	}),
 	body(func(r painLogRequest) error {
@@ -374,7 +385,10 @@ func FuzzDecodeBody(f *testing.F) {
 		"codeRequest":             {`{"code":"7KQ4-MZ2P"}`, `{"code":"7kq4 mz2p"}`, `{"code":"OOOO-IIII"}`},
 		"noteRequest": {`{"subjective":"sore","areas_treated":["lower_back"],"techniques":["trigger point"],"pressure":"firm","shared":true,"summary":"walk daily"}`,
 			`{"shared":true}`, `{"pressure":"crushing","techniques":[""]}`},
-		"putPlanRequest": {`{"home_care":"heat 20 min","stretching":false,"initial_sessions":5}`, `{"start_date":"2026-02-30","action":"archive"}`},
+		"resetRequest":        {`{"email":"pat@example.com"}`, `{"email":"pat@example.com\r\nBcc: x@example.com"}`},
+		"resetConfirmRequest": {`{"token":"abc","password":"a long passphrase"}`, `{"email":"pat@example.com","code":"123456","password":"a long passphrase"}`, `{"token":"abc","code":"12a456"}`},
+		"verifyRequest":       {`{"token":"abc"}`, `{"token":""}`},
+		"putPlanRequest":      {`{"home_care":"heat 20 min","stretching":false,"initial_sessions":5}`, `{"start_date":"2026-02-30","action":"archive"}`},
 	}
 	// Every type gets its own seeds, an empty object and null; the other
 	// shapes go to one type each, as the fuzzer moves inputs between types

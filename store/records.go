@@ -235,10 +235,19 @@ func (s *Store) ErasePatient(ctx context.Context, p models.Patient, now time.Tim
 	if err := s.DeleteAccountTokens(ctx, models.AudiencePatient, p.ID); err != nil {
 		return err
 	}
-	// The write markers of the patient's pain logs and profile carry the
-	// patient's id in theirs ("pain_logs/<patient id>:<uuid>/…"): a range
-	// of _id each, so that they go now rather than with the day's cleanup.
-	for _, prefix := range []string{colPainLogs + "/" + p.ID + ":", colResponses + "/" + p.ID + ":", colPatients + "/" + p.ID + "/"} {
+	// Mails not yet sent to the patient go too: they carry the name.
+	if _, err := s.db.Collection(colMail).DeleteMany(ctx, bson.D{{Key: "to", Value: p.Email}}); err != nil {
+		return mapErr(err, colMail)
+	}
+	// The write markers of the patient's pain logs, profile and mailed
+	// tokens carry the patient's id in theirs ("pain_logs/<patient
+	// id>:<uuid>/…"): a range of _id each, so that they go now rather than
+	// with the day's cleanup.
+	prefixes := []string{colPainLogs + "/" + p.ID + ":", colResponses + "/" + p.ID + ":", colPatients + "/" + p.ID + "/"}
+	for _, purpose := range []models.TokenPurpose{models.PurposePasswordReset, models.PurposeVerifyEmail} {
+		prefixes = append(prefixes, colAccountTokens+"/"+models.AccountTokenID(purpose, models.AudiencePatient, p.ID)+"/")
+	}
+	for _, prefix := range prefixes {
 		if _, err := s.db.Collection(colMarkers).DeleteMany(ctx, idPrefix(prefix)); err != nil {
 			return mapErr(err, colMarkers)
 		}

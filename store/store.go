@@ -164,6 +164,7 @@ var indexes = map[string][]index{
 	colMail: {
 		{name: "status_next_attempt", keys: bson.D{{Key: "status", Value: 1}, {Key: "next_attempt_at", Value: 1}}},
 		{name: "finished", keys: bson.D{{Key: "finished_at", Value: 1}}},
+		{name: "to", keys: bson.D{{Key: "to", Value: 1}}},
 	},
 	colClinics: {},
 	colStaff: {
@@ -191,6 +192,11 @@ var indexes = map[string][]index{
 		{name: "patient_answered_at", keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "answered_at", Value: -1}, {Key: "_id", Value: -1}}},
 		{name: "patient_local_date", keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "local_date", Value: 1}}},
 		{name: "patient_updated_at", keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "updated_at", Value: 1}, {Key: "_id", Value: 1}}},
+	},
+	colAccountTokens: {
+		{name: "token_hash_unique", keys: bson.D{{Key: "token_hash", Value: 1}}, unique: true},
+		{name: "account", keys: bson.D{{Key: "account_id", Value: 1}, {Key: "audience", Value: 1}}},
+		{name: "expires", keys: bson.D{{Key: "expires_at", Value: 1}}},
 	},
 	colWebSessions: {
 		{name: "staff", keys: bson.D{{Key: "staff_id", Value: 1}}},
