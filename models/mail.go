@@ -40,7 +40,7 @@ type Mail struct {
 
 	// The outbox's bookkeeping (see store/outbox.go and jobs.Outbox).
 	Status MailStatus `bson:"status"`
-	// Attempts counts the sends that reached no verdict or a temporary one.
+	// Attempts counts the sends tried; a mail handed back unsent is not one.
 	Attempts int `bson:"attempts,omitempty"`
 	// NextAttemptAt is when a pending mail is due to be sent (again).
 	NextAttemptAt time.Time  `bson:"next_attempt_at"`
