@@ -133,7 +133,8 @@ func templatesFor(locale string, kind models.MailKind) (templateSet, bool) {
 
 // Compose renders a mail of kind to the recipient `to` (named toName in
 // its header) in locale's language (English when there is none for it yet)
-// and returns it ready for store.EnqueueMail. What each kind needs of data:
+// and returns it ready for store.EnqueueMail, the address lower-cased. What
+// each kind needs of data:
 //
 //   - password_reset: Link, Code (6 digits), ValidFor
 //   - password_changed: nothing; a Link, if given, is where to reset
@@ -153,6 +154,11 @@ func Compose(kind models.MailKind, locale, to, toName string, data Data) (models
 	}
 	if err := data.check(kind); err != nil {
 		return models.Mail{}, err
+	}
+	// Addresses are kept lower-cased, as accounts keep them, so that the
+	// mails to one account can be found by its address (on erasure).
+	if normal, err := models.ValidateEmail(to); err == nil {
+		to = normal
 	}
 	var subject, text, html strings.Builder
 	if err := set.text.ExecuteTemplate(&subject, "subject", data); err != nil {

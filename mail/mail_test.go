@@ -351,3 +351,14 @@ func TestMaskAddress(t *testing.T) {
 		}
 	}
 }
+
+func TestComposeLowerCasesTheAddress(t *testing.T) {
+	t.Parallel()
+	m, err := mail.Compose(models.MailVerifyEmail, "en", "Jane.Doe@Example.COM", "", mail.Data{Link: "https://app.backcare.example/v"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.To != "jane.doe@example.com" {
+		t.Fatalf("To %q, want it lower-cased as accounts keep it", m.To)
+	}
+}
