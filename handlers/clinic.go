@@ -464,6 +464,9 @@ func handleResendInvitation(s clinicStore, m mailer, now func() time.Time) fiber
 		if state := inv.State(t); state == "accepted" || state == "revoked" {
 			return models.Errorf(models.ErrConflict, "the invitation was %s; make a new one to invite again", state)
 		}
+		// The old invitation is revoked first, so that of two resends at
+		// once only one makes a new invitation; should making it fail, the
+		// owner invites the address again.
 		replaced, err := s.RevokeInvitation(c.UserContext(), owner.ClinicID, inv.ID, t)
 		if err != nil {
 			return err

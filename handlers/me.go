@@ -124,7 +124,7 @@ func (r patchMeRequest) emailChange(current string) (string, error) {
 	return email, nil
 }
 
-func handlePatchMe(s accountStore, tokens tokenStore, pw passwords, m mailer, rp replanner, now func() time.Time) fiber.Handler {
+func handlePatchMe(s accountStore, tokens tokenStore, pw passwords, limit *routeLimiter, m mailer, rp replanner, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req patchMeRequest
 		if err := decodeBody(c, &req); err != nil {
@@ -138,6 +138,12 @@ func handlePatchMe(s accountStore, tokens tokenStore, pw passwords, m mailer, rp
 		newEmail, err := req.emailChange(p.Email)
 		if err != nil {
 			return err
+		}
+		if newEmail != "" {
+			// Each change mails two addresses.
+			if err := limit.byAccount(models.AudiencePatient + ":" + p.ID); err != nil {
+				return err
+			}
 		}
 		if req.CurrentPassword != nil {
 			if err := confirmPassword(c, s, pw, p, *req.CurrentPassword, models.AuditEmailChange, t); err != nil {

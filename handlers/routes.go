@@ -75,7 +75,7 @@ func routes(d Deps) []route {
 			limits.resetConfirm.byIP(noQuery(handleVerifyEmail(s, []signInKind{patients, staff}, now)))},
 
 		{fiber.MethodGet, "/v1/me", policyPatient, noQuery(handleGetMe(s, s, now))},
-		{fiber.MethodPatch, "/v1/me", policyPatient, noQuery(handlePatchMe(s, s, pw, m, rp, now))},
+		{fiber.MethodPatch, "/v1/me", policyPatient, noQuery(handlePatchMe(s, s, pw, limits.mail, m, rp, now))},
 		{fiber.MethodDelete, "/v1/me", policyPatient, noQuery(handleErase(s, now))},
 		{fiber.MethodGet, "/v1/me/export", policyPatient, handleExport(s, d.BaseURL, now, "")},
 		{fiber.MethodGet, "/v1/me/export/csv", policyPatient, noQuery(handleExport(s, d.BaseURL, now, "csv"))},

@@ -17,6 +17,7 @@ type CleanupStore interface {
 	DeleteStaleDevices(ctx context.Context, seenBefore time.Time, limit int) (int64, error)
 	DeleteExpiredClinicTokens(ctx context.Context, now time.Time) (int64, error)
 	DeleteOldMails(ctx context.Context, now time.Time) (int64, error)
+	DeleteExpiredAccountTokens(ctx context.Context, now time.Time) (int64, error)
 }
 
 // StaleDeviceAge is how long a device may go without its app registering
@@ -39,8 +40,9 @@ type CleanupConfig struct {
 // expired refresh tokens, finished sign-in failure windows, write markers
 // a day old (whose writes are long done), devices not seen for
 // StaleDeviceAge, the clinic side's expired link codes and staff
-// invitations (hashes of codes nobody can redeem any more), and mails sent
-// or given up a week ago (store.MailRetention). The engines we
+// invitations (hashes of codes nobody can redeem any more), expired
+// password resets and verification links, and mails sent or given up a
+// week ago (store.MailRetention). The engines we
 // support do not all have TTL indexes, so this is a job.
 type Cleanup struct {
 	cfg CleanupConfig
@@ -65,18 +67,20 @@ func (j *Cleanup) RunOnce(ctx context.Context, now time.Time) error {
 	devices, errDevices := j.deleteStaleDevices(ctx, now.Add(-StaleDeviceAge))
 	clinicTokens, errClinicTokens := j.cfg.Store.DeleteExpiredClinicTokens(ctx, now)
 	mails, errMails := j.cfg.Store.DeleteOldMails(ctx, now)
+	accountTokens, errAccountTokens := j.cfg.Store.DeleteExpiredAccountTokens(ctx, now)
 	j.cfg.Metrics.count("refresh_tokens", tokens)
 	j.cfg.Metrics.count("login_windows", windows)
 	j.cfg.Metrics.count("write_markers", markers)
 	j.cfg.Metrics.count("stale_devices", devices)
 	j.cfg.Metrics.count("clinic_tokens", clinicTokens)
 	j.cfg.Metrics.count("mails", mails)
-	if tokens+windows+markers+devices+clinicTokens+mails > 0 {
+	j.cfg.Metrics.count("account_tokens", accountTokens)
+	if tokens+windows+markers+devices+clinicTokens+mails+accountTokens > 0 {
 		j.cfg.Logger.Info("cleanup", "refresh_tokens_deleted", tokens, "login_windows_deleted", windows,
 			"write_markers_deleted", markers, "stale_devices_deleted", devices, "clinic_tokens_deleted", clinicTokens,
-			"mails_deleted", mails)
+			"mails_deleted", mails, "account_tokens_deleted", accountTokens)
 	}
-	return errors.Join(errTokens, errWindows, errMarkers, errDevices, errClinicTokens, errMails)
+	return errors.Join(errTokens, errWindows, errMarkers, errDevices, errClinicTokens, errMails, errAccountTokens)
 }
 
 // deleteStaleDevices removes stale devices a batch at a time until a batch

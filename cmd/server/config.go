@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -59,6 +60,10 @@ type config struct {
 	MailFrom *netmail.Address
 	// MailInterval is how often the outbox sends queued mails.
 	MailInterval time.Duration
+	// SMTPRoots, from SMTP_CA_FILE, are the certificate authorities the
+	// mail server's certificate is checked against instead of the
+	// system's: for a relay inside a network with its own CA.
+	SMTPRoots *x509.CertPool
 }
 
 // loadConfig reads the environment; see the README's configuration table.
@@ -157,6 +162,13 @@ func (c *config) loadMail(getenv func(string) string) []error {
 		errs = append(errs, fmt.Errorf("MAIL_INTERVAL must be a duration from 1s to 1h, got %q", getenv("MAIL_INTERVAL")))
 	}
 	c.MailInterval = interval
+	if file := getenv("SMTP_CA_FILE"); file != "" {
+		pem, err := os.ReadFile(file)
+		c.SMTPRoots = x509.NewCertPool()
+		if err != nil || !c.SMTPRoots.AppendCertsFromPEM(pem) {
+			errs = append(errs, fmt.Errorf("SMTP_CA_FILE must be a PEM file of certificates, got %q", file))
+		}
+	}
 	return errs
 }
 

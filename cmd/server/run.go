@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -326,7 +327,11 @@ func mailer(cfg config, logger *slog.Logger) mail.Mailer {
 	if cfg.SMTPURL == "" {
 		return mail.NewDev(logger)
 	}
-	return mail.NewSMTP(mail.SMTPConfig{Server: cfg.SMTP, From: cfg.MailFrom})
+	var tc *tls.Config
+	if cfg.SMTPRoots != nil {
+		tc = &tls.Config{RootCAs: cfg.SMTPRoots, MinVersion: tls.VersionTLS12}
+	}
+	return mail.NewSMTP(mail.SMTPConfig{Server: cfg.SMTP, From: cfg.MailFrom, TLSConfig: tc})
 }
 
 // pushSender returns the FCM sender: real FCM with credentials, the given
