@@ -156,7 +156,8 @@ func (o *Outbox) record(ctx context.Context, lease string, outcome models.MailOu
 	return err
 }
 
-// send sends m and decides what comes of it.
+// send sends m and decides what comes of it; a send cut short by the end
+// of ctx decides nothing (no status).
 func (o *Outbox) send(ctx context.Context, m models.Mail, at time.Time) models.MailOutcome {
 	sctx, cancel := context.WithTimeout(ctx, o.cfg.SendTimeout)
 	err := o.cfg.Mailer.Send(sctx, m)
@@ -165,6 +166,10 @@ func (o *Outbox) send(ctx context.Context, m models.Mail, at time.Time) models.M
 	if err == nil {
 		out.Status = models.MailSent
 		o.cfg.Metrics.count(m.Kind, "sent")
+		return out
+	}
+	if ctx.Err() != nil {
+		// The run is stopping: its caller hands the mail back, untried.
 		return out
 	}
 	out.LastError = err.Error()

@@ -408,3 +408,37 @@ func TestCleanupDeletesMailsAWeekAfterTheyWereSent(t *testing.T) {
 		t.Fatalf("a mail sent over a week ago: %v, want not found", err)
 	}
 }
+
+// stoppingMailer is a send cut short by a shutdown: the run's context ends
+// while the server has not answered.
+type stoppingMailer struct{ cancel context.CancelFunc }
+
+func (s stoppingMailer) Send(ctx context.Context, _ models.Mail) error {
+	s.cancel()
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func TestOutboxStoppedMidSendHandsTheMailsBack(t *testing.T) {
+	t.Parallel()
+	r := newOutboxRig(t)
+	r.enqueue("m1", "jane@example.com")
+	r.enqueue("m2", "jane@example.com")
+	ctx, cancel := context.WithCancel(context.Background())
+	job := r.outbox(nil, jobs.NewOutboxMetrics(r.reg), jobs.OutboxConfig{Mailer: stoppingMailer{cancel: cancel}})
+	if err := job.RunOnce(ctx, r.clock()); err == nil {
+		t.Fatal("a run stopped mid-send reported success")
+	}
+	for _, id := range []string{"m1", "m2"} {
+		if m := r.mail(id); m.Status != models.MailPending || m.Attempts != 0 || m.LeaseToken != "" {
+			t.Fatalf("%s after the stop: %s, %d attempts, lease %q; want handed back untried", id, m.Status, m.Attempts, m.LeaseToken)
+		}
+	}
+	if n := r.mailsCounted("retried") + r.mailsCounted("failed"); n != 0 {
+		t.Fatalf("a stop counted %v retries or failures", n)
+	}
+	r.run(r.outbox(nil, nil, jobs.OutboxConfig{}))
+	if d := r.deliveries(); len(d) != 2 {
+		t.Fatalf("after the restart: deliveries %v, want both at once", d)
+	}
+}
