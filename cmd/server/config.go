@@ -60,6 +60,9 @@ type config struct {
 	MailFrom *netmail.Address
 	// MailInterval is how often the outbox sends queued mails.
 	MailInterval time.Duration
+	// MailRetryBase is the wait before a mail the server did not take is
+	// tried again; it doubles per try (jobs.OutboxConfig.RetryBase).
+	MailRetryBase time.Duration
 	// SMTPRoots, from SMTP_CA_FILE, are the certificate authorities the
 	// mail server's certificate is checked against instead of the
 	// system's: for a relay inside a network with its own CA.
@@ -162,6 +165,10 @@ func (c *config) loadMail(getenv func(string) string) []error {
 		errs = append(errs, fmt.Errorf("MAIL_INTERVAL must be a duration from 1s to 1h, got %q", getenv("MAIL_INTERVAL")))
 	}
 	c.MailInterval = interval
+	c.MailRetryBase, err = time.ParseDuration(orDefault(getenv("MAIL_RETRY_BASE"), "30s"))
+	if err != nil || c.MailRetryBase < time.Second || c.MailRetryBase > time.Hour {
+		errs = append(errs, fmt.Errorf("MAIL_RETRY_BASE must be a duration from 1s to 1h, got %q", getenv("MAIL_RETRY_BASE")))
+	}
 	if file := getenv("SMTP_CA_FILE"); file != "" {
 		pem, err := os.ReadFile(file)
 		c.SMTPRoots = x509.NewCertPool()

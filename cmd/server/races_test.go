@@ -50,7 +50,7 @@ func TestRaces(t *testing.T) {
 // forTest returns a client of s's program for one test: its failures and
 // the answers it collects are the test's own.
 func (s *secureServer) forTest(t *testing.T) *secureServer {
-	return &secureServer{server: &server{t: t, base: s.base, out: s.out, stop: func() {}}, client: s.client, dial: s.dial}
+	return &secureServer{server: &server{t: t, base: s.base, out: s.out, stop: func() {}, mail: s.mail}, client: s.client, dial: s.dial}
 }
 
 // race sends the requests build makes for 0..n-1 at the same moment and

@@ -130,6 +130,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	// Requests only queue mails (store.EnqueueMail); this job sends them.
 	outbox := jobs.NewOutbox(jobs.OutboxConfig{
 		Store: st, Mailer: mailer(cfg, logger), Logger: logger, Metrics: jobs.NewOutboxMetrics(registry), Now: now,
+		RetryBase: cfg.MailRetryBase,
 	})
 	scheduler := jobs.NewScheduler(logger, now, time.Minute)
 	// A list, not a map by spec: two jobs may share one (MAIL_INTERVAL and

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/backcare/backcare/api/apitest"
+	"github.com/backcare/backcare/mail/smtptest"
 )
 
 // server is one run of the real program on a free port.
@@ -25,6 +26,9 @@ type server struct {
 	metrics string
 	out     *syncBuffer
 	stop    func()
+	// mail is the SMTP server the program sends to; nil for a program
+	// started with SMTP_URL set (or set empty, for the development mailer).
+	mail *smtptest.Server
 }
 
 // syncBuffer collects the JSON log lines run writes and tells when a
@@ -67,11 +71,15 @@ func startServer(t *testing.T, env map[string]string) *server {
 	if _, set := env["METRICS_ADDR"]; !set {
 		env["METRICS_ADDR"] = "127.0.0.1:0"
 	}
+	var mailServer *smtptest.Server
+	if _, set := env["SMTP_URL"]; !set {
+		mailServer = startMail(t, env)
+	}
 	out := &syncBuffer{lines: make(chan map[string]any, 1000)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, out) }()
-	s := &server{t: t, out: out}
+	s := &server{t: t, out: out, mail: mailServer}
 	s.stop = func() {
 		// Every answer of the run is held up against the spec's responses
 		// for its operation, read from the server's own request counter.

@@ -12,11 +12,14 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"io"
 	"log"
 	"math/big"
 	"net"
 	"net/url"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -58,6 +61,7 @@ type Server struct {
 	addr      string
 	serverTLS *tls.Config
 	roots     *x509.CertPool
+	certDER   []byte
 
 	mu sync.Mutex
 	// srv serves on ln while the server is up.
@@ -75,7 +79,8 @@ func Start(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{opts: opts, roots: roots, serverTLS: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}}
+	s := &Server{opts: opts, roots: roots, certDER: cert.Certificate[0],
+		serverTLS: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -101,6 +106,18 @@ func (s *Server) Addr() string { return s.addr }
 // ClientTLS is a client configuration that trusts the server's certificate.
 func (s *Server) ClientTLS() *tls.Config {
 	return &tls.Config{RootCAs: s.roots, MinVersion: tls.VersionTLS12}
+}
+
+// CAFile writes the server's certificate as PEM into the test's temporary
+// directory and returns its path: the SMTP_CA_FILE a server under test
+// trusts it by.
+func (s *Server) CAFile(t testing.TB) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "smtptest-ca.pem")
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.certDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // RefuseTemporarily answers every mail 451 (try again later) until Accept.
