@@ -582,6 +582,60 @@ func exercises() []exercise {
 			return err
 		}},
 		{"DeleteOldMarkers", func(ctx context.Context, s *Store) error { _, err := s.DeleteOldMarkers(ctx, t0); return err }},
+		{"EnqueueMail", func(ctx context.Context, s *Store) error {
+			return s.EnqueueMail(ctx, models.Mail{ID: "mail1", Kind: models.MailVerifyEmail, To: patient.Email, Subject: "s", Text: "t", HTML: "h"}, t0)
+		}},
+		{"Mail", func(ctx context.Context, s *Store) error { _, err := s.Mail(ctx, "mail1"); return err }},
+		{"ClaimDueMails", func(ctx context.Context, s *Store) error {
+			_, err := s.ClaimDueMails(ctx, t0, "mail-lease", t0.Add(time.Minute), 10)
+			return err
+		}},
+		{"RecordMailOutcomes", func(ctx context.Context, s *Store) error {
+			_, err := s.RecordMailOutcomes(ctx, "mail-lease", []models.MailOutcome{{ID: "mail1", Version: 1, Status: models.MailSent, Attempted: true}}, t0)
+			return err
+		}},
+		{"DeleteOldMails", func(ctx context.Context, s *Store) error { _, err := s.DeleteOldMails(ctx, t0); return err }},
+		{"PutAccountToken", func(ctx context.Context, s *Store) error {
+			reset := models.AccountToken{ID: models.AccountTokenID(models.PurposePasswordReset, models.AudiencePatient, pid), TokenHash: "reset-hash",
+				Purpose: models.PurposePasswordReset, Audience: models.AudiencePatient, AccountID: pid, Email: patient.Email, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+			if err := s.PutAccountToken(ctx, reset); err != nil {
+				return err
+			}
+			// The second replaces the first.
+			reset.TokenHash = "reset-hash-2"
+			return s.PutAccountToken(ctx, reset)
+		}},
+		{"AccountToken", func(ctx context.Context, s *Store) error {
+			_, err := s.AccountToken(ctx, models.AccountTokenID(models.PurposePasswordReset, models.AudiencePatient, pid))
+			return err
+		}},
+		{"AccountTokenByHash", func(ctx context.Context, s *Store) error {
+			_, err := s.AccountTokenByHash(ctx, "reset-hash-2")
+			return err
+		}},
+		{"CountWrongCode", func(ctx context.Context, s *Store) error {
+			t, err := s.AccountTokenByHash(ctx, "reset-hash-2")
+			if err != nil {
+				return err
+			}
+			_, err = s.CountWrongCode(ctx, t)
+			return err
+		}},
+		{"SpendAccountToken", func(ctx context.Context, s *Store) error {
+			t, err := s.AccountTokenByHash(ctx, "reset-hash-2")
+			if err != nil {
+				return err
+			}
+			return s.SpendAccountToken(ctx, t, t0)
+		}},
+		{"VerifyPatientEmail", func(ctx context.Context, s *Store) error { return s.VerifyPatientEmail(ctx, pid, patient.Email, t0) }},
+		{"DeleteExpiredAccountTokens", func(ctx context.Context, s *Store) error {
+			_, err := s.DeleteExpiredAccountTokens(ctx, t0)
+			return err
+		}},
+		{"DeleteAccountTokens", func(ctx context.Context, s *Store) error {
+			return s.DeleteAccountTokens(ctx, models.AudienceStaff, "nobody")
+		}},
 		{"DeleteStaleDevices", func(ctx context.Context, s *Store) error {
 			_, err := s.DeleteStaleDevices(ctx, t0.Add(time.Hour), 100)
 			return err
@@ -677,6 +731,10 @@ func exercises() []exercise {
 			return err
 		}},
 		{"SignOutStaff", func(ctx context.Context, s *Store) error { return s.SignOutStaff(ctx, owner.ID, t0) }},
+		{"Invitation", func(ctx context.Context, s *Store) error { _, err := s.Invitation(ctx, clinic.ID, "inv1"); return err }},
+		{"ChangeStaff", func(ctx context.Context, s *Store) error {
+			return s.ChangeStaff(ctx, owner.ID, func(st *models.Staff) { st.EmailVerifiedAt = &t0 })
+		}},
 		{"LinkPatient", func(ctx context.Context, s *Store) error {
 			if _, err := s.LinkPatient(ctx, link("l1", clinic.ID, models.ScopeView)); err != nil {
 				return err
