@@ -150,9 +150,11 @@ func expectUnavailable(t *testing.T, s *server, method, path, token string, body
 }
 
 func register(s *server, email string) string {
-	return s.must(s.call("POST", "/v1/auth/register", "", map[string]any{
+	access := s.must(s.call("POST", "/v1/auth/register", "", map[string]any{
 		"email": email, "password": "a long passphrase", "name": "Sam", "timezone": "UTC",
 	}), 201).body["access_token"].(string)
+	s.verify(email)
+	return access
 }
 
 // TestStartsWithoutTheDatabase starts the server while its database is not

@@ -252,6 +252,9 @@ func (s *secureServer) signUp(t *testing.T, name string) patient {
 	}), http.StatusCreated).object(t)
 	p.access, p.refresh = pair["access_token"].(string), pair["refresh_token"].(string)
 	p.id = expect(t, s.send("GET", "/v1/me", p.access, nil), http.StatusOK).object(t)["id"].(string)
+	// Sharing and joining a clinic need the address verified, by the
+	// link the mail server received.
+	s.forTest(t).verify(p.email)
 	return p
 }
 
@@ -521,6 +524,7 @@ func init() {
 		"/v1/care-team/{id}":                               {func(c *clinicAccess, _ patient) string { return c.linkID }, nil},
 		"/v1/clinic/staff/{id}":                            {func(c *clinicAccess, _ patient) string { return c.therapistID }, map[string]any{"PATCH": map[string]any{"active": false}}},
 		"/v1/clinic/invitations/{id}":                      {func(c *clinicAccess, _ patient) string { return c.invitationID }, nil},
+		"/v1/clinic/invitations/{id}/resend":               {func(c *clinicAccess, _ patient) string { return c.invitationID }, nil},
 		"/v1/clinic/patients/{id}":                         {linkedPatient, nil},
 		"/v1/clinic/patients/{id}/pain-logs":               {linkedPatient, nil},
 		"/v1/clinic/patients/{id}/insights":                {linkedPatient, nil},
@@ -911,6 +915,9 @@ func validBodies(p patient) map[string]any {
 		"POST /v1/auth/login":                  map[string]any{"email": p.email, "password": "not the password"},
 		"POST /v1/auth/refresh":                map[string]any{"refresh_token": strings.Repeat("A", 43)},
 		"POST /v1/auth/logout":                 map[string]any{"refresh_token": strings.Repeat("A", 43)},
+		"POST /v1/auth/password-reset":         map[string]any{"email": p.email},
+		"POST /v1/auth/password-reset/confirm": map[string]any{"token": strings.Repeat("A", 43), "password": "a brand new passphrase"},
+		"POST /v1/auth/verify-email":           map[string]any{"token": strings.Repeat("A", 43)},
 		"PATCH /v1/me":                         map[string]any{"name": "Renamed"},
 		"DELETE /v1/me":                        map[string]any{"password": password},
 		"POST /v1/me/password":                 map[string]any{"current_password": password, "new_password": "a brand new passphrase"},
@@ -935,6 +942,8 @@ func validBodies(p patient) map[string]any {
 		"POST /v1/clinic/auth/login":                            map[string]any{"email": "nobody@clinic.example", "password": "not the password"},
 		"POST /v1/clinic/auth/refresh":                          map[string]any{"refresh_token": strings.Repeat("A", 43)},
 		"POST /v1/clinic/auth/logout":                           map[string]any{"refresh_token": strings.Repeat("A", 43)},
+		"POST /v1/clinic/auth/password-reset":                   map[string]any{"email": "nobody@clinic.example"},
+		"POST /v1/clinic/auth/password-reset/confirm":           map[string]any{"email": "nobody@clinic.example", "code": "123456", "password": "a brand new passphrase"},
 		"POST /v1/clinic/invitations/accept":                    map[string]any{"token": strings.Repeat("A", 43), "name": "Kim", "password": password},
 		"PATCH /v1/clinic":                                      map[string]any{"cancellation_hours": 12},
 		"PATCH /v1/clinic/staff/{id}":                           map[string]any{"active": true},
@@ -1357,7 +1366,23 @@ var publicAnswers = map[string]func(t *testing.T, a answer){
 	"POST /v1/clinic/signup": tokenPairOnly, "POST /v1/clinic/auth/login": tokenPairOnly, "POST /v1/clinic/auth/refresh": tokenPairOnly,
 	"POST /v1/clinic/auth/logout":        func(t *testing.T, a answer) { expect(t, a, http.StatusNoContent) },
 	"POST /v1/clinic/invitations/accept": func(t *testing.T, a answer) { expect(t, a, http.StatusNotFound) },
+	// A reset request answers every address alike; the others refuse a
+	// token or code nobody was mailed, naming the field.
+	"POST /v1/auth/password-reset": acceptedOnly, "POST /v1/clinic/auth/password-reset": acceptedOnly,
+	"POST /v1/auth/password-reset/confirm": invalidField, "POST /v1/clinic/auth/password-reset/confirm": invalidField,
+	"POST /v1/auth/verify-email": invalidField,
 }
+
+// acceptedOnly checks a 202 that says nothing of whose the address is.
+func acceptedOnly(t *testing.T, a answer) {
+	t.Helper()
+	keys := slices.Sorted(maps.Keys(expect(t, a, http.StatusAccepted).object(t)))
+	if !slices.Equal(keys, []string{"message", "status"}) {
+		t.Fatalf("a reset answer holds %v", keys)
+	}
+}
+
+func invalidField(t *testing.T, a answer) { expect(t, a, http.StatusBadRequest) }
 
 func okAnswer(t *testing.T, a answer) { expect(t, a, http.StatusOK) }
 
@@ -1398,7 +1423,9 @@ func TestAPI5FunctionLevelAuthorization(t *testing.T) {
 			}
 			var body any
 			switch op.String() {
-			case "POST /v1/auth/register", "POST /v1/clinic/signup", "POST /v1/clinic/invitations/accept":
+			case "POST /v1/auth/register", "POST /v1/clinic/signup", "POST /v1/clinic/invitations/accept",
+				"POST /v1/auth/password-reset", "POST /v1/auth/password-reset/confirm", "POST /v1/auth/verify-email",
+				"POST /v1/clinic/auth/password-reset", "POST /v1/clinic/auth/password-reset/confirm":
 				body = validBodies(p)[op.String()]
 			case "POST /v1/auth/login":
 				body = map[string]any{"email": p.email, "password": password}
