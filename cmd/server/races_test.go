@@ -42,6 +42,9 @@ func TestRaces(t *testing.T) {
 		{"a reminder snoozes once per version and is done once", raceReminderSnoozeAndDone},
 		{"a link code links once", raceLinkCode},
 		{"an invitation makes one account", raceInvitation},
+		{"a reset link sets one password", raceResetToken},
+		{"wrong reset codes count once each", raceWrongCodes},
+		{"a verification link verifies once", raceVerifyLink},
 	} {
 		t.Run(race.name, func(t *testing.T) { race.run(t, shared.forTest(t)) })
 	}
