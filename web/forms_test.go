@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -213,29 +214,40 @@ func TestEveryPageHasTheHeaders(t *testing.T) {
 	t.Parallel()
 	f := newAuthzFixture(t)
 	owner := f.s.signIn(f.calm.ownerEmail)
+	// The pages of mailed links, and only they, run token.js.
+	tokenPages := []string{"/clinic/reset", "/clinic/verify-email", "/clinic/invitation", "/reset", "/verify-email"}
+	const tokenScript = `<script src="/clinic/static/token.js" defer></script>`
 	for _, r := range (&dashboard{}).routes() {
 		if r.method != "GET" {
 			continue
 		}
 		got := owner.get(f.path(r.path, f.care))
-		h := got.header
-		if h.Get("Cache-Control") != "no-store" || h.Get("Content-Security-Policy") != contentPolicy || h.Get("X-Frame-Options") != "DENY" ||
+		h, body := got.header, string(got.body)
+		policy, scripts := contentPolicy, 0
+		if slices.Contains(tokenPages, r.path) {
+			policy, scripts = tokenPagePolicy, 1
+		}
+		if got.status != http.StatusOK || h.Get("Cache-Control") != "no-store" || h.Get("Content-Security-Policy") != policy || h.Get("X-Frame-Options") != "DENY" ||
 			!strings.HasPrefix(h.Get("Content-Type"), "text/html") {
 			t.Errorf("%s: %d, headers %v", r.path, got.status, h)
 		}
-		if strings.Contains(string(got.body), "<script") || strings.Contains(string(got.body), " style=") || strings.Contains(string(got.body), "<style") {
-			t.Errorf("%s has inline script or style, which the policy refuses", r.path)
+		if strings.Count(body, "<script") != scripts || strings.Count(body, tokenScript) != scripts || strings.Contains(body, " style=") || strings.Contains(body, "<style") {
+			t.Errorf("%s has a script or style the policy refuses, or lacks token.js", r.path)
 		}
 	}
-	if !strings.Contains(contentPolicy, "frame-ancestors 'none'") || strings.Contains(contentPolicy, "script-src") {
-		t.Errorf("the policy %q", contentPolicy)
+	if !strings.Contains(contentPolicy, "frame-ancestors 'none'") || strings.Contains(contentPolicy, "script-src") || !strings.HasSuffix(tokenPagePolicy, "; script-src 'self'") {
+		t.Errorf("the policies %q, %q", contentPolicy, tokenPagePolicy)
 	}
-	css := owner.get("/clinic/static/style.css")
-	if css.status != http.StatusOK || !strings.HasPrefix(css.header.Get("Content-Type"), "text/css") {
-		t.Errorf("the stylesheet: %d %s", css.status, css.header.Get("Content-Type"))
+	for file, kind := range map[string]string{"style.css": "text/css", "token.js": "text/javascript"} {
+		got := owner.get("/clinic/static/" + file)
+		if got.status != http.StatusOK || !strings.HasPrefix(got.header.Get("Content-Type"), kind) || got.header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s: %d %s", file, got.status, got.header.Get("Content-Type"))
+		}
 	}
-	if r := owner.get("/clinic/static/../templates/layout.html"); r.status != http.StatusNotFound {
-		t.Errorf("a template through the static route: %d", r.status)
+	for _, p := range []string{"/clinic/static/../templates/layout.html", "/clinic/static/mailpages.go"} {
+		if r := owner.get(p); r.status != http.StatusNotFound {
+			t.Errorf("%s through the static route: %d", p, r.status)
+		}
 	}
 }
 

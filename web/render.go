@@ -141,6 +141,8 @@ type layout struct {
 	Clinic models.Clinic
 	Owner  bool
 	Nav    string
+	// Script adds token.js, on the pages withTokenScript allows it on.
+	Script bool
 	Page   any
 }
 
@@ -154,7 +156,8 @@ func (w *dashboard) show(c *fiber.Ctx, status int, name, title, csrf string, v a
 	if csrf == "" {
 		csrf = s.session.CSRF
 	}
-	l := layout{Title: title, CSRF: csrf, Staff: s.staff, Clinic: s.clinic, Owner: s.staff.Role == models.RoleOwner, Nav: name, Page: v}
+	l := layout{Title: title, CSRF: csrf, Staff: s.staff, Clinic: s.clinic, Owner: s.staff.Role == models.RoleOwner, Nav: name, Page: v,
+		Script: c.Locals(localTokenScript) == true}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", l); err != nil {
 		return err

@@ -2,7 +2,6 @@ package web
 
 import (
 	"crypto/subtle"
-	"encoding/json"
 	"net/url"
 	"time"
 
@@ -127,30 +126,36 @@ const csrfField = "_csrf"
 
 type loginView struct {
 	Next string
+	// Changed is set after a password reset, which sends the browser here.
+	Changed bool
 	Form
 }
 
 func (w *dashboard) loginPage(c *fiber.Ctx) error {
-	if err := onlyQuery(c, "next"); err != nil {
+	if err := onlyQuery(c, "next", "done"); err != nil {
 		return err
 	}
-	return w.showLogin(c, fiber.StatusOK, loginView{Next: localPath(c.Query("next")), Form: newForm()})
+	return w.showLogin(c, fiber.StatusOK, loginView{Next: localPath(c.Query("next")), Changed: c.Query("done") == "password", Form: newForm()})
 }
 
 // showLogin renders the sign-in form with a fresh form token.
 func (w *dashboard) showLogin(c *fiber.Ctx, status int, v loginView) error {
+	return w.showPublic(c, status, "login", "Sign in", v)
+}
+
+// formToken is a new token for a form sent before there is a session
+// (the sign-in, a mailed link's page), set in the sign-in form's cookie.
+func (w *dashboard) formToken(c *fiber.Ctx) (string, error) {
 	token, _, err := auth.NewOpaqueToken()
 	if err != nil {
-		return err
+		return "", err
 	}
 	w.cookies.set(c, w.cookies.login, token, time.Hour)
-	return w.show(c, status, "login", "Sign in", token, v)
+	return token, nil
 }
 
 // login signs in through the clinic API's own sign-in, so that the
-// hashing, the lockout and the rate limits are the API's. The tokens it
-// answers are not kept: the refresh token is retired at once, and the
-// access token only names the staff member the session is for.
+// hashing, the lockout and the rate limits are the API's.
 func (w *dashboard) login(c *fiber.Ctx) error {
 	vals, err := formOf(c, "email", "password", "next")
 	if err != nil {
@@ -170,11 +175,19 @@ func (w *dashboard) login(c *fiber.Ctx) error {
 		}
 		return w.showLogin(c, reply.status, v)
 	}
+	return w.startSession(c, reply, v.Next)
+}
+
+// startSession turns a token pair the clinic API answered (a sign-in, an
+// accepted invitation) into a dashboard session and sends the browser to
+// next. The refresh token is retired at once, and the access token only
+// names the staff member the session is for.
+func (w *dashboard) startSession(c *fiber.Ctx, reply apiReply, next string) error {
 	var tokens struct {
 		Access  string `json:"access_token"`
 		Refresh string `json:"refresh_token"`
 	}
-	if err := json.Unmarshal(reply.body, &tokens); err != nil {
+	if err := reply.decode(&tokens); err != nil {
 		return err
 	}
 	if _, err := w.api.call(c, "", fiber.MethodPost, "/v1/clinic/auth/logout", map[string]string{"refresh_token": tokens.Refresh}, ""); err != nil {
@@ -202,7 +215,7 @@ func (w *dashboard) login(c *fiber.Ctx) error {
 	}
 	w.cookies.set(c, w.cookies.session, token, models.WebSessionMax)
 	w.cookies.clear(c, w.cookies.login)
-	return c.Redirect(v.Next, fiber.StatusSeeOther)
+	return c.Redirect(next, fiber.StatusSeeOther)
 }
 
 // logout ends the session on the server; the cookie goes too.

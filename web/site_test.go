@@ -19,6 +19,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/backcare/backcare/api/apitest"
 	"github.com/backcare/backcare/auth"
@@ -48,17 +50,27 @@ type site struct {
 	t     *testing.T
 	app   *fiber.App
 	store *store.Store
-	mu    sync.Mutex
-	now   time.Time
+	// db is the store's database, for what no store method reads: the
+	// mails queued in the outbox.
+	db  *mongo.Database
+	mu  sync.Mutex
+	now time.Time
 }
 
 func newSite(t *testing.T, baseURL string) *site {
+	t.Helper()
+	return newSiteWithLimits(t, baseURL, handlers.RateLimits{Register: roomy, Login: roomy, Refresh: roomy, Device: roomy, LinkCode: roomy})
+}
+
+// newSiteWithLimits is a site whose API has the rate limits limits.
+func newSiteWithLimits(t *testing.T, baseURL string, limits handlers.RateLimits) *site {
 	t.Helper()
 	signer, err := auth.NewSigner([]byte(strings.Repeat("k", 32)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &site{t: t, store: storetest.New(storetest.NewDatabase(t)), now: siteNow}
+	db := storetest.NewDatabase(t)
+	s := &site{t: t, store: storetest.New(db), db: db, now: siteNow}
 	// Errors go to the test's log: a 500 page says nothing of its cause.
 	logger := slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelError}))
 	now := s.clock
@@ -75,7 +87,7 @@ func newSite(t *testing.T, baseURL string) *site {
 	s.app = handlers.NewServer(handlers.Deps{
 		Store: s.store, Signer: signer, Logger: logger, Registry: registry, Now: now, PasswordParams: cheapPasswords,
 		Planner: jobs.NewMaterializer(jobs.MaterializeConfig{Store: s.store, Logger: logger}), BaseURL: baseURL,
-		RateLimits: handlers.RateLimits{Register: roomy, Login: roomy, Refresh: roomy, Device: roomy, LinkCode: roomy},
+		RateLimits: limits,
 	})
 	Mount(s.app, Deps{Store: s.store, Signer: signer, Logger: logger, Now: now, BaseURL: baseURL})
 	return s
@@ -299,4 +311,27 @@ func (s *site) signIn(email string) *client {
 		s.t.Fatalf("the today page after sign-in: %d", r.status)
 	}
 	return cl
+}
+
+// mailed is the newest mail of kind queued to address, and the token of
+// its link to page (as "/clinic/reset"): the mail a person would open.
+func (s *site) mailed(address string, kind models.MailKind, page string) (models.Mail, string) {
+	s.t.Helper()
+	cur, err := s.db.Collection("mail_outbox").Find(context.Background(), bson.D{{Key: "to", Value: address}, {Key: "kind", Value: kind}})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var mails []models.Mail
+	if err := cur.All(context.Background(), &mails); err != nil {
+		s.t.Fatal(err)
+	}
+	if len(mails) == 0 {
+		s.t.Fatalf("no %s mail to %s", kind, address)
+	}
+	m := mails[len(mails)-1]
+	found := regexp.MustCompile(regexp.QuoteMeta(page+"#") + `([A-Za-z0-9_-]{43})`).FindStringSubmatch(m.Text)
+	if found == nil {
+		s.t.Fatalf("no %s link in the %s mail:\n%s", page, kind, m.Text)
+	}
+	return m, found[1]
 }

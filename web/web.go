@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -102,6 +103,21 @@ func (w *dashboard) routes() []webRoute {
 		{fiber.MethodPost, "/clinic/login", false, w.login},
 		{fiber.MethodPost, "/clinic/logout", true, w.logout},
 
+		// The pages of the links the API mails, and the request of a
+		// reset; the patients' open on a computer rather than in the app.
+		{fiber.MethodGet, "/clinic/forgot", false, w.forgotPage},
+		{fiber.MethodPost, "/clinic/forgot", false, w.forgot},
+		{fiber.MethodGet, "/clinic/reset", false, withTokenScript(w.resetPage(staffPages))},
+		{fiber.MethodPost, "/clinic/reset", false, withTokenScript(w.reset(staffPages))},
+		{fiber.MethodGet, "/clinic/verify-email", false, withTokenScript(w.verifyPage(staffPages))},
+		{fiber.MethodPost, "/clinic/verify-email", false, withTokenScript(w.verify(staffPages))},
+		{fiber.MethodGet, "/clinic/invitation", false, withTokenScript(w.invitationPage)},
+		{fiber.MethodPost, "/clinic/invitation", false, withTokenScript(w.invitation)},
+		{fiber.MethodGet, "/reset", false, withTokenScript(w.resetPage(patientPages))},
+		{fiber.MethodPost, "/reset", false, withTokenScript(w.reset(patientPages))},
+		{fiber.MethodGet, "/verify-email", false, withTokenScript(w.verifyPage(patientPages))},
+		{fiber.MethodPost, "/verify-email", false, withTokenScript(w.verify(patientPages))},
+
 		{fiber.MethodGet, "/clinic/", true, w.todayPage},
 		{fiber.MethodGet, "/clinic/patients", true, w.patientsPage},
 		{fiber.MethodGet, "/clinic/patients/:id", true, w.patientPage},
@@ -141,6 +157,11 @@ type dashboard struct {
 // else: no script at all, no framing, forms only to this origin.
 const contentPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
+// tokenPagePolicy is the policy of the pages a mailed link opens: they
+// also run this origin's token.js, which moves the link's token from the
+// fragment into the form. No other page runs any script.
+const tokenPagePolicy = contentPolicy + "; script-src 'self'"
+
 // headers are on every page: none of them may be cached (they carry
 // health data, or a form's token), framed, or sniffed.
 func (w *dashboard) headers(c *fiber.Ctx) error {
@@ -152,15 +173,21 @@ func (w *dashboard) headers(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// serveStatic serves the stylesheet: no health data, so it may be cached.
+// staticTypes are the kinds of file served from static/.
+var staticTypes = map[string]string{".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+
+// serveStatic serves the stylesheet and token.js: no health data, so they
+// may be cached.
 func serveStatic(files fs.FS) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		name := c.Params("file")
 		b, err := fs.ReadFile(files, name)
-		if err != nil || !strings.HasSuffix(name, ".css") {
+		kind, ok := staticTypes[path.Ext(name)]
+		if err != nil || !ok {
 			return c.Status(fiber.StatusNotFound).SendString("not found")
 		}
-		c.Set(fiber.HeaderContentType, "text/css; charset=utf-8")
+		c.Set(fiber.HeaderContentType, kind)
+		c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 		c.Set(fiber.HeaderCacheControl, "public, max-age=3600")
 		return c.Send(b)
 	}
