@@ -62,12 +62,21 @@ func linkRefused(f *Form, reply apiReply, field string) error {
 		return models.Errorf(models.ErrUnavailable, "%s", reply.problem.Detail)
 	}
 	f.setProblem(reply)
+	for _, fe := range reply.problem.Errors {
+		if subject, ok := linkSubjects[fe.Field]; ok {
+			f.Errors[fe.Field] = sentence(subject + " " + fe.Message)
+		}
+	}
 	if len(reply.problem.Errors) == 0 {
 		f.Errors[field] = f.Error
 		f.Error = "That did not work; see below."
 	}
 	return nil
 }
+
+// linkSubjects are what the API's field messages ("is wrong or has
+// expired") are said of, so that each reads as a sentence beside its field.
+var linkSubjects = map[string]string{"token": "this link", "code": "the code", "email": "the address", "password": "the password", "name": "the name"}
 
 // newPassword reads the new password typed twice, and forgets both in
 // what the form shows again. It reports whether the two are the same.
