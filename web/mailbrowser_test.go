@@ -23,7 +23,7 @@ import (
 // Chromium, as the mail's reader would: a staff reset asked for on the
 // sign-in page and set by its link, an invitation accepted into a signed-in
 // dashboard, a patient's address confirmed, and a reset by address and
-// code with script off. Each page is photographed at 1280, 768 and 390 px
+// code with script off. Each form is photographed at 1280, 768 and 390 px
 // wide, under test-artifacts/mail-*.png.
 func TestMailLinksInABrowser(t *testing.T) {
 	t.Parallel()
@@ -87,7 +87,6 @@ func TestMailLinksInABrowser(t *testing.T) {
 	// A therapist who forgot their password asks from the sign-in page,
 	// opens the mailed link and sets a new one, which then signs them in.
 	do("the sign-in page", chromedp.Navigate(base+"/clinic/login"), chromedp.Click(chromedp.CSS(`a[href="/clinic/forgot"]`)), chromedp.WaitVisible(chromedp.CSS("#email")))
-	shot("forgot")
 	do("ask for a reset", chromedp.SendKeys(chromedp.CSS("#email"), c.therapistEmail), chromedp.Click(chromedp.CSS("form button[type=submit]")),
 		chromedp.WaitVisible(chromedp.CSS(".notice-ok")))
 	if got := text(".notice-ok"); !strings.Contains(got, "If an account uses this address, a mail with a link and a code is on its way.") {
@@ -111,7 +110,6 @@ func TestMailLinksInABrowser(t *testing.T) {
 	if got := text(".notice-ok"); got != "Your password was changed. Sign in with the new one." {
 		t.Errorf("the sign-in page after the reset says %q", got)
 	}
-	shot("reset-done")
 	do("sign in with it", chromedp.SendKeys(chromedp.CSS("#email"), c.therapistEmail), chromedp.SendKeys(chromedp.CSS("#password"), newPassword),
 		chromedp.Click(chromedp.CSS("form button[type=submit]")), chromedp.WaitVisible(chromedp.CSS("#today-table")))
 
@@ -139,7 +137,6 @@ func TestMailLinksInABrowser(t *testing.T) {
 	do("open the link", chromedp.Navigate(base+"/verify-email#"+token), chromedp.WaitVisible(chromedp.CSS("form button[type=submit]")))
 	shot("verify")
 	do("confirm", chromedp.Click(chromedp.CSS("form button[type=submit]")), chromedp.WaitVisible(chromedp.CSS(".notice-ok")))
-	shot("verify-done")
 	if me := s.api("GET", "/v1/me", patient, nil).json(t); me["email_verified"] != true {
 		t.Errorf("after the link, GET /v1/me: %v", me)
 	}
