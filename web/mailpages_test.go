@@ -128,4 +128,17 @@ func TestMailPagesRefuseBadInput(t *testing.T) {
 		t.Error("the sign-in page after a reset has no notice")
 	}
 	s.must(200, s.api("POST", "/v1/clinic/auth/login", "", map[string]any{"email": c.therapistEmail, "password": pw}), "the new password")
+
+	// A patient's reset by link ends on a page that sends them to the app.
+	s.must(201, s.api("POST", "/v1/auth/register", "", map[string]any{"email": "pat@example.com", "password": "correct horse battery", "name": "Pat", "timezone": "UTC"}), "register")
+	s.must(202, s.api("POST", "/v1/auth/password-reset", "", map[string]any{"email": "pat@example.com"}), "patient reset")
+	_, reset = s.mailed("pat@example.com", models.MailPasswordReset, "/reset")
+	cl.get("/reset")
+	if got := cl.post("/reset", url.Values{"token": {reset}, "password": {pw}, "password_again": {pw}}); got.status != http.StatusSeeOther || got.header.Get("Location") != "/reset?done=password" {
+		t.Fatalf("a patient's reset by link: %d %s", got.status, got.header.Get("Location"))
+	}
+	if page := string(cl.get("/reset?done=password").body); !strings.Contains(page, "Your password was changed.") || !strings.Contains(page, "Sign in on the BackCare app") {
+		t.Error("the patient's page after a reset does not send them to the app")
+	}
+	s.must(200, s.api("POST", "/v1/auth/login", "", map[string]any{"email": "pat@example.com", "password": pw}), "the patient's new password")
 }
