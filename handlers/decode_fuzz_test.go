@@ -67,6 +67,8 @@ var requestBodies = []bodyCase{
 		return probs.Err()
 	}),
 	body[loginRequest](nil),
+	body(func(r messageRequest) error { return models.ValidateMessageText(r.Text) }),
+	body(func(r readRequest) error { _, err := r.messageID(); return err }),
 	body[refreshRequest](nil),
 	body(func(r passwordChangeRequest) error {
 		if err := models.ValidatePassword(r.NewPassword); err != nil {

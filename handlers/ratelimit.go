@@ -33,6 +33,10 @@ type RateLimits struct {
 	// LinkCode limits the tries at link codes, right or wrong, per address
 	// and per account, beside each code's own limit of wrong tries.
 	LinkCode RouteLimits
+	// Message limits the messages one sender (a patient, or a staff
+	// member) sends, retries included; only its per-account limit applies,
+	// since many patients share a carrier's address.
+	Message RouteLimits
 }
 
 // DefaultRateLimits leave a phone far below them: it signs in rarely,
@@ -45,6 +49,9 @@ var DefaultRateLimits = RateLimits{
 	Refresh:  RouteLimits{PerIP: RateLimit{300, 15 * time.Minute}, PerAccount: RateLimit{30, 15 * time.Minute}},
 	Device:   RouteLimits{PerIP: RateLimit{120, 15 * time.Minute}, PerAccount: RateLimit{20, 15 * time.Minute}},
 	LinkCode: RouteLimits{PerIP: RateLimit{60, 15 * time.Minute}, PerAccount: RateLimit{20, 15 * time.Minute}},
+	// A conversation between sessions, or a phone's offline queue sent at
+	// once, stays far below 60 in 15 minutes; a script does not.
+	Message: RouteLimits{PerAccount: RateLimit{60, 15 * time.Minute}},
 }
 
 // maxLimiterKeys bounds the limiter's memory. A flood of distinct keys
@@ -116,12 +123,13 @@ type routeLimiter struct {
 }
 
 // newRouteLimiters returns a limiter per limited route over one table.
-func newRouteLimiters(l RateLimits, trusted []netip.Prefix, now func() time.Time) (register, login, refresh, device, linkCode *routeLimiter) {
+func newRouteLimiters(l RateLimits, trusted []netip.Prefix, now func() time.Time) (register, login, refresh, device, linkCode, message *routeLimiter) {
 	counts, clientIP := newLimiter(now), clientIPFunc(trusted)
 	limiterOf := func(route string, rl RouteLimits) *routeLimiter {
 		return &routeLimiter{route: route, limits: rl, counts: counts, clientIP: clientIP}
 	}
-	return limiterOf("register", l.Register), limiterOf("login", l.Login), limiterOf("refresh", l.Refresh), limiterOf("device", l.Device), limiterOf("link_code", l.LinkCode)
+	return limiterOf("register", l.Register), limiterOf("login", l.Login), limiterOf("refresh", l.Refresh), limiterOf("device", l.Device),
+		limiterOf("link_code", l.LinkCode), limiterOf("message", l.Message)
 }
 
 // byAccount counts a request against the account's limit on the route.

@@ -47,7 +47,7 @@ func routes(d Deps) []route {
 		d.PasswordParams = auth.DefaultParams
 	}
 	rp := replanner{planner: d.Planner, logger: d.Logger}
-	register, login, refresh, device, codes := newRouteLimiters(d.RateLimits, d.TrustedProxies, now)
+	register, login, refresh, device, codes, messages := newRouteLimiters(d.RateLimits, d.TrustedProxies, now)
 	return []route{
 		{fiber.MethodGet, "/healthz", policyPublic, handleHealthz()},
 		{fiber.MethodGet, "/readyz", policyPublic, handleReadyz(s)},
@@ -119,6 +119,9 @@ func routes(d Deps) []route {
 		{fiber.MethodPost, "/v1/care-team/codes", policyPatient, codes.byIP(noQuery(handleCreateCode(s, models.CodeFromPatient, codes, now)))},
 		{fiber.MethodGet, "/v1/care-team", policyPatient, noQuery(handleListCareTeam(s))},
 		{fiber.MethodDelete, "/v1/care-team/:id", policyPatient, noQuery(handleLeaveCareTeam(s, now))},
+		{fiber.MethodGet, "/v1/care-team/:id/messages", policyPatient, handleListMessages(s)},
+		{fiber.MethodPut, "/v1/care-team/:id/messages/:uuid", policyPatient, noQuery(handlePutMessage(s, messages, rp, now))},
+		{fiber.MethodPost, "/v1/care-team/:id/messages/read", policyPatient, noQuery(handleReadMessages(s, now))},
 		{fiber.MethodGet, "/v1/me/access-log", policyPatient, handleAccessLog(s, s)},
 
 		{fiber.MethodPost, "/v1/clinic/signup", policyPublicNoStore,
@@ -156,6 +159,11 @@ func routes(d Deps) []route {
 		{fiber.MethodPost, "/v1/clinic/patients/:id/sessions/:sid/complete", policyStaffCare, noQuery(handleCompleteSession(s, rp, now))},
 		{fiber.MethodPut, "/v1/clinic/patients/:id/sessions/:sid/note", policyStaffCare, noQuery(handlePutNote(s, s, now))},
 		{fiber.MethodPost, "/v1/clinic/patients/:id/clearances", policyStaffCare, noQuery(handleClinicClearance(s, s, rp, now))},
+		// Reading the conversation is a view; writing in it is advice about
+		// the patient's care, which needs their consent to care.
+		{fiber.MethodGet, "/v1/clinic/patients/:id/messages", policyStaffView, handleListMessages(s)},
+		{fiber.MethodPost, "/v1/clinic/patients/:id/messages/read", policyStaffView, noQuery(handleReadMessages(s, now))},
+		{fiber.MethodPut, "/v1/clinic/patients/:id/messages/:uuid", policyStaffCare, noQuery(handlePutMessage(s, messages, rp, now))},
 	}
 }
 

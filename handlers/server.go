@@ -30,6 +30,7 @@ type Store interface {
 	clinicStore
 	linkStore
 	clinicCareStore
+	messageStore
 	Ping(ctx context.Context) error
 }
 

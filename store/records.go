@@ -224,7 +224,7 @@ func (s *Store) ErasePatient(ctx context.Context, p models.Patient, now time.Tim
 		}
 	}
 	byPatient := bson.D{{Key: "patient_id", Value: p.ID}}
-	for _, col := range []string{colRefreshTokens, colDevices, colReminders, colPainLogs, colResponses, colScreenings, colPlans, colSessions, colReports, colNotes, colLinkCodes, colCareLinks} {
+	for _, col := range []string{colRefreshTokens, colDevices, colReminders, colPainLogs, colResponses, colScreenings, colPlans, colSessions, colReports, colNotes, colMessages, colLinkCodes, colCareLinks} {
 		if _, err := s.db.Collection(col).DeleteMany(ctx, byPatient); err != nil {
 			return mapErr(err, col)
 		}
