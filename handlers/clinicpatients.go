@@ -83,11 +83,11 @@ func careLinkOf(c *fiber.Ctx) models.CareLink {
 }
 
 // accessDetail names what a clinic route touched, from its path: "patient"
-// for the patient's summary, else the part after the patient's id
-// ("pain-logs", "sessions/note").
+// for the patient's summary, else the part after the patient's id, without
+// the ids in it ("pain-logs", "sessions/note", "messages").
 func accessDetail(route string) string {
 	_, rest, _ := strings.Cut(route, "/patients/:id")
-	rest = strings.Trim(strings.ReplaceAll(rest, "/:sid", ""), "/")
+	rest = strings.Trim(strings.NewReplacer("/:sid", "", "/:uuid", "").Replace(rest), "/")
 	if rest == "" {
 		return "patient"
 	}

@@ -377,6 +377,8 @@ func FuzzDecodeBody(f *testing.F) {
 		"noteRequest": {`{"subjective":"sore","areas_treated":["lower_back"],"techniques":["trigger point"],"pressure":"firm","shared":true,"summary":"walk daily"}`,
 			`{"shared":true}`, `{"pressure":"crushing","techniques":[""]}`},
 		"putPlanRequest": {`{"home_care":"heat 20 min","stretching":false,"initial_sessions":5}`, `{"start_date":"2026-02-30","action":"archive"}`},
+		"messageRequest": {`{"text":"Sore on day three?\nIs that normal?"}`, `{"text":"   "}`, `{"text":"bell\u0007"}`},
+		"readRequest":    {`{"up_to":"3f2b6f0e-8a4c-4b1e-9d2a-0c7e5f1a2b3c"}`, `{"up_to":"last"}`},
 	}
 	// Every type gets its own seeds, an empty object and null; the other
 	// shapes go to one type each, as the fuzzer moves inputs between types
