@@ -67,7 +67,7 @@ var requestBodies = []bodyCase{
 		return probs.Err()
 	}),
 	body[loginRequest](nil),
-	body(func(r messageRequest) error { return models.ValidateMessageText(r.Text) }),
+	body(func(r messageRequest) error { _, err := models.CleanMessageText(r.Text); return err }),
 	body(func(r readRequest) error { _, err := r.messageID(); return err }),
 	body[refreshRequest](nil),
 	body(func(r passwordChangeRequest) error {

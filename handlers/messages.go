@@ -161,7 +161,8 @@ func handlePutMessage(s messageStore, limit *routeLimiter, rp replanner, now fun
 		if err := decodeBody(c, &req); err != nil {
 			return err
 		}
-		if err := models.ValidateMessageText(req.Text); err != nil {
+		text, err := models.CleanMessageText(req.Text)
+		if err != nil {
 			return err
 		}
 		conv, err := conversationOf(c, s)
@@ -180,7 +181,7 @@ func handlePutMessage(s messageStore, limit *routeLimiter, rp replanner, now fun
 		}
 		t := stamp(now)
 		m := models.Message{ID: models.MessageDocID(conv.link.ID, id), LinkID: conv.link.ID, PatientID: conv.link.PatientID,
-			ClinicID: conv.link.ClinicID, Author: conv.side, Text: req.Text, CreatedAt: t, UnreadBy: conv.side.Other(), UpdatedAt: t}
+			ClinicID: conv.link.ClinicID, Author: conv.side, Text: text, CreatedAt: t, UnreadBy: conv.side.Other(), UpdatedAt: t}
 		if conv.side == models.SideStaff {
 			m.StaffID, m.StaffName = conv.staff.ID, conv.staff.Name
 		}

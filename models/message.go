@@ -1,8 +1,10 @@
 package models
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -80,10 +82,12 @@ func (m Message) ClientID() string {
 	return strings.TrimPrefix(m.ID, m.LinkID+":")
 }
 
-// ValidateMessageText checks what a sender wrote: some text, at most
+// CleanMessageText checks what a sender wrote — some text, at most
 // MaxMessageLength characters, no control characters but line breaks and
-// tabs.
-func ValidateMessageText(text string) error {
+// tabs — and returns it with its line breaks as LF: a browser's form sends
+// CR LF, a phone LF, and a retry must match what was stored either way.
+func CleanMessageText(text string) (string, error) {
+	text = strings.ReplaceAll(text, "\r\n", "\n")
 	var probs Problems
 	switch {
 	case !utf8.ValidString(text):
@@ -95,7 +99,7 @@ func ValidateMessageText(text string) error {
 	case strings.ContainsFunc(text, func(r rune) bool { return isControl(r) && r != '\n' && r != '\t' }):
 		probs.Add("text", "must not contain control characters other than line breaks and tabs")
 	}
-	return probs.Err()
+	return text, probs.Err()
 }
 
 // SameSend reports whether b is a retry of a: the same sender and text.
@@ -173,4 +177,78 @@ func AnswersSymptomQuestion(m Message, sessions []Session, logs []PainLog) bool 
 		}
 	}
 	return false
+}
+
+// Conversation is one line of a clinic's inbox: a linked patient's
+// conversation, with what the clinic has not read.
+type Conversation struct {
+	Patient TriageEntry
+	// Unread counts the patient's messages no one at the clinic has read.
+	Unread int
+	// Last is when the conversation's latest message was written, and
+	// LastBy who wrote it.
+	Last   time.Time
+	LastBy Side
+}
+
+// Inbox lists the conversations of a clinic's linked patients that have a
+// message among messages (the clinic's unread ones and its recent ones),
+// each patient's entry from entries: those with unread messages first, an
+// answer to a symptom question before the rest, then the one waiting
+// longest; then the others, latest first. Messages of a link that is not
+// the patient's active one (revoked since) are left out.
+func Inbox(entries []TriageEntry, links map[string]string, messages []Message) []Conversation {
+	byPatient := map[string]*Conversation{}
+	oldestUnread := map[string]time.Time{}
+	var out []*Conversation
+	for _, m := range messages {
+		if links[m.PatientID] != m.LinkID {
+			continue
+		}
+		c := byPatient[m.PatientID]
+		if c == nil {
+			c = &Conversation{}
+			byPatient[m.PatientID] = c
+			out = append(out, c)
+		}
+		if m.CreatedAt.After(c.Last) {
+			c.Last, c.LastBy = m.CreatedAt, m.Author
+		}
+		if m.Author == SidePatient && m.UnreadBy == SideStaff {
+			c.Unread++
+			if at, ok := oldestUnread[m.PatientID]; !ok || m.CreatedAt.Before(at) {
+				oldestUnread[m.PatientID] = m.CreatedAt
+			}
+		}
+	}
+	for _, e := range entries {
+		if c := byPatient[e.PatientID]; c != nil {
+			c.Patient = e
+		}
+	}
+	list := make([]Conversation, 0, len(out))
+	for _, c := range out {
+		if c.Patient.PatientID != "" {
+			list = append(list, *c)
+		}
+	}
+	rank := func(c Conversation) int {
+		switch {
+		case c.Unread > 0 && c.Patient.SymptomMessage:
+			return 0
+		case c.Unread > 0:
+			return 1
+		}
+		return 2
+	}
+	slices.SortStableFunc(list, func(a, b Conversation) int {
+		if r := cmp.Compare(rank(a), rank(b)); r != 0 {
+			return r
+		}
+		if rank(a) < 2 {
+			return cmp.Or(oldestUnread[a.Patient.PatientID].Compare(oldestUnread[b.Patient.PatientID]), strings.Compare(a.Patient.PatientID, b.Patient.PatientID))
+		}
+		return cmp.Or(b.Last.Compare(a.Last), strings.Compare(a.Patient.PatientID, b.Patient.PatientID))
+	})
+	return list
 }

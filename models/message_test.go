@@ -1,6 +1,7 @@
 package models_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -8,13 +9,14 @@ import (
 	"github.com/backcare/backcare/models"
 )
 
-func TestValidateMessageText(t *testing.T) {
+func TestCleanMessageText(t *testing.T) {
 	for _, tc := range []struct {
 		name, text string
 		ok         bool
 	}{
 		{"a question", "The soreness is still there on day three — is that normal?", true},
 		{"line breaks and tabs", "Day 1: sore\nDay 2:\tbetter", true},
+		{"a browser's line breaks", "Day 1: sore\r\nDay 2: better", true},
 		{"the longest", strings.Repeat("é", models.MaxMessageLength), true},
 		{"empty", "", false},
 		{"only spaces", " \n\t ", false},
@@ -22,7 +24,10 @@ func TestValidateMessageText(t *testing.T) {
 		{"a control character", "sore\x07", false},
 		{"not UTF-8", "sore \xff", false},
 	} {
-		err := models.ValidateMessageText(tc.text)
+		clean, err := models.CleanMessageText(tc.text)
+		if err == nil && strings.Contains(clean, "\r") {
+			t.Errorf("%s: %q keeps a CR", tc.name, clean)
+		}
 		if (err == nil) != tc.ok {
 			t.Errorf("%s: error %v, want ok=%v", tc.name, err, tc.ok)
 		}
@@ -107,5 +112,41 @@ func TestMessageNotice(t *testing.T) {
 	claimed := models.Reminder{Kind: models.KindMessage, Status: models.ReminderClaimed}
 	if models.MessageNoticePending([]models.Reminder{sent}) || !models.MessageNoticePending([]models.Reminder{sent, claimed}) {
 		t.Errorf("MessageNoticePending does not tell sent from claimed")
+	}
+}
+
+func TestInbox(t *testing.T) {
+	t0 := time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
+	msg := func(pid, link string, author models.Side, minutes int, unread bool) models.Message {
+		m := models.Message{PatientID: pid, LinkID: link, Author: author, CreatedAt: t0.Add(time.Duration(minutes) * time.Minute)}
+		if unread {
+			m.UnreadBy = author.Other()
+		}
+		return m
+	}
+	entries := []models.TriageEntry{{PatientID: "quiet", Name: "Quiet"}, {PatientID: "waits", Name: "Waits"}, {PatientID: "sore", Name: "Sore", SymptomMessage: true},
+		{PatientID: "recent", Name: "Recent"}, {PatientID: "newer", Name: "Newer"}, {PatientID: "older", Name: "Older"}}
+	links := map[string]string{"quiet": "lq", "waits": "lw", "sore": "ls", "recent": "lr", "newer": "ln", "older": "lo"}
+	got := models.Inbox(entries, links, []models.Message{
+		msg("recent", "lr", models.SidePatient, 50, false),
+		msg("waits", "lw", models.SidePatient, 10, true),
+		msg("waits", "lw", models.SidePatient, 20, true),
+		msg("newer", "ln", models.SidePatient, 40, true),
+		msg("sore", "ls", models.SidePatient, 45, true),
+		msg("older", "lo", models.SideStaff, 30, false),
+		// A revoked link's message, and a staff message the patient has
+		// not read: neither is the clinic's to read.
+		msg("quiet", "l-old", models.SidePatient, 5, true),
+		msg("recent", "lr", models.SideStaff, 55, true),
+	})
+	var order []string
+	for _, c := range got {
+		order = append(order, c.Patient.PatientID)
+	}
+	if want := []string{"sore", "waits", "newer", "recent", "older"}; !slices.Equal(order, want) {
+		t.Fatalf("inbox order %v, want %v", order, want)
+	}
+	if got[1].Unread != 2 || got[3].Unread != 0 || got[3].LastBy != models.SideStaff || !got[3].Last.Equal(t0.Add(55*time.Minute)) {
+		t.Errorf("conversations %+v", got)
 	}
 }
