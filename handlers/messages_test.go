@@ -150,6 +150,15 @@ func TestMessagesFlow(t *testing.T) {
 		t.Fatalf("access log %v", reads)
 	}
 
+	// The export carries the conversation, in JSON and as FHIR Communications.
+	if exported := ts.do("GET", "/v1/me/export", patient, nil).json(t)["messages"].([]any); len(exported) != 4 ||
+		exported[0].(map[string]any)["care_link_id"] != link || exported[0].(map[string]any)["text"] != question {
+		t.Fatalf("exported messages: %v", exported)
+	}
+	if fhir := string(ts.do("GET", "/v1/me/export/fhir", patient, nil).body); strings.Count(fhir, "Message between the patient and their clinic") != 4 {
+		t.Fatalf("the FHIR export does not carry the four messages")
+	}
+
 	// The patient revokes: they keep the conversation, closed; the clinic
 	// no longer sees it, and nothing can be added.
 	if r := ts.do("DELETE", "/v1/care-team/"+link, patient, nil); r.status != http.StatusNoContent {
