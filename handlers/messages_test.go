@@ -241,3 +241,32 @@ func TestMessageSymptomFlag(t *testing.T) {
 		t.Fatalf("still flagged once read: %+v", e)
 	}
 }
+
+// TestMessageRateLimit: a sender past the limit is refused with
+// Retry-After, and another sender is not held back by them.
+func TestMessageRateLimit(t *testing.T) {
+	t.Parallel()
+	limits := roomyLimits
+	limits.Message = RouteLimits{PerAccount: RateLimit{2, time.Hour}}
+	ts := newTestServer(t, withLimits(limits))
+	patient, _ := ts.register("kit@example.com", "UTC")
+	clinic := ts.signupClinic("cove")
+	link := ts.link(clinic.therapist, patient, "care")
+	send := func(token, path string) response {
+		return ts.do("PUT", path+"/"+newID(), token, map[string]any{"text": "Hello"})
+	}
+	mine := "/v1/care-team/" + link + "/messages"
+	for range 2 {
+		if r := send(patient, mine); r.status != http.StatusCreated {
+			t.Fatalf("within the limit: %d %s", r.status, r.body)
+		}
+	}
+	r := send(patient, mine)
+	expectProblem(t, r, http.StatusTooManyRequests, "")
+	if r.header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+	if r := send(clinic.therapist, "/v1/clinic/patients/"+patientOf(t, ts, patient)+"/messages"); r.status != http.StatusCreated {
+		t.Fatalf("the clinic, held back by the patient's sends: %d %s", r.status, r.body)
+	}
+}
