@@ -114,7 +114,10 @@ func TestMessagesEndToEnd(t *testing.T) {
 		t.Errorf("the therapist read the message, but the patient sees it unread: %v", m)
 	}
 	const answer = "Yes, some soreness can last three days after deep work.\nKeep up the heat and gentle walks; call us if it gets worse."
-	do("answer", chromedp.SendKeys(chromedp.CSS("#reply-text"), answer), chromedp.Click(chromedp.CSS("form.reply button[type=submit]")),
+	// Set, not typed key by key: on a busy machine typing a paragraph
+	// takes longer than the step may. The form still sends the browser's
+	// CR LF line breaks.
+	do("answer", chromedp.SetValue(chromedp.CSS("#reply-text"), answer), chromedp.Click(chromedp.CSS("form.reply button[type=submit]")),
 		chromedp.WaitVisible(chromedp.CSS("#done")))
 	if got := text("#conversation"); !strings.Contains(got, "Keep up the heat") || !strings.Contains(got, "Ciara Therapist") || !strings.Contains(got, "Not read yet") {
 		t.Errorf("the answer in the conversation: %q", got)
