@@ -34,6 +34,9 @@ type BundleInput struct {
 	Screenings []models.Screening
 	Clinics    []models.Clinic
 	Staff      []models.Staff
+	// Messages are the patient's conversations with their clinics, every
+	// one, revoked links' included: the patient kept them.
+	Messages []models.Message
 	// Generated is when the export is made: the Bundle's timestamp, and the
 	// day whose cadence the CarePlan describes.
 	Generated time.Time
@@ -110,7 +113,8 @@ var planStatuses = map[models.PlanStatus]struct{ carePlan, activity string }{
 // joining each to their clinic; a Consent per care link (oldest first);
 // then a CarePlan for the plan, an Appointment per session (by start), a
 // Communication per session summary shared with the patient (oldest
-// first), an Observation per live pain log (oldest first), a Questionnaire
+// first), a Communication per message between the patient and a clinic
+// (oldest first), an Observation per live pain log (oldest first), a Questionnaire
 // per instrument the live questionnaire responses answer, each of these
 // responses (oldest first) as a QuestionnaireResponse followed by an
 // Observation of its score, and an Observation per provider clearance (by
@@ -185,6 +189,14 @@ func FHIRBundle(in BundleInput) ([]byte, error) {
 		r := rs.note(n)
 		m := messageOf(n, r, subject, team.member(n.AuthorID, n.AuthorName), appointments[n.ID], loc)
 		entries = append(entries, bundleEntry{FullURL: r.fullURL(), Resource: m})
+	}
+	messages := slices.Clone(in.Messages)
+	slices.SortFunc(messages, func(a, b models.Message) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
+	})
+	for _, cm := range messages {
+		r := rs.message(cm)
+		entries = append(entries, bundleEntry{FullURL: r.fullURL(), Resource: conversationMessageOf(cm, r, subject, team, loc)})
 	}
 	for _, l := range liveLogs(in.Logs) {
 		r := rs.painLog(l)
@@ -284,6 +296,15 @@ func (in BundleInput) check() error {
 		}
 		if fhirText(n.Summary) == "" {
 			return fmt.Errorf("export: the shared note on session %s has no summary", n.ID)
+		}
+	}
+	for _, m := range in.Messages {
+		if m.PatientID != in.Patient.ID {
+			return fmt.Errorf("export: message %s is not the patient's", m.ID)
+		}
+		// Communication.payload needs content: a message is never empty.
+		if fhirText(m.Text) == "" {
+			return fmt.Errorf("export: message %s has no text", m.ID)
 		}
 	}
 	for _, sc := range in.Screenings {

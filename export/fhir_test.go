@@ -1131,3 +1131,49 @@ func TestCodeTablesCoverModels(t *testing.T) {
 		}
 	}
 }
+
+// TestFHIRBundleMessages: the conversation with the clinic, each message a
+// Communication after the session summaries, oldest first: the patient's
+// to the clinic, the therapist's to the patient (read, with when), one from
+// a staff member whose account is gone, by the name they wrote under.
+func TestFHIRBundleMessages(t *testing.T) {
+	in := bundleFixture(t)
+	at := func(h int) time.Time { return time.Date(2026, 3, 20, h, 0, 0, 0, time.UTC) }
+	read := at(12)
+	in.Messages = []models.Message{
+		{ID: "link2:b", LinkID: "link2", PatientID: "p1", ClinicID: "c1", Author: models.SideStaff, StaffID: "st1", StaffName: "Jo Kim",
+			Text: "That is normal.\nKeep walking.", CreatedAt: at(11), ReadAt: &read},
+		{ID: "link2:a", LinkID: "link2", PatientID: "p1", ClinicID: "c1", Author: models.SidePatient, Text: "Sore on day three?", CreatedAt: at(10)},
+		{ID: "link2:c", LinkID: "link2", PatientID: "p1", ClinicID: "c1", Author: models.SideStaff, StaffID: "st-gone", StaffName: "Sam Former",
+			Text: "Call us.", CreatedAt: at(13)},
+	}
+	data := mustBundle(t, in)
+	comms, _ := resourcesOf[message](t, data, "Communication")
+	_, patientURLs := resourcesOf[patientResource](t, data, "Patient")
+	_, orgURLs := resourcesOf[organization](t, data, "Organization")
+	people, peopleURLs := resourcesOf[practitioner](t, data, "Practitioner")
+	if len(comms) != 4 || comms[0].Category[0].Text != sessionSummaryText {
+		t.Fatalf("%d communications, want the session summary and three messages", len(comms))
+	}
+	msgs := comms[1:]
+	for i, want := range []string{"Sore on day three?", "That is normal.\nKeep walking.", "Call us."} {
+		if msgs[i].Payload[0].ContentString != want || msgs[i].Category[0].Text != conversationText || msgs[i].Subject.Reference != patientURLs[0] {
+			t.Errorf("message %d = %+v", i, msgs[i])
+		}
+	}
+	if msgs[0].Sender.Reference != patientURLs[0] || msgs[0].Recipient[0].Reference != orgURLs[0] || msgs[0].Received != "" {
+		t.Errorf("the patient's message: %+v", msgs[0])
+	}
+	jo := peopleURLs[slices.IndexFunc(people, func(p practitioner) bool { return p.Identifier[0].Value == "st1" })]
+	if msgs[1].Sender.Reference != jo || msgs[1].Recipient[0].Reference != patientURLs[0] || msgs[1].Received != "2026-03-20T13:00:00+01:00" {
+		t.Errorf("the therapist's message: %+v", msgs[1])
+	}
+	if msgs[2].Sender == nil || msgs[2].Sender.Display != "Sam Former" {
+		t.Errorf("the message of a staff member whose account is gone: %+v", msgs[2].Sender)
+	}
+
+	in.Messages[0].PatientID = "p2"
+	if _, err := FHIRBundle(in); err == nil {
+		t.Error("another patient's message was exported")
+	}
+}

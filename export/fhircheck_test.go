@@ -669,6 +669,9 @@ func (c *r4Checker) communication(path string, m map[string]any) {
 	if sent, ok := m["sent"]; ok {
 		c.instantLike(path+".sent", sent, reDateTime)
 	}
+	if received, ok := m["received"]; ok {
+		c.instantLike(path+".received", received, reDateTime)
+	}
 	if sender, ok := m["sender"]; ok {
 		c.refersToOneOf(path+".sender", sender, communicationParties)
 	}

@@ -28,6 +28,7 @@ const (
 	loincPatientConsent = "59284-0"
 
 	sessionSummaryText = "Session summary"
+	conversationText   = "Message between the patient and their clinic"
 	clearanceText      = "Provider clearance for deep tissue massage"
 )
 
@@ -118,6 +119,10 @@ func newCareTeam(rs records, in BundleInput) careTeam {
 	}
 	for _, l := range in.CareLinks {
 		t.addClinic(l.ClinicID, "")
+	}
+	for _, m := range in.Messages {
+		t.addMember(teamMember{id: m.StaffID, name: m.StaffName, clinicID: m.ClinicID})
+		t.addClinic(m.ClinicID, "")
 	}
 	for _, m := range t.staff {
 		t.addClinic(m.clinicID, "")
@@ -283,6 +288,40 @@ func messageOf(n models.SessionNote, r record, subject reference, sender *refere
 	if session != "" {
 		m.About = []reference{{Reference: session}}
 	}
+	return m
+}
+
+// message is named by its conversation and the sender's UUID, as stored.
+func (rs records) message(m models.Message) record { return record{rs.base + "/messages", m.ID} }
+
+// conversationMessageOf turns a message of a conversation into a
+// Communication: from the patient to the clinic's Organization, or from
+// the staff member (their Practitioner, as named when they wrote) and the
+// clinic to the patient. received is when the other side read it.
+func conversationMessageOf(cm models.Message, r record, subject reference, team careTeam, loc *time.Location) message {
+	m := message{
+		ResourceType: "Communication",
+		ID:           r.id(),
+		Identifier:   r.identifier(),
+		Status:       "completed",
+		Category:     []codeableConcept{{Text: conversationText}},
+		Subject:      subject,
+		Sent:         cm.CreatedAt.In(loc).Format(time.RFC3339),
+		Payload:      []messagePayload{{ContentString: fhirText(cm.Text)}},
+	}
+	if cm.ReadAt != nil {
+		m.Received = cm.ReadAt.In(loc).Format(time.RFC3339)
+	}
+	clinic := team.clinic(cm.ClinicID)
+	if cm.Author == models.SidePatient {
+		m.Sender, m.Recipient = &subject, []reference{clinic}
+		return m
+	}
+	m.Sender = team.member(cm.StaffID, cm.StaffName)
+	if m.Sender == nil {
+		m.Sender = &clinic
+	}
+	m.Recipient = []reference{subject}
 	return m
 }
 

@@ -215,6 +215,7 @@ type message struct {
 	Subject      reference         `json:"subject"`
 	About        []reference       `json:"about,omitempty"`
 	Sent         string            `json:"sent"`
+	Received     string            `json:"received,omitempty"`
 	Recipient    []reference       `json:"recipient"`
 	Sender       *reference        `json:"sender,omitempty"`
 	Payload      []messagePayload  `json:"payload"`

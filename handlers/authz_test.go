@@ -93,6 +93,31 @@ var ownedResources = map[string]ownedResource{
 		cs := ts.signupClinic("owned" + strings.ReplaceAll(newID()[:8], "-", ""))
 		return ts.link(cs.therapist, token, "view"), nil, "/v1/care-team"
 	},
+	"/v1/care-team/:id/messages":       ownedConversation(nil),
+	"/v1/care-team/:id/messages/:uuid": ownedConversation(map[string]any{"text": "Is this soreness normal?"}),
+	"/v1/care-team/:id/messages/read": func(ts *testServer, token string) (string, any, string) {
+		link, msg := ts.conversation(token)
+		return link, map[string]any{"up_to": msg}, "/v1/care-team/" + link + "/messages"
+	},
+}
+
+// conversation links the owner to a new clinic and sends it a message; it
+// returns the link's id and the message's.
+func (ts *testServer) conversation(token string) (link, message string) {
+	ts.t.Helper()
+	cs := ts.signupClinic("talk" + strings.ReplaceAll(newID()[:8], "-", ""))
+	link, message = ts.link(cs.therapist, token, "care"), newID()
+	if r := ts.do("PUT", "/v1/care-team/"+link+"/messages/"+message, token, map[string]any{"text": "Sore on day three?"}); r.status != http.StatusCreated {
+		ts.t.Fatalf("setup: %d %s", r.status, r.body)
+	}
+	return link, message
+}
+
+func ownedConversation(body any) ownedResource {
+	return func(ts *testServer, token string) (string, any, string) {
+		link, _ := ts.conversation(token)
+		return link, body, "/v1/care-team/" + link + "/messages"
+	}
 }
 
 func TestObjectLevelAuthorization(t *testing.T) {
@@ -118,10 +143,12 @@ func TestObjectLevelAuthorization(t *testing.T) {
 			case r.method == fiber.MethodGet || r.method == fiber.MethodDelete:
 				body = nil
 			}
-			url := strings.Replace(r.path, ":id", id, 1)
+			url := strings.Replace(strings.Replace(r.path, ":id", id, 1), ":uuid", newID(), 1)
 			before := ts.do("GET", view, owner, nil)
 			res := ts.do(r.method, url, other, body)
-			if r.method == fiber.MethodPut {
+			// A conversation's id is the owner's link, which no other
+			// patient has: their PUT finds nothing to write in.
+			if r.method == fiber.MethodPut && !strings.Contains(r.path, "/messages/") {
 				// PUT with a client id creates the other patient's own entry
 				// under the same UUID; it must not touch the owner's.
 				if res.status != http.StatusCreated {

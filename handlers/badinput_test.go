@@ -35,7 +35,7 @@ type badBody struct {
 	field string
 }
 
-func bodyEndpoints(logID, planID, sessionID, patientID string) []bodyEndpoint {
+func bodyEndpoints(logID, planID, sessionID, patientID, linkID string) []bodyEndpoint {
 	loggedAt := testNow.Add(-time.Hour).Format(time.RFC3339)
 	painFields := map[string]string{
 		"logged_at": "string", "score": "int", "areas": "array", "stiffness": "int",
@@ -269,6 +269,14 @@ func bodyEndpoints(logID, planID, sessionID, patientID string) []bodyEndpoint {
 				{"future date", map[string]any{"date": "2027-01-01"}, "date"},
 				{"not a date", map[string]any{"date": "yesterday"}, "date"},
 			}},
+		{method: "PUT", path: "/v1/care-team/" + linkID + "/messages/" + newID(), auth: true,
+			valid: map[string]any{"text": "Sore on day three?"}, fields: map[string]string{"text": "string"}, domain: messageDomain},
+		{method: "PUT", path: "/v1/clinic/patients/" + patientID + "/messages/" + newID(), auth: true, as: "staff",
+			valid: map[string]any{"text": "That is normal."}, fields: map[string]string{"text": "string"}, domain: messageDomain},
+		{method: "POST", path: "/v1/care-team/" + linkID + "/messages/read", auth: true,
+			valid: map[string]any{"up_to": newID()}, fields: map[string]string{"up_to": "string"}, domain: readDomain},
+		{method: "POST", path: "/v1/clinic/patients/" + patientID + "/messages/read", auth: true, as: "staff",
+			valid: map[string]any{"up_to": newID()}, fields: map[string]string{"up_to": "string"}, domain: readDomain},
 	}
 }
 
@@ -296,6 +304,20 @@ var (
 		{"two hours", map[string]any{"duration_minutes": 120}, "duration_minutes"},
 		{"long therapist name", map[string]any{"therapist": strings.Repeat("t", 101)}, "therapist"},
 		{"control characters", map[string]any{"clinic": "a\u0000b"}, "clinic"},
+	}
+)
+
+var (
+	messageDomain = []badBody{
+		{"empty", map[string]any{"text": ""}, "text"},
+		{"only spaces", map[string]any{"text": " \n "}, "text"},
+		{"too long", map[string]any{"text": strings.Repeat("a", 2001)}, "text"},
+		{"a control character", map[string]any{"text": "sore\u0007"}, "text"},
+	}
+	readDomain = []badBody{
+		{"not a UUID", map[string]any{"up_to": "last"}, "up_to"},
+		{"no message of the conversation", map[string]any{"up_to": "3f2b6f0e-8a4c-4b1e-9d2a-0c7e5f1a2b3c"}, "up_to"},
+		{"empty", map[string]any{"up_to": ""}, "up_to"},
 	}
 )
 
@@ -341,7 +363,7 @@ func TestBadInputIsRefusedAndStoresNothing(t *testing.T) {
 	}
 	planID, sessionID := plan.json(t)["id"].(string), session.json(t)["id"].(string)
 	clinic := ts.signupClinic("bad")
-	ts.link(clinic.therapist, token, "care")
+	linkID := ts.link(clinic.therapist, token, "care")
 	patientID := patientOf(t, ts, token)
 	// snapshot is everything a refused request could have changed.
 	snapshot := func() string {
@@ -353,7 +375,7 @@ func TestBadInputIsRefusedAndStoresNothing(t *testing.T) {
 			string(ts.do("GET", "/v1/screening", token, nil).body) +
 			string(ts.do("GET", "/v1/plans/current", token, nil).body) +
 			string(ts.do("GET", "/v1/sessions", token, nil).body) +
-			ts.view(clinic.ownerToken, "/v1/clinic", "/v1/clinic/invitations", "/v1/clinic/staff") + ts.view(token, "/v1/care-team")
+			ts.view(clinic.ownerToken, "/v1/clinic", "/v1/clinic/invitations", "/v1/clinic/staff") + ts.view(token, "/v1/care-team", "/v1/care-team/"+linkID+"/messages")
 	}
 	with := func(base map[string]any, patch map[string]any) map[string]any {
 		b := maps.Clone(base)
@@ -367,7 +389,7 @@ func TestBadInputIsRefusedAndStoresNothing(t *testing.T) {
 		return b
 	}
 	cases := 0
-	for _, ep := range bodyEndpoints(logID, planID, sessionID, patientID) {
+	for _, ep := range bodyEndpoints(logID, planID, sessionID, patientID, linkID) {
 		tok := ""
 		switch {
 		case ep.auth && ep.as == "staff":

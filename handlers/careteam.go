@@ -23,6 +23,7 @@ type linkStore interface {
 	LinksOfPatient(ctx context.Context, patientID string) ([]models.CareLink, error)
 	RevokeLink(ctx context.Context, patientID, id, by string, now time.Time) (bool, error)
 	HasCareLink(ctx context.Context, patientID string) (bool, error)
+	UnreadCounts(ctx context.Context, patientID string, reader models.Side) (map[string]int, error)
 	auditStore
 }
 
@@ -139,6 +140,8 @@ type careTeamJSON struct {
 	Status    string     `json:"status"`
 	CreatedAt time.Time  `json:"created_at"`
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	// UnreadCount is how many of the clinic's messages the patient has not read.
+	UnreadCount int `json:"unread_count"`
 }
 
 func toCareTeam(l models.CareLink, clinics map[string]models.Clinic, staff map[string]models.Staff) careTeamJSON {
@@ -280,7 +283,8 @@ func careTeamOf(ctx context.Context, s linkStore, links []models.CareLink) ([]ca
 	return items, nil
 }
 
-// handleListCareTeam lists the clinics the patient is linked to now.
+// handleListCareTeam lists the clinics the patient is linked to now, each
+// with the count of its messages the patient has not read.
 func handleListCareTeam(s linkStore) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		links, err := s.LinksOfPatient(c.UserContext(), patientID(c))
@@ -296,6 +300,13 @@ func handleListCareTeam(s linkStore) fiber.Handler {
 		items, err := careTeamOf(c.UserContext(), s, active)
 		if err != nil {
 			return err
+		}
+		unread, err := s.UnreadCounts(c.UserContext(), patientID(c), models.SidePatient)
+		if err != nil {
+			return err
+		}
+		for i := range items {
+			items[i].UnreadCount = unread[items[i].ID]
 		}
 		return c.JSON(fiber.Map{"items": items, "next_cursor": nil})
 	}

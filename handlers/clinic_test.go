@@ -73,9 +73,10 @@ func (ts *testServer) link(staffToken, patientToken, scope string) string {
 	return r.json(ts.t)["id"].(string)
 }
 
-// clinicURL fills a clinic route's :id with the patient and :sid with the session.
+// clinicURL fills a clinic route's :id with the patient, :sid with the
+// session and :uuid with a fresh message id.
 func clinicURL(path, patientID, sessionID string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(path, ":sid", sessionID), ":id", patientID)
+	return strings.ReplaceAll(strings.ReplaceAll(strings.ReplaceAll(path, ":sid", sessionID), ":id", patientID), ":uuid", newID())
 }
 
 // view reads urls as token and joins what they show: the body of a 200,
@@ -135,6 +136,10 @@ func (f routeFixture) call(r route) (url, token string) {
 	return url, token
 }
 
+// tableMessage is the patient's message in each of their conversations
+// in TestClinicAuthorizationTable, which the read routes name.
+const tableMessage = "9c1d6e2a-4b7f-4e3a-8d5c-1f2e3a4b5c6d"
+
 // careBodies are valid bodies for the clinic's write routes about a
 // patient, so that a refusal is the authorization's, not the body's.
 func careBodies() map[string]any {
@@ -145,6 +150,8 @@ func careBodies() map[string]any {
 		"POST /v1/clinic/patients/:id/sessions/:sid/complete": map[string]any{},
 		"PUT /v1/clinic/patients/:id/sessions/:sid/note":      map[string]any{"subjective": "Tight lower back.", "shared": true, "summary": "Keep walking."},
 		"POST /v1/clinic/patients/:id/clearances":             map[string]any{"date": "2026-11-20", "note": "GP letter seen"},
+		"PUT /v1/clinic/patients/:id/messages/:uuid":          map[string]any{"text": "Some soreness on day three is normal."},
+		"POST /v1/clinic/patients/:id/messages/read":          map[string]any{"up_to": tableMessage},
 	}
 }
 
@@ -165,10 +172,15 @@ func TestClinicAuthorizationTable(t *testing.T) {
 	sessionID := bookPastSession(ts, patient)
 
 	home := ts.signupClinic("home") // care link: the one that may act
-	ts.link(home.therapist, patient, "care")
+	homeLink := ts.link(home.therapist, patient, "care")
 	other := ts.signupClinic("other") // never linked
 	viewer := ts.signupClinic("viewer")
-	ts.link(viewer.therapist, patient, "view")
+	viewerLink := ts.link(viewer.therapist, patient, "view")
+	for _, link := range []string{homeLink, viewerLink} {
+		if r := ts.do("PUT", "/v1/care-team/"+link+"/messages/"+tableMessage, patient, map[string]any{"text": "Sore on day three?"}); r.status != http.StatusCreated {
+			t.Fatalf("message: %d %s", r.status, r.body)
+		}
+	}
 	revoked := ts.signupClinic("revoked")
 	revokedLink := ts.link(revoked.therapist, patient, "care")
 	if r := ts.do("DELETE", "/v1/care-team/"+revokedLink, patient, nil); r.status != http.StatusNoContent {
@@ -225,7 +237,7 @@ func TestClinicAuthorizationTable(t *testing.T) {
 		}
 		if r.policy == policyStaffView {
 			// The view scope opens exactly the view routes.
-			if got := ts.do(r.method, url, viewer.therapist, nil); got.status != http.StatusOK {
+			if got := ts.do(r.method, url, viewer.therapist, body); got.status != http.StatusOK {
 				t.Errorf("%s %s with view scope: %d %s", r.method, r.path, got.status, got.body)
 			}
 		}

@@ -65,7 +65,8 @@ func authorizePatient(s clinicCareStore, need models.Scope, now func() time.Time
 			return nil
 		}
 		action := "staff_view"
-		if c.Method() != fiber.MethodGet {
+		// Marking messages read is a post that only records a view.
+		if c.Method() != fiber.MethodGet && !strings.HasSuffix(c.Route().Path, "/read") {
 			action = "staff_change"
 		}
 		return appendAudit(c, s, models.AuditEntry{At: stamp(now), Subject: pid, Actor: "staff:" + st.ID, ActorKind: models.ActorStaff,
@@ -82,11 +83,11 @@ func careLinkOf(c *fiber.Ctx) models.CareLink {
 }
 
 // accessDetail names what a clinic route touched, from its path: "patient"
-// for the patient's summary, else the part after the patient's id
-// ("pain-logs", "sessions/note").
+// for the patient's summary, else the part after the patient's id, without
+// the ids in it ("pain-logs", "sessions/note", "messages").
 func accessDetail(route string) string {
 	_, rest, _ := strings.Cut(route, "/patients/:id")
-	rest = strings.Trim(strings.ReplaceAll(rest, "/:sid", ""), "/")
+	rest = strings.Trim(strings.NewReplacer("/:sid", "", "/:uuid", "").Replace(rest), "/")
 	if rest == "" {
 		return "patient"
 	}
@@ -128,6 +129,8 @@ type triageJSON struct {
 	PEG              questionnaireChangeJSON `json:"peg"`
 	RedFlags14d      int                     `json:"red_flags_14d"`
 	SorenessFlag     bool                    `json:"soreness_flag"`
+	UnreadMessages   int                     `json:"unread_messages"`
+	SymptomMessage   bool                    `json:"symptom_message"`
 	ClearanceWaiting bool                    `json:"clearance_waiting"`
 	SelfAttested     bool                    `json:"clearance_self_attested"`
 	MissedSessions   int                     `json:"missed_sessions_30d"`
@@ -140,6 +143,7 @@ func toTriage(e models.TriageEntry) triageJSON {
 	r := triageJSON{
 		ID: e.PatientID, Name: e.Name, Scope: string(e.Scope), Attention: strs(e.Attention), DaysSinceLog: e.DaysSinceLog, LastScore: e.LastScore,
 		Pain: toChange(e.Change), PEG: toQuestionnaireChange(e.PEG), RedFlags14d: e.RedFlags, SorenessFlag: e.SorenessFlag, ClearanceWaiting: e.ClearanceWaiting,
+		UnreadMessages: e.UnreadMessages, SymptomMessage: e.SymptomMessage,
 		SelfAttested: e.SelfAttested, MissedSessions: e.MissedSessions, NextSessionAt: e.NextSession,
 		Adherence: adherenceSummaryJSON{Rate: e.Adherence.Value, Asked: e.Adherence.N, Reason: e.Adherence.Reason},
 	}

@@ -67,6 +67,8 @@ var requestBodies = []bodyCase{
 		return probs.Err()
 	}),
 	body[loginRequest](nil),
+	body(func(r messageRequest) error { _, err := models.CleanMessageText(r.Text); return err }),
+	body(func(r readRequest) error { _, err := r.messageID(); return err }),
 	body[refreshRequest](nil),
 	body(func(r resetRequest) error {
 		if _, err := models.ValidateEmail(r.Email); err != nil {
@@ -389,6 +391,8 @@ func FuzzDecodeBody(f *testing.F) {
 		"resetConfirmRequest": {`{"token":"abc","password":"a long passphrase"}`, `{"email":"pat@example.com","code":"123456","password":"a long passphrase"}`, `{"token":"abc","code":"12a456"}`},
 		"verifyRequest":       {`{"token":"abc"}`, `{"token":""}`},
 		"putPlanRequest":      {`{"home_care":"heat 20 min","stretching":false,"initial_sessions":5}`, `{"start_date":"2026-02-30","action":"archive"}`},
+		"messageRequest":      {`{"text":"Sore on day three?\nIs that normal?"}`, `{"text":"   "}`, `{"text":"bell\u0007"}`},
+		"readRequest":         {`{"up_to":"3f2b6f0e-8a4c-4b1e-9d2a-0c7e5f1a2b3c"}`, `{"up_to":"last"}`},
 	}
 	// Every type gets its own seeds, an empty object and null; the other
 	// shapes go to one type each, as the fuzzer moves inputs between types

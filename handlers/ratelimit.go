@@ -40,6 +40,10 @@ type RateLimits struct {
 	// ResetConfirm limits the tries at a reset's link or code, beside each
 	// reset's own limit of wrong codes.
 	ResetConfirm RouteLimits
+	// Message limits the messages one sender (a patient, or a staff
+	// member) sends, retries included; only its per-account limit applies,
+	// since many patients share a carrier's address.
+	Message RouteLimits
 }
 
 // DefaultRateLimits leave a phone far below them: it signs in rarely,
@@ -54,6 +58,9 @@ var DefaultRateLimits = RateLimits{
 	LinkCode:     RouteLimits{PerIP: RateLimit{60, 15 * time.Minute}, PerAccount: RateLimit{20, 15 * time.Minute}},
 	Mail:         RouteLimits{PerIP: RateLimit{30, time.Hour}, PerAccount: RateLimit{5, time.Hour}},
 	ResetConfirm: RouteLimits{PerIP: RateLimit{60, 15 * time.Minute}, PerAccount: RateLimit{10, 15 * time.Minute}},
+	// A conversation between sessions, or a phone's offline queue sent at
+	// once, stays far below 60 in 15 minutes; a script does not.
+	Message: RouteLimits{PerAccount: RateLimit{60, 15 * time.Minute}},
 }
 
 // maxLimiterKeys bounds the limiter's memory. A flood of distinct keys
@@ -126,7 +133,7 @@ type routeLimiter struct {
 
 // routeLimiters are the limited routes' limiters, over one table of counts.
 type routeLimiters struct {
-	register, login, refresh, device, codes, mail, resetConfirm *routeLimiter
+	register, login, refresh, device, codes, mail, resetConfirm, message *routeLimiter
 }
 
 func newRouteLimiters(l RateLimits, trusted []netip.Prefix, now func() time.Time) routeLimiters {
@@ -138,6 +145,7 @@ func newRouteLimiters(l RateLimits, trusted []netip.Prefix, now func() time.Time
 		register: limiterOf("register", l.Register), login: limiterOf("login", l.Login), refresh: limiterOf("refresh", l.Refresh),
 		device: limiterOf("device", l.Device), codes: limiterOf("link_code", l.LinkCode),
 		mail: limiterOf("mail", l.Mail), resetConfirm: limiterOf("reset_confirm", l.ResetConfirm),
+		message: limiterOf("message", l.Message),
 	}
 }
 

@@ -90,7 +90,7 @@ func handleExport(s recordStore, baseURL string, now func() time.Time, only stri
 			b, err := export.FHIRBundle(export.BundleInput{
 				Patient: recs.Patient, Logs: recs.PainLogs, Responses: recs.Responses, Sessions: recs.Sessions, Plan: plan,
 				CareLinks: recs.CareLinks, Notes: recs.Notes, Screenings: recs.Screenings, Clinics: recs.Clinics, Staff: recs.Staff,
-				Generated: t, BaseURL: baseURL,
+				Messages: recs.Messages, Generated: t, BaseURL: baseURL,
 			})
 			if err != nil {
 				return err
@@ -218,7 +218,14 @@ type exportJSON struct {
 	Reports                []reportMetaJSON       `json:"reports"`
 	CareLinks              []careLinkExportJSON   `json:"care_links"`
 	SharedNotes            []sharedNoteExportJSON `json:"shared_notes"`
-	Audit                  []auditJSON            `json:"audit"`
+	// Messages are every conversation's, oldest first, each with its care link.
+	Messages []messageExportJSON `json:"messages"`
+	Audit    []auditJSON         `json:"audit"`
+}
+
+type messageExportJSON struct {
+	messageJSON
+	CareLinkID string `json:"care_link_id"`
 }
 
 func toExportJSON(r models.PatientRecords, now time.Time) exportJSON {
@@ -227,7 +234,7 @@ func toExportJSON(r models.PatientRecords, now time.Time) exportJSON {
 		ExportedAt: now, Profile: toProfile(r.Patient),
 		PainLogs: []painLogResponse{}, QuestionnaireResponses: []responseJSON{}, Screenings: []screeningExportJSON{}, Plans: []planResponse{}, Sessions: []sessionResponse{},
 		Reminders: []reminderResponse{}, Devices: []deviceResponse{}, Reports: []reportMetaJSON{},
-		CareLinks: []careLinkExportJSON{}, SharedNotes: []sharedNoteExportJSON{}, Audit: []auditJSON{},
+		CareLinks: []careLinkExportJSON{}, SharedNotes: []sharedNoteExportJSON{}, Messages: []messageExportJSON{}, Audit: []auditJSON{},
 	}
 	clinics := make(map[string]models.Clinic, len(r.Clinics))
 	for _, cl := range r.Clinics {
@@ -283,6 +290,9 @@ func toExportJSON(r models.PatientRecords, now time.Time) exportJSON {
 		out.SharedNotes = append(out.SharedNotes, sharedNoteExportJSON{SessionID: n.ID,
 			Clinic: namedJSON{ID: n.ClinicID, Name: clinics[n.ClinicID].Name}, Author: namedJSON{ID: n.AuthorID, Name: n.AuthorName},
 			Summary: n.Summary, CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt})
+	}
+	for _, m := range r.Messages {
+		out.Messages = append(out.Messages, messageExportJSON{messageJSON: toMessage(m), CareLinkID: m.LinkID})
 	}
 	for _, a := range r.Audit {
 		out.Audit = append(out.Audit, auditJSON{At: a.At, Actor: a.Actor, ActorKind: a.ActorKind, ClinicID: a.ClinicID,

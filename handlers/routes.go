@@ -49,7 +49,7 @@ func routes(d Deps) []route {
 	rp := replanner{planner: d.Planner, logger: d.Logger}
 	pw := passwords{params: d.PasswordParams, work: d.passwordWork}
 	limits := newRouteLimiters(d.RateLimits, d.TrustedProxies, now)
-	register, login, refresh, device, codes := limits.register, limits.login, limits.refresh, limits.device, limits.codes
+	register, login, refresh, device, codes, messages := limits.register, limits.login, limits.refresh, limits.device, limits.codes, limits.message
 	patients, staff := patientSignIn(s), staffSignIn(s, s)
 	m := mailer{store: s, baseURL: d.BaseURL}
 	return []route{
@@ -131,6 +131,9 @@ func routes(d Deps) []route {
 		{fiber.MethodPost, "/v1/care-team/codes", policyPatient, codes.byIP(noQuery(requireVerifiedEmail(s, handleCreateCode(s, models.CodeFromPatient, codes, now))))},
 		{fiber.MethodGet, "/v1/care-team", policyPatient, noQuery(handleListCareTeam(s))},
 		{fiber.MethodDelete, "/v1/care-team/:id", policyPatient, noQuery(handleLeaveCareTeam(s, now))},
+		{fiber.MethodGet, "/v1/care-team/:id/messages", policyPatient, handleListMessages(s)},
+		{fiber.MethodPut, "/v1/care-team/:id/messages/:uuid", policyPatient, noQuery(handlePutMessage(s, messages, rp, now))},
+		{fiber.MethodPost, "/v1/care-team/:id/messages/read", policyPatient, noQuery(handleReadMessages(s, now))},
 		{fiber.MethodGet, "/v1/me/access-log", policyPatient, handleAccessLog(s, s)},
 
 		{fiber.MethodPost, "/v1/clinic/signup", policyPublicNoStore,
@@ -174,6 +177,11 @@ func routes(d Deps) []route {
 		{fiber.MethodPost, "/v1/clinic/patients/:id/sessions/:sid/complete", policyStaffCare, noQuery(handleCompleteSession(s, rp, now))},
 		{fiber.MethodPut, "/v1/clinic/patients/:id/sessions/:sid/note", policyStaffCare, noQuery(handlePutNote(s, s, now))},
 		{fiber.MethodPost, "/v1/clinic/patients/:id/clearances", policyStaffCare, noQuery(handleClinicClearance(s, s, rp, now))},
+		// Reading the conversation is a view; writing in it is advice about
+		// the patient's care, which needs their consent to care.
+		{fiber.MethodGet, "/v1/clinic/patients/:id/messages", policyStaffView, handleListMessages(s)},
+		{fiber.MethodPost, "/v1/clinic/patients/:id/messages/read", policyStaffView, noQuery(handleReadMessages(s, now))},
+		{fiber.MethodPut, "/v1/clinic/patients/:id/messages/:uuid", policyStaffCare, noQuery(handlePutMessage(s, messages, rp, now))},
 	}
 }
 

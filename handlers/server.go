@@ -31,6 +31,7 @@ type Store interface {
 	linkStore
 	clinicCareStore
 	tokenStore
+	messageStore
 	Ping(ctx context.Context) error
 }
 

@@ -229,12 +229,15 @@ type triageItemJSON struct {
 		Meaning  bool       `json:"clinically_meaningful"`
 		Reason   string     `json:"reason"`
 	} `json:"pain"`
-	RedFlags  int  `json:"red_flags_14d"`
-	Soreness  bool `json:"soreness_flag"`
-	Waiting   bool `json:"clearance_waiting"`
-	Self      bool `json:"clearance_self_attested"`
-	Missed    int  `json:"missed_sessions_30d"`
-	Adherence struct {
+	RedFlags int  `json:"red_flags_14d"`
+	Soreness bool `json:"soreness_flag"`
+	Unread   int  `json:"unread_messages"`
+	// SymptomMessage is an unread message that answers a symptom question.
+	SymptomMessage bool `json:"symptom_message"`
+	Waiting        bool `json:"clearance_waiting"`
+	Self           bool `json:"clearance_self_attested"`
+	Missed         int  `json:"missed_sessions_30d"`
+	Adherence      struct {
 		Rate  *float64 `json:"rate"`
 		Asked int      `json:"asked"`
 	} `json:"aftercare_adherence_30d"`

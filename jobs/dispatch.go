@@ -154,7 +154,7 @@ func (d *Dispatcher) dispatchBatch(ctx context.Context, now time.Time) (int, err
 			title, body, _ := notifications.Text(patient.Locale, r.Kind, r.Variant)
 			p.msgs = append(p.msgs, len(msgs))
 			msgs = append(msgs, notifications.Message{
-				ReminderID: r.ID, Kind: r.Kind, Token: dev.Token, Title: title, Body: body, TTL: r.ExpiresAt.Sub(now),
+				ReminderID: r.ID, CollapseKey: r.CollapseKey(), Kind: r.Kind, Token: dev.Token, Title: title, Body: body, TTL: r.ExpiresAt.Sub(now),
 			})
 		}
 		if len(p.msgs) == 0 {

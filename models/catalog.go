@@ -24,6 +24,9 @@ const (
 	// KindCareUpdate tells the patient their clinic changed their plan or
 	// booked a session: a one-off, sent as soon as quiet hours allow.
 	KindCareUpdate ReminderKind = "care_update"
+	// KindMessage tells the patient their clinic wrote to them: one push
+	// per conversation until it is sent, never with a word of the message.
+	KindMessage ReminderKind = "message"
 )
 
 // KindInfo describes how a kind is scheduled and what a patient may set for it.
@@ -56,6 +59,7 @@ var Catalog = []KindInfo{
 	// summary comes that evening.
 	{Kind: KindQuestionnaireDue, DefaultTime: "10:00", Weekly: true, DefaultWeekday: time.Sunday},
 	{Kind: KindCareUpdate},
+	{Kind: KindMessage},
 }
 
 // LookupKind returns the catalog entry for kind.

@@ -103,6 +103,8 @@ type PatientRecords struct {
 	// Notes are the shared session notes (the clinic's private fields
 	// are the clinic's record, not the patient's).
 	Notes []SessionNote
+	// Messages are the patient's conversations with their clinics, oldest first.
+	Messages []Message
 	// Clinics and Staff are the ones the links and notes name.
 	Clinics []Clinic
 	Staff   []Staff

@@ -17,6 +17,10 @@ const (
 	// AttentionSoreness: pain two days after the last completed session was
 	// still raised (the soreness flag of the insights).
 	AttentionSoreness Attention = "soreness_flag"
+	// AttentionSymptomMessage: a message the clinic has not read answers
+	// the app's question about soreness or a red flag (see
+	// AnswersSymptomQuestion).
+	AttentionSymptomMessage Attention = "symptom_message"
 	// AttentionClearance: a contraindication "yes" waits for clearance.
 	AttentionClearance Attention = "clearance_waiting"
 	// AttentionMissedSession: a session of the last TriageMissedDays was
@@ -27,7 +31,7 @@ const (
 )
 
 // AttentionOrder lists the reasons from the most urgent.
-var AttentionOrder = []Attention{AttentionRedFlag, AttentionSoreness, AttentionClearance, AttentionMissedSession, AttentionNoRecentLog}
+var AttentionOrder = []Attention{AttentionRedFlag, AttentionSoreness, AttentionSymptomMessage, AttentionClearance, AttentionMissedSession, AttentionNoRecentLog}
 
 // Triage windows.
 const (
@@ -53,6 +57,9 @@ type TriageInput struct {
 	Responses []QuestionnaireResponse
 	// Screening is the patient's latest, or nil.
 	Screening *Screening
+	// Messages are the patient's messages in this link's conversation that
+	// the clinic has not read (their text is not needed).
+	Messages []Message
 }
 
 // TriageEntry is one linked patient's summary for the therapist.
@@ -73,7 +80,12 @@ type TriageEntry struct {
 	// RedFlags counts the logs with a red flag in the last TriageRedFlagDays.
 	RedFlags int
 	// SorenessFlag is the soreness flag of the last completed session.
-	SorenessFlag     bool
+	SorenessFlag bool
+	// UnreadMessages counts the patient's messages the clinic has not read;
+	// SymptomMessage is set when one of them answers a question about
+	// symptoms.
+	UnreadMessages   int
+	SymptomMessage   bool
 	ClearanceWaiting bool
 	// SelfAttested is set when the patient's clearance is their own word.
 	SelfAttested bool
@@ -155,6 +167,15 @@ func Triage(in TriageInput, now time.Time) TriageEntry {
 	}
 	if e.SorenessFlag {
 		e.Attention = append(e.Attention, AttentionSoreness)
+	}
+	for _, m := range in.Messages {
+		if m.Author == SidePatient && m.UnreadBy == SideStaff {
+			e.UnreadMessages++
+			e.SymptomMessage = e.SymptomMessage || AnswersSymptomQuestion(m, in.Sessions, in.Logs)
+		}
+	}
+	if e.SymptomMessage {
+		e.Attention = append(e.Attention, AttentionSymptomMessage)
 	}
 	if e.ClearanceWaiting {
 		e.Attention = append(e.Attention, AttentionClearance)

@@ -499,11 +499,14 @@ func TestTriageAttentionOrder(t *testing.T) {
 	in := triInput("UTC", append(triDaily(15, 13, 3), triLog(10, 6, "leg_weakness")),
 		triSession("done", models.SessionCompleted, triAt(12, 10)), triSession("missed", models.SessionMissed, triAt(20, 10)))
 	in.Screening = &models.Screening{ID: "s", PatientID: "p1", Answers: map[models.Contraindication]bool{models.HeartCondition: true}}
+	// A message the day after the session, which the clinic has not read.
+	in.Messages = []models.Message{{ID: "l:m", Author: models.SidePatient, UnreadBy: models.SideStaff, CreatedAt: triAt(11, 9)}}
 	e := models.Triage(in, triNow)
 	if !slices.Equal(e.Attention, models.AttentionOrder) {
 		t.Errorf("Attention = %v, want %v", e.Attention, models.AttentionOrder)
 	}
-	if e.RedFlags != 1 || !e.SorenessFlag || !e.ClearanceWaiting || e.MissedSessions != 1 || e.DaysSinceLog == nil || *e.DaysSinceLog != 10 {
+	if e.RedFlags != 1 || !e.SorenessFlag || !e.SymptomMessage || e.UnreadMessages != 1 || !e.ClearanceWaiting || e.MissedSessions != 1 ||
+		e.DaysSinceLog == nil || *e.DaysSinceLog != 10 {
 		t.Errorf("entry = %+v", e)
 	}
 

@@ -170,7 +170,7 @@ func (m Message) check() error {
 		return errNoToken
 	case m.ReminderID == "":
 		return errNoReminderID
-	case len(m.ReminderID) > maxReminderID:
+	case len(m.ReminderID) > maxReminderID || len(m.CollapseKey) > maxReminderID:
 		return errLongID
 	case m.TTL <= 0:
 		return errExpired
@@ -178,27 +178,32 @@ func (m Message) check() error {
 	return nil
 }
 
-// fcmMessage builds the FCM message for m. The reminder id is the Android
-// collapse key and notification tag and the APNs collapse id, so a resend
+// fcmMessage builds the FCM message for m. The collapse key (the reminder
+// id unless the message names another) is the Android collapse key and
+// notification tag and the APNs collapse id, so a resend
 // after a crash or an ambiguous 503 replaces the notification already shown
 // instead of stacking a second one. (Android keeps only four collapse keys
 // per offline device; reminders are few and short-lived, and the tag is
 // what replaces a shown notification.)
 func fcmMessage(m Message, now time.Time) *messaging.Message {
 	ttl := min(m.TTL, maxTTL)
+	collapse := m.CollapseKey
+	if collapse == "" {
+		collapse = m.ReminderID
+	}
 	return &messaging.Message{
 		Token:        m.Token,
 		Notification: &messaging.Notification{Title: m.Title, Body: m.Body},
 		Data:         map[string]string{"reminder_id": m.ReminderID, "kind": string(m.Kind)},
 		Android: &messaging.AndroidConfig{
-			CollapseKey:  m.ReminderID,
+			CollapseKey:  collapse,
 			Priority:     "high",
 			TTL:          &ttl,
-			Notification: &messaging.AndroidNotification{Tag: m.ReminderID},
+			Notification: &messaging.AndroidNotification{Tag: collapse},
 		},
 		APNS: &messaging.APNSConfig{
 			Headers: map[string]string{
-				"apns-collapse-id": m.ReminderID,
+				"apns-collapse-id": collapse,
 				"apns-expiration":  strconv.FormatInt(now.Add(ttl).Unix(), 10),
 				"apns-priority":    "10",
 			},

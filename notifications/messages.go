@@ -80,6 +80,12 @@ var texts = map[string]map[textKey]text{
 			"A massage was booked for you",
 			"Your clinic booked a massage for you. Open the app for the details.",
 		},
+		// Neither the text, nor who wrote it, nor which clinic: a lock
+		// screen is no place for any of them.
+		{models.KindMessage, ""}: {
+			"New message",
+			"You have a new message from your clinic",
+		},
 	},
 }
 

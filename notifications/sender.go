@@ -15,10 +15,13 @@ import (
 // Message is one push about one reminder to one device.
 type Message struct {
 	ReminderID string
-	Kind       models.ReminderKind
-	Token      string
-	Title      string
-	Body       string
+	// CollapseKey replaces an earlier push with the same key on the
+	// phone (see models.Reminder.CollapseKey); the reminder id when empty.
+	CollapseKey string
+	Kind        models.ReminderKind
+	Token       string
+	Title       string
+	Body        string
 	// TTL is how long FCM may hold the push for an offline device: the time
 	// left until the reminder expires, so it never arrives after that.
 	TTL time.Duration

@@ -448,7 +448,8 @@ func (s *Store) NotesOf(ctx context.Context, patientID string, sessionIDs []stri
 // ClinicPatients reads what a clinic's triage list is computed from: its
 // active links and, for all of the linked patients at once, one read per
 // collection — the patients, their pain logs and reminders since since,
-// their sessions, open plans, screenings and questionnaire responses.
+// their sessions, open plans, screenings, questionnaire responses and the
+// messages the clinic has not read.
 // Never a query per patient.
 func (s *Store) ClinicPatients(ctx context.Context, clinicID string, since time.Time) ([]models.TriageInput, error) {
 	links, err := s.ActiveLinksOf(ctx, clinicID)
@@ -487,6 +488,7 @@ func (s *Store) triageInputs(ctx context.Context, links []models.CareLink, since
 		reminders  []models.Reminder
 		screenings []models.Screening
 		responses  []models.QuestionnaireResponse
+		messages   []models.Message
 	)
 	byPatient := func(extra ...bson.E) bson.D {
 		return append(bson.D{{Key: "patient_id", Value: bson.D{{Key: "$in", Value: ids}}}}, extra...)
@@ -524,6 +526,9 @@ func (s *Store) triageInputs(ctx context.Context, links []models.CareLink, since
 		{colScreenings, byPatient(), nil, &screenings},
 		// Few (weekly at most), and the baseline may be before since.
 		{colResponses, byPatient(bson.E{Key: "deleted", Value: false}), nil, &responses},
+		// What the staff have not read yet, of any age; never the text.
+		{colMessages, byPatient(bson.E{Key: "unread_by", Value: models.SideStaff}),
+			project("link_id", "patient_id", "author", "created_at", "unread_by"), &messages},
 	}
 	for _, r := range reads {
 		opts := options.Find().SetBatchSize(clinicBatch)
@@ -571,6 +576,12 @@ func (s *Store) triageInputs(ctx context.Context, links []models.CareLink, since
 	for _, r := range responses {
 		if t := in[r.PatientID]; t != nil {
 			t.Responses = append(t.Responses, r)
+		}
+	}
+	for _, m := range messages {
+		// An earlier, revoked link's conversation is not this clinic's to see.
+		if t := in[m.PatientID]; t != nil && m.LinkID == t.Link.ID {
+			t.Messages = append(t.Messages, m)
 		}
 	}
 	for _, sc := range screenings {

@@ -626,16 +626,17 @@ func TestClinicPatientsReadsOncePerCollection(t *testing.T) {
 		len(one.Sessions) != 1 || len(one.Reminders) != 1 || one.Plan == nil || one.Screening == nil || one.Screening.ID != "p2-sc1" {
 		t.Fatalf("LinkedPatient: %+v, %v", one, err)
 	}
-	if n := counter.n.Load(); n != 7 {
-		t.Fatalf("LinkedPatient sent %d commands, want 7 (ClinicPatients' reads without the links')", n)
+	if n := counter.n.Load(); n != 8 {
+		t.Fatalf("LinkedPatient sent %d commands, want 8 (ClinicPatients' reads without the links')", n)
 	}
 	if commands[3] != commands[12] {
 		t.Fatalf("ClinicPatients sent %d commands for 3 patients and %d for 12: a query per patient", commands[3], commands[12])
 	}
 	// The links, the patients, their plans, and one read each of pain
-	// logs, sessions, reminders, screenings and questionnaire responses.
-	if commands[3] != 8 {
-		t.Fatalf("ClinicPatients sent %d commands, want 8 (one per collection)", commands[3])
+	// logs, sessions, reminders, screenings, questionnaire responses and
+	// unread messages.
+	if commands[3] != 9 {
+		t.Fatalf("ClinicPatients sent %d commands, want 9 (one per collection)", commands[3])
 	}
 }
 

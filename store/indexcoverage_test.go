@@ -379,6 +379,8 @@ func exercises() []exercise {
 		panic(err)
 	}
 	code := models.LinkCode{ID: locator, SecretHash: secret, Direction: models.CodeFromPatient, Scope: models.ScopeCare, PatientID: pid, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	message := models.Message{ID: models.MessageDocID("l1", "m"), LinkID: "l1", PatientID: pid, ClinicID: clinic.ID, Author: models.SidePatient,
+		Text: "Sore on day three", CreatedAt: t0, UnreadBy: models.SideStaff, UpdatedAt: t0}
 	note := models.SessionNote{ID: session.ID, PatientID: pid, ClinicID: clinic.ID, NoteContent: models.NoteContent{Subjective: "stiff", Shared: true, Summary: "rest"},
 		AuthorID: owner.ID, AuthorName: owner.Name, CreatedAt: t0, UpdatedAt: t0}
 	return []exercise{
@@ -750,6 +752,39 @@ func exercises() []exercise {
 		{"LinksOfPatient", func(ctx context.Context, s *Store) error { _, err := s.LinksOfPatient(ctx, pid); return err }},
 		{"ActiveLinksOf", func(ctx context.Context, s *Store) error { _, err := s.ActiveLinksOf(ctx, clinic.ID); return err }},
 		{"HasCareLink", func(ctx context.Context, s *Store) error { _, err := s.HasCareLink(ctx, pid); return err }},
+		{"PutMessage", func(ctx context.Context, s *Store) error {
+			if _, _, err := s.PutMessage(ctx, message); err != nil {
+				return err
+			}
+			// A retry finds the message stored.
+			_, _, err := s.PutMessage(ctx, message)
+			return err
+		}},
+		{"Message", func(ctx context.Context, s *Store) error { _, err := s.Message(ctx, "l1", "m"); return err }},
+		{"ListMessages", func(ctx context.Context, s *Store) error {
+			_, _, err := s.ListMessages(ctx, "l1", &models.PainLogCursor{At: t0.Add(time.Hour), ID: "x"}, 10)
+			return err
+		}},
+		{"MessageChanges", func(ctx context.Context, s *Store) error {
+			_, _, err := s.MessageChanges(ctx, "l1", t0.Add(-time.Hour), &models.PainLogCursor{At: t0.Add(-time.Hour), ID: ""}, 10)
+			return err
+		}},
+		{"UnreadCounts", func(ctx context.Context, s *Store) error {
+			_, err := s.UnreadCounts(ctx, pid, models.SideStaff)
+			return err
+		}},
+		{"ClinicMessages", func(ctx context.Context, s *Store) error {
+			_, err := s.ClinicMessages(ctx, clinic.ID, t0.Add(-time.Hour))
+			return err
+		}},
+		{"MarkRead", func(ctx context.Context, s *Store) error {
+			n, err := s.MarkRead(ctx, "l1", models.SideStaff, message, t0)
+			if err == nil && n != 1 {
+				err = fmt.Errorf("MarkRead marked %d messages, want 1", n)
+			}
+			return err
+		}},
+		{"MessageNotices", func(ctx context.Context, s *Store) error { _, err := s.MessageNotices(ctx, pid, "l1"); return err }},
 		{"RevokeLink", func(ctx context.Context, s *Store) error {
 			if _, err := s.RevokeLink(ctx, pid, "l2", "patient", t0); err != nil {
 				return err

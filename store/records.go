@@ -166,6 +166,19 @@ func (s *Store) RecordsOf(ctx context.Context, patientID string) (models.Patient
 			staffIDs = append(staffIDs, n.AuthorID)
 		}
 	}
+	cur, err := s.db.Collection(colMessages).Find(ctx, bson.D{{Key: "patient_id", Value: patientID}},
+		options.Find().SetSort(bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}))
+	if err != nil {
+		return r, mapErr(err, colMessages)
+	}
+	if err := cur.All(ctx, &r.Messages); err != nil {
+		return r, mapErr(err, colMessages)
+	}
+	for _, m := range r.Messages {
+		if m.StaffID != "" {
+			staffIDs = append(staffIDs, m.StaffID)
+		}
+	}
 	clinicIDs := []string{}
 	for _, l := range r.CareLinks {
 		clinicIDs = append(clinicIDs, l.ClinicID)
@@ -224,7 +237,7 @@ func (s *Store) ErasePatient(ctx context.Context, p models.Patient, now time.Tim
 		}
 	}
 	byPatient := bson.D{{Key: "patient_id", Value: p.ID}}
-	for _, col := range []string{colRefreshTokens, colDevices, colReminders, colPainLogs, colResponses, colScreenings, colPlans, colSessions, colReports, colNotes, colLinkCodes, colCareLinks} {
+	for _, col := range []string{colRefreshTokens, colDevices, colReminders, colPainLogs, colResponses, colScreenings, colPlans, colSessions, colReports, colNotes, colMessages, colLinkCodes, colCareLinks} {
 		if _, err := s.db.Collection(col).DeleteMany(ctx, byPatient); err != nil {
 			return mapErr(err, col)
 		}

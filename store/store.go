@@ -202,6 +202,15 @@ var indexes = map[string][]index{
 		{name: "staff", keys: bson.D{{Key: "staff_id", Value: 1}}},
 		{name: "expires", keys: bson.D{{Key: "expires_at", Value: 1}}},
 	},
+	colMessages: {
+		{name: "link_created_at", keys: bson.D{{Key: "link_id", Value: 1}, {Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}},
+		{name: "link_updated_at", keys: bson.D{{Key: "link_id", Value: 1}, {Key: "updated_at", Value: 1}, {Key: "_id", Value: 1}}},
+		{name: "link_unread_created_at", keys: bson.D{{Key: "link_id", Value: 1}, {Key: "unread_by", Value: 1}, {Key: "created_at", Value: 1}}},
+		{name: "patient_created_at", keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}},
+		{name: "patient_unread", keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "unread_by", Value: 1}}},
+		{name: "clinic_unread", keys: bson.D{{Key: "clinic_id", Value: 1}, {Key: "unread_by", Value: 1}}},
+		{name: "clinic_created_at", keys: bson.D{{Key: "clinic_id", Value: 1}, {Key: "created_at", Value: 1}}},
+	},
 	colPainLogs: {
 		{name: "patient_logged_at", keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "logged_at", Value: -1}, {Key: "_id", Value: -1}}},
 		{name: "patient_local_date", keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "local_date", Value: 1}}},

@@ -27,6 +27,7 @@ var validForms = map[string]url.Values{
 	"/clinic/patients/:id/plan":                   {"home_care": {"Heat in the evening."}},
 	"/clinic/patients/:id/plan/status":            {"action": {"pause"}},
 	"/clinic/patients/:id/clearance":              {"date": {"2026-11-20"}, "note": {"GP letter"}},
+	"/clinic/patients/:id/messages":               {"text": {"Some soreness on day three is normal."}, "message_id": {"7b0e4c9a-2d1f-4e8b-9a6c-5d4e3f2a1b0c"}},
 	"/clinic/link-code":                           {"scope": {"care"}},
 	"/clinic/settings":                            {"cancellation_hours": {"12"}},
 	"/clinic/settings/invitations":                {"email": {"new@calm.example"}, "role": {"therapist"}},

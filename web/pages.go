@@ -251,6 +251,8 @@ type patientView struct {
 	Done      string
 	PrintedAt string
 	Progress  progress
+	// Conversation is the messages with the patient and the reply form.
+	Conversation conversationView
 }
 
 // progress is the last 7 days against the baseline, with the MCID
@@ -308,6 +310,7 @@ var doneText = map[string]string{
 	"cancelled": "Session cancelled.", "no_show": "Marked as a no-show.", "completed": "Session completed and the note saved.",
 	"note": "Note saved.", "plan": "Plan saved. The patient's reminders were re-planned and they were told their plan changed.",
 	"clearance": "Clearance recorded.",
+	"message":   "Message sent. The patient gets a notification that says only that the clinic wrote.",
 }
 
 // patientPage is everything about one linked patient on one page, which
@@ -317,6 +320,12 @@ func (w *dashboard) patientPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	return w.showPatient(c, fiber.StatusOK, in, nil)
+}
+
+// showPatient shows the patient page with status; reply is the reply form
+// as sent, when the API refused it.
+func (w *dashboard) showPatient(c *fiber.Ctx, status int, in models.TriageInput, reply *Form) error {
 	s := who(c)
 	now := w.now()
 	sum, err := summaryOf(in, s.loc, now)
@@ -345,7 +354,10 @@ func (w *dashboard) patientPage(c *fiber.Ctx) error {
 		}
 		v.Screening = visit.ScreeningOf(in.Screening, cl, s.loc, now)
 	}
-	return w.show(c, fiber.StatusOK, "patient", in.Patient.Name, "", v)
+	if v.Conversation, err = w.conversationOf(c, in, reply); err != nil {
+		return err
+	}
+	return w.show(c, status, "patient", in.Patient.Name, "", v)
 }
 
 func clearanceClinic(sc *models.Screening) []string {

@@ -225,11 +225,12 @@ var pageFuncs = template.FuncMap{
 
 // attentionText says each triage reason as the list shows it.
 var attentionText = map[models.Attention]string{
-	models.AttentionRedFlag:       "Red flag",
-	models.AttentionSoreness:      "Soreness after session",
-	models.AttentionClearance:     "Clearance waiting",
-	models.AttentionMissedSession: "Missed session",
-	models.AttentionNoRecentLog:   "No log for 5+ days",
+	models.AttentionRedFlag:        "Red flag",
+	models.AttentionSoreness:       "Soreness after session",
+	models.AttentionSymptomMessage: "Message about symptoms",
+	models.AttentionClearance:      "Clearance waiting",
+	models.AttentionMissedSession:  "Missed session",
+	models.AttentionNoRecentLog:    "No log for 5+ days",
 }
 
 // parsePages parses each page with the frame, the parts pages share

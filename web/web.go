@@ -42,6 +42,8 @@ type Store interface {
 	ClinicPatients(ctx context.Context, clinicID string, since time.Time) ([]models.TriageInput, error)
 	LinkedPatient(ctx context.Context, link models.CareLink, since time.Time) (models.TriageInput, error)
 	NotesOf(ctx context.Context, patientID string, sessionIDs []string) (map[string]models.SessionNote, error)
+	ListMessages(ctx context.Context, linkID string, after *models.PainLogCursor, limit int) ([]models.Message, *models.PainLogCursor, error)
+	ClinicMessages(ctx context.Context, clinicID string, since time.Time) ([]models.Message, error)
 	AppendAudits(ctx context.Context, entries []models.AuditEntry) error
 }
 
@@ -120,6 +122,7 @@ func (w *dashboard) routes() []webRoute {
 
 		{fiber.MethodGet, "/clinic/", true, w.todayPage},
 		{fiber.MethodGet, "/clinic/patients", true, w.patientsPage},
+		{fiber.MethodGet, "/clinic/messages", true, w.inboxPage},
 		{fiber.MethodGet, "/clinic/patients/:id", true, w.patientPage},
 		{fiber.MethodGet, "/clinic/patients/:id/sessions/new", true, w.bookPage},
 		{fiber.MethodPost, "/clinic/patients/:id/sessions", true, w.book},
@@ -133,6 +136,7 @@ func (w *dashboard) routes() []webRoute {
 		{fiber.MethodPost, "/clinic/patients/:id/plan/status", true, w.planStatus},
 		{fiber.MethodGet, "/clinic/patients/:id/clearance", true, w.clearancePage},
 		{fiber.MethodPost, "/clinic/patients/:id/clearance", true, w.clearance},
+		{fiber.MethodPost, "/clinic/patients/:id/messages", true, w.message},
 		{fiber.MethodGet, "/clinic/link-code", true, w.linkCodePage},
 		{fiber.MethodPost, "/clinic/link-code", true, w.linkCode},
 

@@ -36,6 +36,7 @@ func TestRaces(t *testing.T) {
 		{"refresh spends a token once", raceRefresh},
 		{"pain log patches lose no change", racePainLogPatches},
 		{"a questionnaire answered offline is stored once", raceQuestionnaireRetries},
+		{"a message sent offline is stored once, and two answers make one push", raceMessageRetries},
 		{"plan patches lose no change", racePlanPatches},
 		{"session patches lose no change", raceSessionPatches},
 		{"a session completes once", raceSessionCompletion},
@@ -200,6 +201,53 @@ func raceQuestionnaireRetries(t *testing.T, s *secureServer) {
 	items := expect(t, s.send("GET", "/v1/questionnaire-responses?limit=50", p.access, nil), http.StatusOK).object(t)["items"].([]any)
 	if len(items) != 5 {
 		t.Fatalf("the list holds %d responses, want the 5 answered", len(items))
+	}
+}
+
+// raceMessageRetries: a message a phone queued offline, sent on four
+// connections at once, is one message; two staff answers sent at once,
+// with no push pending, plan one push between them.
+func raceMessageRetries(t *testing.T, s *secureServer) {
+	p := s.signUp(t, "Courier")
+	c := s.clinicOf(t, p)
+	conversation := "/v1/care-team/" + c.linkID + "/messages"
+	for range 3 {
+		id := uuid.NewString()
+		answers := s.race(t, 4, func(int) (string, string, string, any) {
+			return "PUT", conversation + "/" + id, p.access, map[string]any{"text": "Sore on day three, is that normal?"}
+		})
+		created := 0
+		for _, a := range answers {
+			switch a.status {
+			case http.StatusCreated:
+				created++
+			case http.StatusOK:
+			default:
+				t.Fatalf("a retry answered %v", a)
+			}
+		}
+		if created != 1 {
+			t.Fatalf("%d of 4 retries created the message: %v", created, answers)
+		}
+	}
+	answers := s.race(t, 2, func(int) (string, string, string, any) {
+		return "PUT", "/v1/clinic/patients/" + p.id + "/messages/" + uuid.NewString(), c.therapist, map[string]any{"text": "That is normal."}
+	})
+	for _, a := range answers {
+		expect(t, a, http.StatusCreated)
+	}
+	// clinicOf's opening message, the three sent offline, the two answers.
+	if items := expect(t, s.send("GET", conversation, p.access, nil), http.StatusOK).object(t)["items"].([]any); len(items) != 6 {
+		t.Fatalf("the conversation holds %d messages, want 6", len(items))
+	}
+	notices := 0
+	for _, it := range expect(t, s.send("GET", "/v1/reminders?limit=200", p.access, nil), http.StatusOK).object(t)["items"].([]any) {
+		if it.(map[string]any)["kind"] == "message" {
+			notices++
+		}
+	}
+	if notices != 1 {
+		t.Fatalf("two answers at once planned %d pushes, want 1", notices)
 	}
 }
 

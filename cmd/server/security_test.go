@@ -501,7 +501,7 @@ func clinicView(s *secureServer, c *clinicAccess, owner patient) func() string {
 				b.WriteString(a.raw)
 			}
 		}
-		for _, path := range []string{"/v1/plans/current", "/v1/sessions", "/v1/screening", "/v1/care-team"} {
+		for _, path := range []string{"/v1/plans/current", "/v1/sessions", "/v1/screening", "/v1/care-team", "/v1/care-team/" + c.linkID + "/messages"} {
 			read(path, owner.access)
 		}
 		for _, path := range []string{"/v1/clinic/staff", "/v1/clinic/invitations", "/v1/clinic"} {
@@ -537,10 +537,20 @@ func init() {
 		"/v1/clinic/patients/{id}/sessions/{sid}":          {linkedSession, map[string]any{"PATCH": map[string]any{"action": "no_show"}}},
 		"/v1/clinic/patients/{id}/sessions/{sid}/complete": {linkedSession, map[string]any{"POST": map[string]any{}}},
 		"/v1/clinic/patients/{id}/sessions/{sid}/note":     {linkedSession, map[string]any{"PUT": map[string]any{"subjective": "Tight", "shared": true, "summary": "Walk daily."}}},
+		"/v1/care-team/{id}/messages":                      {func(c *clinicAccess, _ patient) string { return c.linkID }, nil},
+		"/v1/care-team/{id}/messages/{uuid}":               {func(c *clinicAccess, _ patient) string { return c.linkID }, map[string]any{"PUT": map[string]any{"text": "Is this normal?"}}},
+		"/v1/care-team/{id}/messages/read":                 {func(c *clinicAccess, _ patient) string { return c.linkID }, map[string]any{"POST": map[string]any{"up_to": securityMessage}}},
+		"/v1/clinic/patients/{id}/messages":                {linkedPatient, nil},
+		"/v1/clinic/patients/{id}/messages/{uuid}":         {linkedPatient, map[string]any{"PUT": map[string]any{"text": "Yes, that is normal."}}},
+		"/v1/clinic/patients/{id}/messages/read":           {linkedPatient, map[string]any{"POST": map[string]any{"up_to": securityMessage}}},
 	} {
 		ownedResources[path] = clinicResource(r.id, r.bodies, clinicView)
 	}
 }
+
+// securityMessage is the message each patient's clinic conversation opens
+// with (see clinicOf), which the routes that mark messages read name.
+const securityMessage = "5d3c2b1a-0f9e-4d8c-8b7a-6e5f4d3c2b1a"
 
 // credentialPaths are the public paths whose parameter is itself the
 // credential, not the id of something a patient owns.
@@ -620,8 +630,8 @@ func (s *secureServer) laterReminder(t *testing.T, p patient, bodies map[string]
 }
 
 // fillPath puts ids into a spec path: the owned resource's for {id} (and,
-// when id is "<id>|<sid>", for {sid}), and a well-formed unknown one for
-// any other parameter.
+// when id is "<id>|<sid>", for {sid}), a fresh UUID for a {uuid} the
+// client chooses, and a well-formed unknown one for any other parameter.
 func fillPath(path, id string) string {
 	id, sid, _ := strings.Cut(id, "|")
 	return specParam.ReplaceAllStringFunc(path, func(p string) string {
@@ -630,7 +640,7 @@ func fillPath(path, id string) string {
 			return id
 		case p == "{sid}" && sid != "":
 			return sid
-		case p == "{sid}":
+		case p == "{sid}", p == "{uuid}":
 			return uuid.NewString()
 		}
 		return strings.Repeat("A", 43)
@@ -688,7 +698,9 @@ func TestAPI1ObjectLevelAuthorization(t *testing.T) {
 				attacker = s.clinicOf(t, other).owner
 			}
 			a := s.send(op.method, fillPath(op.path, res.id), attacker, body)
-			if op.method == "PUT" && !op.staff {
+			// A conversation's {id} is the owner's link, which no other
+			// patient has: their PUT finds nothing to write in.
+			if op.method == "PUT" && !op.staff && !strings.Contains(op.path, "/messages/") {
 				// PUT with a client-made id writes the other patient's own
 				// entry under that id; it must not touch the owner's.
 				expect(t, a, http.StatusCreated)
@@ -956,6 +968,10 @@ func validBodies(p patient) map[string]any {
 		"POST /v1/clinic/patients/{id}/sessions/{sid}/complete": map[string]any{},
 		"PUT /v1/clinic/patients/{id}/sessions/{sid}/note":      map[string]any{"subjective": "Tight"},
 		"POST /v1/clinic/patients/{id}/clearances":              map[string]any{"date": today},
+		"PUT /v1/care-team/{id}/messages/{uuid}":                map[string]any{"text": "Is this soreness normal? " + p.marker},
+		"POST /v1/care-team/{id}/messages/read":                 map[string]any{"up_to": securityMessage},
+		"PUT /v1/clinic/patients/{id}/messages/{uuid}":          map[string]any{"text": "Yes, that is normal."},
+		"POST /v1/clinic/patients/{id}/messages/read":           map[string]any{"up_to": securityMessage},
 	}
 }
 
@@ -1172,6 +1188,8 @@ func (s *secureServer) clinicOf(t *testing.T, p patient) *clinicAccess {
 		http.StatusCreated).object(t)["id"].(string)
 	code := expect(t, s.send("POST", "/v1/clinic/link-codes", c.owner, map[string]any{"scope": "care"}), http.StatusCreated).object(t)["code"]
 	c.linkID = expect(t, s.send("POST", "/v1/care-team", p.access, map[string]any{"code": code}), http.StatusCreated).object(t)["id"].(string)
+	expect(t, s.send("PUT", "/v1/care-team/"+c.linkID+"/messages/"+securityMessage, p.access, map[string]any{"text": "Hello " + p.marker}),
+		http.StatusCreated)
 	at := time.Now().UTC().Add(-time.Duration(s.sessions.Add(1)) * 2 * time.Hour)
 	c.sessionID = expect(t, s.send("POST", "/v1/clinic/patients/"+p.id+"/sessions", c.owner, map[string]any{"scheduled_at": at.Format(time.RFC3339)}),
 		http.StatusCreated).object(t)["id"].(string)

@@ -71,6 +71,21 @@ type Received struct {
 	MessageID string
 }
 
+// Fields returns every field of the push a phone or its lock screen could
+// show or read, by name: title, body, collapse_key, tag, priority, each
+// data entry as data.<key> and each APNs header by its name; so that a test
+// can hold every one of them to what it may say.
+func (r Received) Fields() map[string]string {
+	f := map[string]string{"title": r.Title, "body": r.Body, "collapse_key": r.CollapseKey, "tag": r.Tag, "priority": r.Priority}
+	for k, v := range r.Data {
+		f["data."+k] = v
+	}
+	for k, v := range r.APNSHeaders {
+		f[k] = v
+	}
+	return f
+}
+
 // Server is a running fake. It is safe for concurrent use.
 type Server struct {
 	url     string
