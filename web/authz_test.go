@@ -32,6 +32,7 @@ var validForms = map[string]url.Values{
 	"/clinic/settings":                            {"cancellation_hours": {"12"}},
 	"/clinic/settings/invitations":                {"email": {"new@calm.example"}, "role": {"therapist"}},
 	"/clinic/settings/invitations/:iid/revoke":    {},
+	"/clinic/settings/invitations/:iid/resend":    {},
 	"/clinic/settings/staff/:stid":                {"active": {"false"}},
 }
 

@@ -322,6 +322,21 @@ func TestDashboardInABrowser(t *testing.T) {
 		t.Errorf("the staff list: %q", got)
 	}
 	shot("settings")
+	// An invitation is mailed, and sent again: the second mail's link is
+	// the one that works.
+	do("invite", chromedp.SendKeys(chromedp.CSS("#invite-email"), "kit@calm.example"),
+		chromedp.Click(chromedp.CSS(`form[action="/clinic/settings/invitations"] button`)), chromedp.WaitVisible(chromedp.CSS("#invited")))
+	_, first := s.mailed("kit@calm.example", models.MailStaffInvitation, "/clinic/invitation")
+	do("resend", chromedp.Navigate(base+"/clinic/settings"), chromedp.WaitVisible(chromedp.CSS("#invitations")),
+		chromedp.Click(chromedp.CSS(`form[action$="/resend"] button`)), chromedp.WaitVisible(chromedp.CSS("#invited")))
+	_, second := s.mailed("kit@calm.example", models.MailStaffInvitation, "/clinic/invitation")
+	if got := text("#invited"); first == second || !strings.Contains(got, "mailed to kit@calm.example") || !strings.Contains(got, second) {
+		t.Errorf("after resending: first %s, second %s, notice %q", first, second, got)
+	}
+	if got := text("#invitations"); strings.Count(got, "kit@calm.example") != 2 || !strings.Contains(got, "revoked") {
+		t.Errorf("the invitations after resending: %q", got)
+	}
+	shot("settings-resent")
 	do("Blake's clearance", chromedp.Navigate(base+"/clinic/patients/"+patients["Blake Okafor"]+"/clearance"), chromedp.WaitVisible(chromedp.CSS("#note")))
 	shot("clearance")
 }

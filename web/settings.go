@@ -27,7 +27,8 @@ type staffRow struct {
 
 type invitationRow struct {
 	ID, Email, Role, Expires, State string
-	Pending                         bool
+	// Pending ones may be revoked; pending and expired ones sent again.
+	Pending, Resendable bool
 }
 
 type invitedView struct{ Email, Token, Expires string }
@@ -83,9 +84,9 @@ func (w *dashboard) showSettings(c *fiber.Ctx, status int, v settingsView) error
 		case inv.RevokedAt != nil:
 			row.State = "revoked"
 		case !now.Before(inv.ExpiresAt):
-			row.State = "expired"
+			row.State, row.Resendable = "expired", true
 		default:
-			row.State, row.Pending = "pending", true
+			row.State, row.Pending, row.Resendable = "pending", true, true
 		}
 		v.Invitations = append(v.Invitations, row)
 	}
@@ -149,21 +150,39 @@ func (w *dashboard) invite(c *fiber.Ctx) error {
 	r := newRequest(vals)
 	r.text("email")
 	r.text("role")
-	reply, err := w.api.call(c, who(c).staff.ID, fiber.MethodPost, "/v1/clinic/invitations", r.body, "")
+	return w.sendInvitation(c, r.Form, "/v1/clinic/invitations", r.body)
+}
+
+// resendInvitation replaces an invitation by a new one, mailed again.
+func (w *dashboard) resendInvitation(c *fiber.Ctx) error {
+	if err := ownerOnly(c); err != nil {
+		return err
+	}
+	if _, err := formOf(c); err != nil {
+		return err
+	}
+	return w.sendInvitation(c, newForm(), "/v1/clinic/invitations/"+c.Params("iid")+"/resend", nil)
+}
+
+// sendInvitation makes an invitation through the API at path and shows it
+// made, its token once.
+func (w *dashboard) sendInvitation(c *fiber.Ctx, form Form, path string, body any) error {
+	reply, err := w.api.call(c, who(c).staff.ID, fiber.MethodPost, path, body, "")
 	if err != nil {
 		return err
 	}
 	if !reply.ok() {
-		return w.refused(c, reply, r.Form, func(status int, f Form) error { return w.showSettings(c, status, settingsView{Invite: f}) })
+		return w.refused(c, reply, form, func(status int, f Form) error { return w.showSettings(c, status, settingsView{Invite: f}) })
 	}
 	var inv struct {
+		Email     string    `json:"email"`
 		Token     string    `json:"token"`
 		ExpiresAt time.Time `json:"expires_at"`
 	}
 	if err := reply.decode(&inv); err != nil {
 		return err
 	}
-	return w.showSettings(c, fiber.StatusCreated, settingsView{Invited: &invitedView{Email: vals.Get("email"), Token: inv.Token,
+	return w.showSettings(c, fiber.StatusCreated, settingsView{Invited: &invitedView{Email: inv.Email, Token: inv.Token,
 		Expires: inv.ExpiresAt.In(who(c).loc).Format("2 Jan 2006, 15:04")}})
 }
 

@@ -144,6 +144,7 @@ func (w *dashboard) routes() []webRoute {
 		{fiber.MethodPost, "/clinic/settings", true, w.settings},
 		{fiber.MethodPost, "/clinic/settings/invitations", true, w.invite},
 		{fiber.MethodPost, "/clinic/settings/invitations/:iid/revoke", true, w.revokeInvitation},
+		{fiber.MethodPost, "/clinic/settings/invitations/:iid/resend", true, w.resendInvitation},
 		{fiber.MethodPost, "/clinic/settings/staff/:stid", true, w.staffActive},
 	}
 }
