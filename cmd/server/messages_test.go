@@ -117,7 +117,7 @@ func TestMessagesEndToEnd(t *testing.T) {
 	// Set, not typed key by key: on a busy machine typing a paragraph
 	// takes longer than the step may. The form still sends the browser's
 	// CR LF line breaks.
-	do("answer", chromedp.SetValue(chromedp.CSS("#reply-text"), answer), chromedp.Click(chromedp.CSS("form.reply button[type=submit]")),
+	do("answer", chromedp.SetValue(chromedp.CSS("#reply-text"), answer), chromedp.Click(chromedp.CSS("form.reply-form button[type=submit]")),
 		chromedp.WaitVisible(chromedp.CSS("#done")))
 	if got := text("#conversation"); !strings.Contains(got, "Keep up the heat") || !strings.Contains(got, "Ciara Therapist") || !strings.Contains(got, "Not read yet") {
 		t.Errorf("the answer in the conversation: %q", got)
