@@ -4,8 +4,6 @@ import (
 	"context"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -85,49 +83,9 @@ func TestDashboardInABrowser(t *testing.T) {
 	}
 	remindersBefore := kindsOf(t, s.api("GET", "/v1/reminders?limit=200", tokens["Drew Tanaka"], nil).json(t))
 
-	ctx := browsertest.New(t, 3*time.Minute)
-	artifacts := browsertest.Artifacts(t, "..")
-	shot := func(name string) {
-		t.Helper()
-		for suffix, width := range map[string]int64{"": 1280, "-tablet": 768} {
-			height := int64(800)
-			if width == 768 {
-				height = 1024
-			}
-			// The page settles at the new width before it is photographed.
-			if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, height), chromedp.Sleep(200*time.Millisecond)); err != nil {
-				t.Fatal(err)
-			}
-			png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-			if err != nil {
-				t.Fatalf("screenshot %s: %v", name, err)
-			}
-			if err := os.WriteFile(filepath.Join(artifacts, "dashboard-"+name+suffix+".png"), png, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// Each step has 20 s: a page that never shows fails the test then,
-	// not at the whole test's deadline.
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		step, cancel := context.WithTimeout(ctx, 20*time.Second)
-		defer cancel()
-		if err := chromedp.Do(step, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return v
-	}
+	tab := browsertest.Open(t, 3*time.Minute, "..", "dashboard")
+	ctx, do, text := tab.Ctx, tab.Do, tab.Text
+	shot := func(name string) { tab.Shot(name, browsertest.Desktop, browsertest.Tablet) }
 
 	// Signing in: the today page asked for goes to the sign-in form first.
 	do("open the dashboard", chromedp.Navigate(base+"/clinic/"), chromedp.WaitVisible(chromedp.CSS("#email")))

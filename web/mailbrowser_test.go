@@ -3,8 +3,6 @@ package web
 import (
 	"context"
 	"net"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -37,43 +35,9 @@ func TestMailLinksInABrowser(t *testing.T) {
 	t.Cleanup(func() { _ = s.app.Shutdown() })
 	c := s.signupClinic("calm", "UTC")
 
-	ctx := browsertest.New(t, 2*time.Minute)
-	artifacts := browsertest.Artifacts(t, "..")
-	shot := func(name string) {
-		t.Helper()
-		for suffix, size := range map[string][2]int64{"": {1280, 800}, "-tablet": {768, 1024}, "-phone": {390, 844}} {
-			// The page settles at the new width before it is photographed.
-			if err := chromedp.Do(ctx, chromedp.EmulateViewport(size[0], size[1]), chromedp.Sleep(150*time.Millisecond)); err != nil {
-				t.Fatal(err)
-			}
-			png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-			if err != nil {
-				t.Fatalf("screenshot %s: %v", name, err)
-			}
-			if err := os.WriteFile(filepath.Join(artifacts, "mail-"+name+suffix+".png"), png, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		step, cancel := context.WithTimeout(ctx, 20*time.Second)
-		defer cancel()
-		if err := chromedp.Do(step, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return v
-	}
+	tab := browsertest.Open(t, 2*time.Minute, "..", "mail")
+	ctx, do, text := tab.Ctx, tab.Do, tab.Text
+	shot := func(name string) { tab.Shot(name, browsertest.Desktop, browsertest.Tablet, browsertest.Phone) }
 	eval := func(js string) string {
 		t.Helper()
 		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -59,41 +56,18 @@ func TestMessagesEndToEnd(t *testing.T) {
 	}
 
 	// The therapist, at the dashboard in a browser.
-	ctx := browsertest.New(t, 2*time.Minute)
-	artifacts := browsertest.Artifacts(t, "../..")
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		step, cancel := context.WithTimeout(ctx, 20*time.Second)
-		defer cancel()
-		if err := chromedp.Do(step, steps...); err != nil {
-			// The server's log of the dashboard's requests tells which
-			// one went wrong.
-			for _, l := range strings.Split(s.out.String(), "\n") {
-				if strings.Contains(l, "/clinic/") {
-					t.Log(l)
-				}
+	tab := browsertest.Open(t, 2*time.Minute, "../..", "messages")
+	// The server's log of the dashboard's requests tells which one went
+	// wrong.
+	tab.OnFail = func() {
+		for _, l := range strings.Split(s.out.String(), "\n") {
+			if strings.Contains(l, "/clinic/") {
+				t.Log(l)
 			}
-			t.Fatalf("%s: %v", what, err)
 		}
 	}
-	text := func(sel string) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return v
-	}
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.WriteFile(filepath.Join(artifacts, "messages-"+name+".png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	do, text := tab.Do, tab.Text
+	shot := func(name string) { tab.Shot(name, browsertest.Desktop) }
 	do("sign in", chromedp.Navigate(s.base+"/clinic/login"), chromedp.WaitVisible(chromedp.CSS("#email")),
 		chromedp.SendKeys(chromedp.CSS("#email"), "ciara@quayside.example"), chromedp.SendKeys(chromedp.CSS("#password"), "another long passphrase"),
 		chromedp.Click(chromedp.CSS("form button[type=submit]")), chromedp.WaitVisible(chromedp.CSS("#today-table")))
