@@ -290,3 +290,32 @@ func TestClinicRateLimits(t *testing.T) {
 		flood("/v1/clinic/link-codes/redeem", cs.therapist, 6-4)
 	})
 }
+
+// TestMailRateLimits: the routes that send mail are limited per recipient,
+// a known address and an unknown one alike (a limit only for the known
+// would tell who has an account), and the tries at a reset's code per
+// address.
+func TestMailRateLimits(t *testing.T) {
+	t.Parallel()
+	limits := roomyLimits
+	limits.Mail = RouteLimits{PerIP: RateLimit{100, time.Hour}, PerAccount: RateLimit{2, time.Hour}}
+	limits.ResetConfirm = RouteLimits{PerIP: RateLimit{100, time.Hour}, PerAccount: RateLimit{2, time.Hour}}
+	ts := newTestServer(t, withLimits(limits))
+	ts.register("limited@example.com", "UTC")
+	for _, email := range []string{"limited@example.com", "nobody@example.com"} {
+		for range 2 {
+			if r := ts.do("POST", "/v1/auth/password-reset", "", map[string]any{"email": email}); r.status != http.StatusAccepted {
+				t.Fatalf("reset for %s: %d %s", email, r.status, r.body)
+			}
+		}
+		expectRateLimited(t, ts.do("POST", "/v1/auth/password-reset", "", map[string]any{"email": email}), "3600")
+	}
+	if n := len(ts.mails("limited@example.com")); n != 3 {
+		t.Fatalf("%d mails to the limited address, want the verification and two resets", n)
+	}
+	confirm := map[string]any{"email": "limited@example.com", "code": "000000", "password": "a brand new passphrase"}
+	for range 2 {
+		expectProblem(t, ts.do("POST", "/v1/auth/password-reset/confirm", "", confirm), http.StatusBadRequest, "code")
+	}
+	expectRateLimited(t, ts.do("POST", "/v1/auth/password-reset/confirm", "", confirm), "3600")
+}
