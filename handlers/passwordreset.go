@@ -53,6 +53,8 @@ type mailer struct {
 		EnqueueMail(context.Context, models.Mail, time.Time) error
 	}
 	baseURL string
+	// queued is Deps.MailQueued.
+	queued func()
 }
 
 // link is the address of a page of kind's, under the base URL, with token
@@ -68,7 +70,13 @@ func (m mailer) send(ctx context.Context, kind models.MailKind, a account, data 
 	if err != nil {
 		return err
 	}
-	return m.store.EnqueueMail(ctx, msg, now)
+	if err := m.store.EnqueueMail(ctx, msg, now); err != nil {
+		return err
+	}
+	if m.queued != nil {
+		m.queued()
+	}
+	return nil
 }
 
 // handleRequestReset starts a password reset. It answers 202 with the same

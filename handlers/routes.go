@@ -51,7 +51,7 @@ func routes(d Deps) []route {
 	limits := newRouteLimiters(d.RateLimits, d.TrustedProxies, now)
 	register, login, refresh, device, codes, messages := limits.register, limits.login, limits.refresh, limits.device, limits.codes, limits.message
 	patients, staff := patientSignIn(s), staffSignIn(s, s)
-	m := mailer{store: s, baseURL: d.BaseURL}
+	m := mailer{store: s, baseURL: d.BaseURL, queued: d.MailQueued}
 	return []route{
 		{fiber.MethodGet, "/healthz", policyPublic, handleHealthz()},
 		{fiber.MethodGet, "/readyz", policyPublic, handleReadyz(s)},

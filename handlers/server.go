@@ -59,6 +59,9 @@ type Deps struct {
 	CORSOrigins []string
 	// RateLimits default to DefaultRateLimits.
 	RateLimits RateLimits
+	// MailQueued, when set, is told that a request queued a mail, so that
+	// the outbox can send it now rather than at its next tick.
+	MailQueued func()
 
 	// passwordWork counts argon2id computations (see passwords).
 	passwordWork prometheus.Counter

@@ -80,3 +80,49 @@ func TestSchedulerSkipsARunStillInProgress(t *testing.T) {
 		t.Fatalf("runs %d, at most %d at once; want 1 run while it was still in progress", gotRuns, gotMax)
 	}
 }
+
+// TestSchedulerTrigger runs a job out of turn once started, never beside a
+// run already going, and Stop waits for a triggered run.
+func TestSchedulerTrigger(t *testing.T) {
+	s := NewScheduler(slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now, time.Minute)
+	var runs atomic.Int32
+	release := make(chan struct{})
+	if err := s.Add("@every 1h", funcJob{"outbox", func(ctx context.Context, _ time.Time) error {
+		runs.Add(1)
+		<-release
+		return nil
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	s.Trigger("outbox")
+	if n := runs.Load(); n != 0 {
+		t.Fatalf("%d runs triggered before the start", n)
+	}
+	s.Start()
+	s.Trigger("outbox")
+	s.Trigger("no such job")
+	deadline := time.Now().Add(10 * time.Second)
+	for runs.Load() < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the triggered run did not start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.Trigger("outbox")
+	time.Sleep(100 * time.Millisecond)
+	if n := runs.Load(); n != 1 {
+		t.Fatalf("%d runs: a trigger during a run must not start another", n)
+	}
+	stopped := make(chan struct{})
+	go func() {
+		s.Stop(context.Background())
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+		t.Fatal("Stop returned while a triggered run was going")
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(release)
+	<-stopped
+}

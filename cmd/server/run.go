@@ -161,6 +161,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	app := handlers.NewServer(handlers.Deps{
 		Store: st, Signer: signer, Logger: logger, Registry: registry, Now: now, PasswordParams: auth.DefaultParams,
 		Planner: materializer, BaseURL: cfg.BaseURL, TrustedProxies: cfg.TrustedProxies, CORSOrigins: cfg.CORSOrigins,
+		MailQueued: func() { scheduler.Trigger(outbox.Name()) },
 	})
 	web.Mount(app, web.Deps{Store: st, Signer: signer, Logger: logger, Now: now, BaseURL: cfg.BaseURL})
 	serveErr := make(chan error, 2)
