@@ -14,7 +14,7 @@ TEST_PARALLEL ?= 4
 # once here for every test package (store/storetest explains why).
 TEST_ENGINE := $(CURDIR)/bin/test-engine
 # How long each fuzz target runs: briefly in `make test`, longer in `make fuzz`.
-FUZZTIME ?= 5s
+FUZZTIME ?= 3s
 FUZZTIME_LONG ?= 5m
 GOVULNCHECK_VERSION := v1.8.0
 # The offline copy of the Go vulnerability database beside the clone, when

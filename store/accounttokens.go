@@ -74,6 +74,10 @@ func (s *Store) SpendAccountToken(ctx context.Context, t models.AccountToken, no
 		})
 }
 
+// wrongCodeRetries bounds CountWrongCode's tries: enough for every code of
+// a burst at the per-address limit to count.
+const wrongCodeRetries = 4 * retries
+
 // CountWrongCode counts one wrong code against t and returns the token as
 // it then stands. Every wrong code counts once however many arrive at
 // once: one that loses the race to another reads the token again and
@@ -92,7 +96,9 @@ func (s *Store) CountWrongCode(ctx context.Context, t models.AccountToken) (mode
 			t.Version++
 			return t, nil
 		}
-		if !models.IsStale(err) || attempt == retries-1 {
+		// Every wrong code must count, so this tries longer than an edit
+		// would: each round of racing codes lets one of them count.
+		if !models.IsStale(err) || attempt == wrongCodeRetries-1 {
 			return t, err
 		}
 		cur, err := s.AccountToken(ctx, t.ID)
@@ -103,7 +109,7 @@ func (s *Store) CountWrongCode(ctx context.Context, t models.AccountToken) (mode
 			return cur, nil
 		}
 		t = cur
-		if err := pauseBeforeRetry(ctx, attempt); err != nil {
+		if err := pauseBeforeRetry(ctx, min(attempt, retries-1)); err != nil {
 			return t, err
 		}
 	}
