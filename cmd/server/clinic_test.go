@@ -14,6 +14,25 @@ import (
 	"github.com/backcare/backcare/notifications/fcmfake"
 )
 
+// clinicWithTherapist signs a clinic up, invites a therapist, has them
+// accept and sign in, and returns the therapist's access token and the
+// invitation's token. The owner's password is "a long passphrase", the
+// therapist's "another long passphrase".
+func clinicWithTherapist(s *server, clinic, timezone, ownerName, ownerEmail, therapistName, therapistEmail string) (therapist, invitation string) {
+	s.t.Helper()
+	owner := s.must(s.call("POST", "/v1/clinic/signup", "", map[string]any{
+		"clinic_name": clinic, "timezone": timezone, "name": ownerName, "email": ownerEmail, "password": "a long passphrase",
+	}), 201).body["access_token"].(string)
+	invitation = s.must(s.call("POST", "/v1/clinic/invitations", owner, map[string]any{"email": therapistEmail, "role": "therapist"}), 201).body["token"].(string)
+	s.must(s.call("POST", "/v1/clinic/invitations/accept", "", map[string]any{
+		"token": invitation, "name": therapistName, "password": "another long passphrase",
+	}), 201)
+	therapist = s.must(s.call("POST", "/v1/clinic/auth/login", "", map[string]any{
+		"email": therapistEmail, "password": "another long passphrase",
+	}), 200).body["access_token"].(string)
+	return therapist, invitation
+}
+
 // TestClinicEndToEnd walks the clinic's whole path through the real
 // program: a clinic signs up and invites a therapist, who links a patient
 // by a code the patient previews and accepts, reads the patient's logs and
@@ -29,16 +48,7 @@ func TestClinicEndToEnd(t *testing.T) {
 	s := startServer(t, map[string]string{"DATA_DIR": t.TempDir(), "FCM_ENDPOINT": fake.URL(), "DISPATCH_INTERVAL": "1s"})
 	defer s.stop()
 
-	owner := s.must(s.call("POST", "/v1/clinic/signup", "", map[string]any{
-		"clinic_name": "Harbour Massage", "timezone": "Europe/Lisbon", "name": "Rui Owner", "email": "owner@harbour.example", "password": "a long passphrase",
-	}), 201).body["access_token"].(string)
-	inv := s.must(s.call("POST", "/v1/clinic/invitations", owner, map[string]any{"email": "ana@harbour.example", "role": "therapist"}), 201)
-	s.must(s.call("POST", "/v1/clinic/invitations/accept", "", map[string]any{
-		"token": inv.body["token"], "name": "Ana Therapist", "password": "another long passphrase",
-	}), 201)
-	therapist := s.must(s.call("POST", "/v1/clinic/auth/login", "", map[string]any{
-		"email": "ana@harbour.example", "password": "another long passphrase",
-	}), 200).body["access_token"].(string)
+	therapist, invitation := clinicWithTherapist(s, "Harbour Massage", "Europe/Lisbon", "Rui Owner", "owner@harbour.example", "Ana Therapist", "ana@harbour.example")
 
 	patient := patientWithPhone(s, "joao@example.com")
 	pid := s.must(s.call("GET", "/v1/me", patient, nil), 200).body["id"].(string)
@@ -139,7 +149,7 @@ func TestClinicEndToEnd(t *testing.T) {
 	if len(access) == 0 || !strings.Contains(fmt.Sprint(access), "Ana Therapist") {
 		t.Fatalf("access log %v", access)
 	}
-	if out := s.out.String(); strings.Contains(out, code) || strings.Contains(out, inv.body["token"].(string)) {
+	if out := s.out.String(); strings.Contains(out, code) || strings.Contains(out, invitation) {
 		t.Fatal("the log holds a link code or an invitation token")
 	}
 }

@@ -25,16 +25,7 @@ func TestMessagesEndToEnd(t *testing.T) {
 	s := startServer(t, map[string]string{"DATA_DIR": t.TempDir(), "FCM_ENDPOINT": fake.URL(), "DISPATCH_INTERVAL": "1s"})
 	defer s.stop()
 
-	owner := s.must(s.call("POST", "/v1/clinic/signup", "", map[string]any{
-		"clinic_name": "Quayside Massage", "timezone": "Europe/Dublin", "name": "Niamh Owner", "email": "owner@quayside.example", "password": "a long passphrase",
-	}), 201).body["access_token"].(string)
-	inv := s.must(s.call("POST", "/v1/clinic/invitations", owner, map[string]any{"email": "ciara@quayside.example", "role": "therapist"}), 201)
-	s.must(s.call("POST", "/v1/clinic/invitations/accept", "", map[string]any{
-		"token": inv.body["token"], "name": "Ciara Therapist", "password": "another long passphrase",
-	}), 201)
-	therapist := s.must(s.call("POST", "/v1/clinic/auth/login", "", map[string]any{
-		"email": "ciara@quayside.example", "password": "another long passphrase",
-	}), 200).body["access_token"].(string)
+	therapist, _ := clinicWithTherapist(s, "Quayside Massage", "Europe/Dublin", "Niamh Owner", "owner@quayside.example", "Ciara Therapist", "ciara@quayside.example")
 	patient := patientWithPhone(s, "orla@example.com")
 	pid := s.must(s.call("GET", "/v1/me", patient, nil), 200).body["id"].(string)
 	code := s.must(s.call("POST", "/v1/clinic/link-codes", therapist, map[string]any{"scope": "care"}), 201).body["code"].(string)
